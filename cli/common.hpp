@@ -1,0 +1,38 @@
+#pragma once
+// What every subcommand shares: --config/--vault, loading the effective
+// configuration, and the exit-code convention (0 ok, 1 usage, 2 runtime).
+#include <stdexcept>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "config/config.hpp"
+
+namespace credproxy::cli {
+
+struct global_options {
+  std::string config_file;  // empty: embedded default (SPEC §7)
+  std::string vault_file;   // empty: the config's vault.path
+};
+
+// Adds --config FILE and --vault FILE to a subcommand.
+void add_global_options(CLI::App& command, global_options& options);
+
+// The embedded default or the file, with --vault applied. Throws
+// command_error on an invalid file.
+config::config effective_config(const global_options& options);
+
+// A runtime failure: main prints "credproxy: <what>" on stderr, exits 2.
+struct command_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Reads a whole document from a file path or "-" (stdin). The returned
+// string may hold secrets: wrap it in wipe_on_exit.
+std::string read_document(const std::string& path_or_dash);
+
+void register_serve_command(CLI::App& app, global_options& options);
+void register_vault_commands(CLI::App& app, global_options& options);
+void register_cred_commands(CLI::App& app, global_options& options);
+
+}  // namespace credproxy::cli

@@ -1,0 +1,77 @@
+#pragma once
+// The validated runtime configuration (SPEC §8). Every field has its default
+// here, so the embedded default config is simply `config{}` with the
+// default paths; load_config() only overrides what a file sets.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace credproxy::config {
+
+struct endpoint {
+  std::string host = "127.0.0.1";  // IP literal (v4 or v6, no brackets)
+  std::uint16_t port = 0;          // 0 = ephemeral (tests)
+};
+
+// An address range in CIDR notation, already parsed.
+struct cidr {
+  std::vector<unsigned char> address;  // 4 or 16 bytes, network order
+  unsigned prefix_len = 0;
+  std::string text;                    // as written, for messages
+};
+
+struct limits_config {
+  std::size_t max_header_bytes = 64 * 1024;    // request or response head
+  std::size_t max_header_fields = 200;
+  std::size_t max_connections = 10000;         // client connections, all workers
+  std::size_t max_idle_upstream_per_host = 64;  // pooled connections per (scheme, host, port) and worker
+};
+
+struct timeouts_config {
+  std::chrono::milliseconds client_header{30000};  // reading a request head (also keep-alive idle)
+  std::chrono::milliseconds upstream_connect{5000};
+  std::chrono::milliseconds upstream_response{60000};  // first response byte after the request
+  std::chrono::milliseconds idle{60000};  // no progress while streaming a body; pooled connection lifetime
+};
+
+struct config {
+  endpoint listen{"127.0.0.1", 8080};
+  endpoint admin_listen{"127.0.0.1", 9090};
+  unsigned workers = 0;  // 0 = one per core
+  std::string default_solution = "default";  // empty = proxy auth required
+
+  std::filesystem::path vault_path = "./credproxy.vault";
+  std::filesystem::path key_file = "./credproxy.key";
+
+  std::filesystem::path upstream_ca_file;  // empty = system store only
+  bool upgrade_plaintext = true;  // http:// + credential without allowPlaintext -> TLS (else 403 plaintext_not_allowed)
+  timeouts_config timeouts;
+  limits_config limits;
+
+  std::vector<cidr> egress_allow;
+
+  std::string log_level = "info";  // trace | debug | info | warn | error
+};
+
+// Thrown for every invalid configuration; what() names the field and the
+// line, e.g. "config.yaml:7: upstream.connect_timeout_ms: must be a positive integer".
+struct config_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Reads and validates a YAML file. Unknown keys are an error.
+config load_config_file(const std::filesystem::path& file);
+// Same, from text (tests); `origin` names the source in messages.
+config load_config_text(const std::string& yaml, const std::string& origin);
+
+// Parses "a.b.c.d/n" or "v6/n"; nullopt when malformed.
+std::optional<cidr> parse_cidr(const std::string& text);
+// True when the 4- or 16-byte network-order address lies in the range.
+// IPv4-mapped IPv6 addresses match IPv4 ranges.
+bool cidr_contains(const cidr& range, const unsigned char* address, std::size_t size);
+
+}  // namespace credproxy::config

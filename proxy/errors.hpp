@@ -1,0 +1,43 @@
+#pragma once
+// The proxy's own error replies (SPEC §4): a fixed set of stable codes, each
+// with its status. Messages are written by the caller and must never contain
+// a secret; credential keys are not secret.
+#include <string>
+#include <string_view>
+
+namespace credproxy::proxy {
+
+enum class error_code {
+  bad_request,                // 400
+  proxy_auth_required,        // 407
+  credential_not_found,       // 403 (also for another solution's key)
+  credential_incomplete,      // 403 (imported, secrets not re-entered yet)
+  credential_value_invalid,   // 403 (the value would put CR, LF, NUL or another CTL in a header)
+  host_not_allowed,           // 403
+  plaintext_not_allowed,      // 403
+  egress_denied,              // 403
+  oauth_credentials_missing,  // 401
+  oauth_refresh_failed,       // 502
+  upstream_connect_failed,    // 502
+  upstream_tls_failed,        // 502
+  upstream_protocol_error,    // 502 (malformed or ambiguous response from upstream)
+  upstream_timeout,           // 504
+  request_header_too_large,   // 431
+  method_not_allowed,         // 405 (e.g. CONNECT where not supported)
+};
+
+std::string_view to_string(error_code code) noexcept;
+unsigned status_of(error_code code) noexcept;
+
+struct proxy_error {
+  error_code code = error_code::bad_request;
+  std::string message;  // human text, no secrets
+  std::string key;      // credential key, where relevant
+};
+
+// Serializes a complete HTTP/1.1 response: status line, Credproxy-Error,
+// Content-Type: application/json, Content-Length, optional Connection: close,
+// and the JSON body {"error","message","key"?}.
+std::string render_error_response(const proxy_error& e, bool close_connection);
+
+}  // namespace credproxy::proxy

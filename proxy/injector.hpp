@@ -1,0 +1,72 @@
+#pragma once
+// Placeholder injection as a pure function of (request head, vault snapshot,
+// solution): no sockets, no clock, no logging. The session feeds it views
+// into its parse buffer and writes the plan into the outgoing head.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "common/secret.hpp"
+#include "proxy/errors.hpp"
+#include "vault/credential.hpp"
+
+namespace credproxy::proxy {
+
+struct field_view {
+  std::string_view name;
+  std::string_view value;
+};
+
+// A parsed absolute-form request, end-to-end fields only (hop-by-hop fields
+// and Host are already removed by the caller).
+struct request_view {
+  std::string_view scheme;  // "http" or "https", lower-case
+  std::string_view host;    // lower-case; IPv6 without brackets
+  std::uint16_t port = 0;   // explicit, or the scheme's default
+  bool port_explicit = false;
+  std::string_view target;  // origin-form: path and query, e.g. "/quote?token=x"
+  std::span<const field_view> fields;
+};
+
+struct upstream_target {
+  std::string scheme;  // "http" or "https"
+  std::string host;
+  std::uint16_t port = 0;
+  bool operator==(const upstream_target&) const = default;
+};
+
+struct injection_plan {
+  // Where to connect: the request's own scheme/host/port, or https (port 443
+  // unless one was given) when a credential without allowPlaintext is
+  // injected into an http:// URL.
+  upstream_target upstream;
+  bool target_changed = false;
+  secret target;  // rewritten origin-form target when target_changed
+  // Rewritten values, by index into request_view::fields, ascending.
+  std::vector<std::pair<std::size_t, secret>> field_values;
+  std::vector<std::string> keys_used;  // distinct, in order of first use
+};
+
+struct inject_options {
+  bool upgrade_plaintext = true;  // false: http:// + credential without allowPlaintext -> plaintext_not_allowed
+};
+
+// Finds every {{cred:KEY}} / {{cred:KEY.FIELD}} (and the percent-encoded
+// form in the target), resolves it in `solution`, checks host binding against
+// the actual upstream and renders it. Fails closed: any problem yields a
+// proxy_error and nothing is to be forwarded. A request without placeholders
+// yields a plan with no changes and the request's own upstream.
+std::variant<injection_plan, proxy_error> plan_injection(const request_view& request,
+                                                         const vault::snapshot& vault,
+                                                         std::string_view solution,
+                                                         const inject_options& options);
+
+// Cheap pre-check for the hot path: could this text contain a placeholder?
+// ("{{" or a percent-encoded "%7B%7B", any case). False means certainly not.
+bool may_contain_placeholder(std::string_view text) noexcept;
+
+}  // namespace credproxy::proxy

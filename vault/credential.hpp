@@ -1,0 +1,80 @@
+#pragma once
+// In-memory model of credentials as the proxy sees them: immutable once
+// built, secrets held in wiping storage. The field *description* (which
+// fields each type has, which are secret) lives in credential_schema.hpp.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/secret.hpp"
+
+namespace credproxy::vault {
+
+enum class credential_type { api_key, basic, oauth, secret, oauth_alias };
+
+std::string_view to_string(credential_type t) noexcept;
+// Returns false for an unknown name.
+bool parse_credential_type(std::string_view name, credential_type& out) noexcept;
+
+// One entry of a credential's `hosts`: `host`, `*.domain`, `host:port`,
+// optionally prefixed by `https://` or `http://`.
+struct host_pattern {
+  enum class scheme_rule { any, https, http };
+  scheme_rule scheme = scheme_rule::any;
+  bool wildcard = false;     // "*.domain": matches strict subdomains only
+  std::string host;          // lower-case; for a wildcard the suffix without "*." ; IPv6 without brackets
+  std::uint16_t port = 0;    // 0 = the default port of the connection's scheme
+  std::string text;          // as written
+
+  // Parses one entry; on failure returns false and sets `error` to a
+  // message that does not repeat secrets (hosts are not secret).
+  static bool parse(std::string_view text, host_pattern& out, std::string& error);
+
+  // Does the actual upstream (scheme "http"/"https", lower-case host, port)
+  // match? An entry without a scheme matches https, and http as well when
+  // the credential allows plaintext; an entry without a port matches the
+  // scheme's default port only.
+  bool matches(std::string_view scheme, std::string_view host, std::uint16_t port,
+               bool allow_plaintext) const noexcept;
+};
+
+struct credential {
+  std::string key;
+  credential_type type = credential_type::api_key;
+  std::string description;
+  std::vector<host_pattern> hosts;
+  bool allow_plaintext = false;
+  std::vector<std::string> body_types;
+  std::chrono::system_clock::time_point updated_at{};
+  bool complete = true;  // false after an import: secrets must be re-entered
+
+  // Type-specific values. api_key/secret: `secret`; basic: `username` + `password`.
+  secret secret_value;
+  std::string username;
+  secret password;
+
+  bool host_allowed(std::string_view scheme, std::string_view host, std::uint16_t port) const noexcept;
+};
+
+struct solution {
+  std::unordered_map<std::string, credential> credentials;
+};
+
+// An immutable view of the whole vault. The proxy holds a shared_ptr to one
+// and never sees it change; a reload builds a new one and swaps it in.
+struct snapshot {
+  std::unordered_map<std::string, solution> solutions;
+  std::uint64_t generation = 0;
+
+  // nullptr when the solution or the key does not exist (the caller must not
+  // be able to tell which).
+  const credential* find(std::string_view solution_name, std::string_view key) const noexcept;
+};
+
+using snapshot_ptr = std::shared_ptr<const snapshot>;
+
+}  // namespace credproxy::vault
