@@ -1,1 +1,208 @@
-// placeholder
+#include "config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "config/endpoint.hpp"
+#include "config/yaml_reader.hpp"
+
+namespace credproxy::config {
+
+namespace {
+
+using detail::quote_value;
+using detail::value_ref;
+using detail::yaml_reader;
+
+// Empty when `file` can be opened for reading, otherwise why not.
+std::string unreadable_reason(const std::filesystem::path& file) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(file, ec);
+  if (ec) return ec.message();
+  if (std::filesystem::is_directory(status)) return "is a directory";
+  errno = 0;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return errno != 0 ? std::strerror(errno) : "cannot be opened";
+  return {};
+}
+
+bool is_solution_name(const std::string& name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (const char c : name) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+class config_reader {
+ public:
+  config_reader(const yaml_reader& reader, config& out) : reader_(reader), out_(out) {}
+
+  void read_root(const value_ref& root) {
+    int admin_line = 0;
+    reader_.read_map(root, {
+        {"listen", [&](const value_ref& v) { out_.listen = read_endpoint(v); }},
+        {"admin_listen",
+         [&](const value_ref& v) {
+           out_.admin_listen = read_endpoint(v);
+           admin_line = v.line;
+         }},
+        {"workers", [&](const value_ref& v) { out_.workers = static_cast<unsigned>(reader_.integer(v, 0, 1024)); }},
+        {"default_solution", [&](const value_ref& v) { read_default_solution(v); }},
+        {"vault", [&](const value_ref& v) { read_vault(v); }},
+        {"upstream", [&](const value_ref& v) { read_upstream(v); }},
+        {"client", [&](const value_ref& v) { read_client(v); }},
+        {"limits", [&](const value_ref& v) { read_limits(v); }},
+        {"egress", [&](const value_ref& v) { read_egress(v); }},
+        {"log", [&](const value_ref& v) { read_log(v); }},
+    });
+    // Both listeners on one fixed port would fail at bind time with a far
+    // less helpful message.
+    const auto& a = out_.admin_listen;
+    if (admin_line != 0 && a.port != 0 && a.port == out_.listen.port && a.host == out_.listen.host) {
+      reader_.fail(admin_line, "admin_listen", "must differ from listen, both are " + quote_value(a.host + ":" + std::to_string(a.port)));
+    }
+  }
+
+ private:
+  endpoint read_endpoint(const value_ref& v) {
+    const std::string text = reader_.scalar(v, "a \"host:port\" string (quote IPv6 forms: \"[::1]:8080\")");
+    std::string problem;
+    auto parsed = detail::parse_endpoint(text, problem);
+    if (!parsed) reader_.fail(v, problem + ", got " + quote_value(text));
+    return *parsed;
+  }
+
+  void read_default_solution(const value_ref& v) {
+    std::string name = reader_.scalar(v, "a solution name");
+    // Empty is meaningful: every client must then authenticate.
+    if (!name.empty() && !is_solution_name(name)) {
+      reader_.fail(v, "must be 1-128 characters of A-Z a-z 0-9 . _ - (or \"\" to require proxy auth), got " + quote_value(name));
+    }
+    out_.default_solution = std::move(name);
+  }
+
+  std::filesystem::path read_path(const value_ref& v) {
+    const std::string text = reader_.scalar(v, "a file path");
+    if (text.empty()) reader_.fail(v, "must not be empty");
+    return text;
+  }
+
+  void read_vault(const value_ref& section) {
+    reader_.read_map(section, {
+        {"path", [&](const value_ref& v) { out_.vault_path = read_path(v); }},
+        {"key_file", [&](const value_ref& v) { out_.key_file = read_path(v); }},
+    });
+  }
+
+  void read_upstream(const value_ref& section) {
+    reader_.read_map(section, {
+        {"ca_file", [&](const value_ref& v) { read_ca_file(v); }},
+        {"connect_timeout_ms", [&](const value_ref& v) { out_.timeouts.upstream_connect = reader_.milliseconds(v); }},
+        {"response_timeout_ms", [&](const value_ref& v) { out_.timeouts.upstream_response = reader_.milliseconds(v); }},
+        {"idle_timeout_ms", [&](const value_ref& v) { out_.timeouts.idle = reader_.milliseconds(v); }},
+        {"upgrade_plaintext", [&](const value_ref& v) { out_.upgrade_plaintext = reader_.boolean(v); }},
+    });
+  }
+
+  void read_ca_file(const value_ref& v) {
+    const std::string text = reader_.scalar(v, "a file path");
+    // Checked now so a typo stops startup instead of failing every TLS
+    // handshake later. Empty means the system store only.
+    if (!text.empty()) {
+      if (auto why = unreadable_reason(text); !why.empty()) reader_.fail(v, "cannot read " + quote_value(text) + ": " + why);
+    }
+    out_.upstream_ca_file = text;
+  }
+
+  void read_client(const value_ref& section) {
+    reader_.read_map(section, {
+        {"header_timeout_ms", [&](const value_ref& v) { out_.timeouts.client_header = reader_.milliseconds(v); }},
+    });
+  }
+
+  void read_limits(const value_ref& section) {
+    auto& limits = out_.limits;
+    reader_.read_map(section, {
+        {"max_header_bytes", [&](const value_ref& v) { limits.max_header_bytes = reader_.integer(v, 1, 16 << 20); }},
+        {"max_header_fields", [&](const value_ref& v) { limits.max_header_fields = reader_.integer(v, 1, 100'000); }},
+        {"max_connections", [&](const value_ref& v) { limits.max_connections = reader_.integer(v, 1, 1'000'000); }},
+        {"max_idle_upstream_per_host",
+         [&](const value_ref& v) { limits.max_idle_upstream_per_host = reader_.integer(v, 1, 100'000); }},
+    });
+  }
+
+  void read_egress(const value_ref& section) {
+    reader_.read_map(section, {
+        {"allow_cidrs",
+         [&](const value_ref& list) {
+           std::vector<cidr> ranges;
+           reader_.read_list(list, [&](const value_ref& item) {
+             const std::string text = reader_.scalar(item, "a CIDR string such as 127.0.0.0/8");
+             auto range = parse_cidr(text);
+             if (!range) reader_.fail(item, "must be an address range such as 127.0.0.0/8 or ::1/128, got " + quote_value(text));
+             ranges.push_back(std::move(*range));
+           });
+           out_.egress_allow = std::move(ranges);
+         }},
+    });
+  }
+
+  void read_log(const value_ref& section) {
+    reader_.read_map(section, {
+        {"level",
+         [&](const value_ref& v) {
+           std::string level = reader_.scalar(v, "a log level");
+           if (level != "trace" && level != "debug" && level != "info" && level != "warn" && level != "error") {
+             reader_.fail(v, "must be one of trace, debug, info, warn, error, got " + quote_value(level));
+           }
+           out_.log_level = std::move(level);
+         }},
+    });
+  }
+
+  const yaml_reader& reader_;
+  config& out_;
+};
+
+}  // namespace
+
+config load_config_text(const std::string& yaml, const std::string& origin) {
+  const yaml_reader reader(origin);
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(yaml);
+  } catch (const YAML::Exception& e) {
+    reader.fail(e.mark.line < 0 ? 1 : e.mark.line + 1, "", "YAML syntax error: " + e.msg);
+  }
+
+  config result;
+  if (documents.empty()) return result;  // empty file or only comments: all defaults
+  if (documents.size() > 1) {
+    const int line = documents[1].Mark().line;
+    reader.fail(line < 0 ? 1 : line + 1, "", "only one YAML document is allowed");
+  }
+  const int root_line = documents.front().Mark().line;
+  config_reader(reader, result).read_root(value_ref{documents.front(), root_line < 0 ? 1 : root_line + 1, ""});
+  return result;
+}
+
+config load_config_file(const std::filesystem::path& file) {
+  const std::string origin = file.string();
+  if (auto why = unreadable_reason(file); !why.empty()) {
+    throw config_error("cannot read config file " + quote_value(origin) + ": " + why);
+  }
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw config_error("cannot read config file " + quote_value(origin) + ": read error");
+  return load_config_text(text.str(), origin);
+}
+
+}  // namespace credproxy::config

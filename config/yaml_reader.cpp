@@ -1,0 +1,143 @@
+#include "config/yaml_reader.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <set>
+
+#include "config/config.hpp"
+
+namespace credproxy::config::detail {
+
+namespace {
+
+// The longest value quoted back in a message; enough to recognise it.
+constexpr std::size_t max_quoted = 80;
+// One day: longer than any sane network timeout, short enough to catch a
+// value written in microseconds by mistake.
+constexpr std::uint64_t max_timeout_ms = 86'400'000;
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      return quote_value(node.Scalar());
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    default:
+      return "no value";
+  }
+}
+
+int line_of(const YAML::Node& node, int fallback) {
+  const int line = node.Mark().line;
+  return line < 0 ? fallback : line + 1;
+}
+
+std::string child_path(const std::string& parent, const std::string& key) {
+  return parent.empty() ? key : parent + "." + key;
+}
+
+}  // namespace
+
+std::string quote_value(std::string_view text) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (i == max_quoted) {
+      out += "...";
+      break;
+    }
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+      out += escaped;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+void yaml_reader::fail(int line, std::string_view path, std::string_view what) const {
+  std::string message = origin_ + ":" + std::to_string(line) + ": ";
+  if (!path.empty()) {
+    message += path;
+    message += ": ";
+  }
+  message += what;
+  throw config_error(message);
+}
+
+void yaml_reader::read_map(const value_ref& map, std::initializer_list<field> fields) const {
+  if (map.node.IsNull()) return;
+  if (!map.node.IsMap()) fail(map, "must be a mapping of settings, got " + describe(map.node));
+
+  std::set<std::string> seen;
+  for (auto it = map.node.begin(); it != map.node.end(); ++it) {
+    const int line = line_of(it->first, map.line);
+    if (!it->first.IsScalar()) fail(line, map.path, "keys must be plain names, got " + describe(it->first));
+    const std::string& key = it->first.Scalar();
+    const std::string path = child_path(map.path, key);
+
+    const auto match = std::find_if(fields.begin(), fields.end(), [&](const field& f) { return f.key == key; });
+    if (match == fields.end()) {
+      std::string known;
+      for (const auto& f : fields) known += (known.empty() ? "" : ", ") + std::string(f.key);
+      fail(line, path, "unknown key (expected one of: " + known + ")");
+    }
+    // yaml-cpp keeps both entries of a repeated key; reject rather than
+    // silently pick one.
+    if (!seen.insert(key).second) fail(line, path, "duplicate key");
+    match->read(value_ref{it->second, line, path});
+  }
+}
+
+void yaml_reader::read_list(const value_ref& list, const std::function<void(const value_ref&)>& read) const {
+  if (list.node.IsNull()) return;
+  if (!list.node.IsSequence()) fail(list, "must be a list, got " + describe(list.node));
+  std::size_t index = 0;
+  for (const auto& item : list.node) {
+    read(value_ref{item, line_of(item, list.line), list.path + "[" + std::to_string(index) + "]"});
+    ++index;
+  }
+}
+
+std::string yaml_reader::scalar(const value_ref& value, std::string_view expected) const {
+  if (!value.node.IsScalar()) fail(value, "must be " + std::string(expected) + ", got " + describe(value.node));
+  return value.node.Scalar();
+}
+
+std::uint64_t yaml_reader::integer(const value_ref& value, std::uint64_t min, std::uint64_t max) const {
+  const std::string expected = min == 0 ? "a non-negative integer" : "a positive integer";
+  const std::string text = scalar(value, expected);
+  // Digits only: no sign, no 0x, no 1e3, no 5_000, so that what the file
+  // says is exactly what runs.
+  const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!digits) fail(value, "must be " + expected + ", got " + quote_value(text));
+
+  std::uint64_t result = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), result);
+  if (error != std::errc{} || end != text.data() + text.size() || result < min || result > max) {
+    fail(value, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + quote_value(text));
+  }
+  return result;
+}
+
+bool yaml_reader::boolean(const value_ref& value) const {
+  const std::string text = scalar(value, "true or false");
+  // YAML 1.2 core schema only; yes/no/on/off are too easy to misread.
+  if (text == "true" || text == "True" || text == "TRUE") return true;
+  if (text == "false" || text == "False" || text == "FALSE") return false;
+  fail(value, "must be true or false, got " + quote_value(text));
+}
+
+std::chrono::milliseconds yaml_reader::milliseconds(const value_ref& value) const {
+  return std::chrono::milliseconds(integer(value, 1, max_timeout_ms));
+}
+
+}  // namespace credproxy::config::detail
