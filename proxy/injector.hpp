@@ -66,7 +66,8 @@ std::variant<injection_plan, proxy_error> plan_injection(const request_view& req
                                                          const inject_options& options);
 
 // Cheap pre-check for the hot path: could this text contain a placeholder?
-// ("{{" or a percent-encoded "%7B%7B", any case). False means certainly not.
+// ("{{cred:" or "%7B%7Bcred", hex in any case; memmem/memchr, no
+// allocation). False means certainly not.
 bool may_contain_placeholder(std::string_view text) noexcept;
 
 }  // namespace credproxy::proxy
