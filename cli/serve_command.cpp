@@ -1,4 +1,76 @@
+// `credproxy serve`: the one place that builds concrete objects from the
+// configuration (vault snapshot, logger, server) and wires them together.
+#include <iostream>
+
+#include <spdlog/async.h>
+#include <spdlog/async_logger.h>
+#include <spdlog/sinks/stdout_sinks.h>
+
 #include "cli/common.hpp"
+#include "proxy/server.hpp"
+#include "vault/store.hpp"
+
 namespace credproxy::cli {
-void register_serve_command(CLI::App&, global_options&) {}
+
+namespace {
+
+// Logs go to stderr through a background thread so that no I/O thread ever
+// waits on a slow log consumer; if the queue overflows the oldest lines go.
+std::shared_ptr<spdlog::logger> make_logger(const std::string& level,
+                                             std::shared_ptr<spdlog::details::thread_pool>& pool) {
+  pool = std::make_shared<spdlog::details::thread_pool>(32768, 1);
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto log = std::make_shared<spdlog::async_logger>("credproxy", sink, pool,
+                                                    spdlog::async_overflow_policy::overrun_oldest);
+  log->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  log->set_level(spdlog::level::from_str(level));
+  log->flush_on(spdlog::level::info);
+  return log;
 }
+
+void serve(const global_options& options) {
+  const config::config cfg = effective_config(options);
+  std::shared_ptr<spdlog::details::thread_pool> log_pool;
+  auto log = make_logger(cfg.log_level, log_pool);
+
+  vault::snapshot_ptr snapshot;
+  try {
+    if (vault::ensure_vault(cfg.vault_path, cfg.key_file)) {
+      log->info("created a new vault at {} with master key file {}", cfg.vault_path.string(),
+                cfg.key_file.string());
+    }
+    snapshot = vault::load_snapshot(cfg.vault_path, cfg.key_file);
+  } catch (const vault::vault_error& e) {
+    throw command_error(e.what());
+  }
+  vault::snapshot_holder holder(std::move(snapshot));
+
+  try {
+    proxy::server server(cfg, holder, log);
+    server.bind();
+    const auto p = server.proxy_endpoint();
+    const auto a = server.admin_endpoint();
+    log->info("proxy listening on {}:{}", p.address().to_string(), p.port());
+    log->info("admin listening on {}:{}", a.address().to_string(), a.port());
+    if (cfg.default_solution.empty()) {
+      log->info("no default solution: clients must authenticate");
+    } else {
+      log->info("clients without proxy authentication use solution '{}'", cfg.default_solution);
+    }
+    server.run();
+  } catch (const std::exception& e) {
+    log->flush();
+    throw command_error(e.what());
+  }
+  log->flush();
+}
+
+}  // namespace
+
+void register_serve_command(CLI::App& app, global_options& options) {
+  auto* cmd = app.add_subcommand("serve", "Run the proxy (no flags: embedded defaults, SPEC §7)");
+  add_global_options(*cmd, options);
+  cmd->callback([&options] { serve(options); });
+}
+
+}  // namespace credproxy::cli

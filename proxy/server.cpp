@@ -1,1 +1,222 @@
-// placeholder: implemented in a following commit
+#include "proxy/server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "proxy/admin.hpp"
+#include "proxy/session.hpp"
+
+namespace credproxy::proxy {
+
+namespace {
+
+constexpr auto shutdown_grace = std::chrono::seconds(10);
+
+tcp::endpoint to_endpoint(const config::endpoint& e) {
+  return {asio::ip::make_address(e.host), e.port};
+}
+
+std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& ioc, const config::endpoint& where,
+                                             const char* what) {
+  auto acceptor = std::make_unique<tcp::acceptor>(ioc);
+  sys_error ec;
+  const auto ep = to_endpoint(where);
+  acceptor->open(ep.protocol(), ec);
+  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor->bind(ep, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error(std::string("cannot listen on ") + where.host + ":" + std::to_string(where.port) +
+                             " (" + what + "): " + ec.message());
+  }
+  return acceptor;
+}
+
+awaitable<void> start_session(tcp::socket socket, worker_context* worker) {
+  co_await session::run(std::make_shared<session>(std::move(socket), *worker));
+}
+
+}  // namespace
+
+struct server::worker {
+  worker(const proxy_settings& s, const vault::snapshot_holder& vault, ssl::context& tls, const egress_policy& e,
+         spdlog::logger& l, std::atomic<std::size_t>& connections)
+      : ioc(std::make_unique<asio::io_context>(1)), context(s, vault, tls, e, l, connections) {}
+  ~worker() {
+    // Pending coroutine frames reference `context`: destroy them first.
+    ioc.reset();
+  }
+
+  std::unique_ptr<asio::io_context> ioc;
+  worker_context context;
+  std::thread thread;
+};
+
+server::server(const config::config& cfg, const vault::snapshot_holder& vault, std::shared_ptr<spdlog::logger> log)
+    : log_(std::move(log)),
+      vault_(vault),
+      upstream_tls_(make_upstream_tls_context(cfg.upstream_ca_file.string())),
+      egress_(cfg.egress_allow),
+      listen_(cfg.listen),
+      admin_listen_(cfg.admin_listen) {
+  settings_.default_solution = cfg.default_solution;
+  settings_.inject.upgrade_plaintext = cfg.upgrade_plaintext;
+  settings_.timeouts = cfg.timeouts;
+  settings_.limits = cfg.limits;
+  unsigned n = cfg.workers != 0 ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) {
+    workers_.push_back(
+        std::make_unique<worker>(settings_, vault_, *upstream_tls_, egress_, *log_, open_connections_));
+  }
+}
+
+server::~server() {
+  for (auto& w : workers_) {
+    w->ioc->stop();
+    if (w->thread.joinable()) w->thread.join();
+  }
+  acceptor_.reset();
+  admin_acceptor_.reset();
+  workers_.clear();
+}
+
+void server::bind() {
+  acceptor_ = open_acceptor(*workers_.front()->ioc, listen_, "proxy");
+  admin_acceptor_ = open_acceptor(*workers_.front()->ioc, admin_listen_, "admin");
+}
+
+tcp::endpoint server::proxy_endpoint() const { return acceptor_->local_endpoint(); }
+tcp::endpoint server::admin_endpoint() const { return admin_acceptor_->local_endpoint(); }
+
+server::worker& server::next_worker() noexcept {
+  auto& w = *workers_[next_];
+  next_ = (next_ + 1) % workers_.size();
+  return w;
+}
+
+awaitable<void> server::accept_loop(server* self) {
+  asio::steady_timer backoff(self->acceptor_->get_executor());
+  for (;;) {
+    worker& target = self->next_worker();
+    auto [ec, socket] = co_await self->acceptor_->async_accept(*target.ioc, use_tuple);
+    if (ec) {
+      if (!self->acceptor_->is_open() || self->stopping_) co_return;
+      // Out of descriptors or similar: pause instead of spinning.
+      self->log_->warn("accept failed: {}", ec.message());
+      backoff.expires_after(std::chrono::milliseconds(50));
+      co_await backoff.async_wait(use_tuple);
+      continue;
+    }
+    if (self->open_connections_.load(std::memory_order_relaxed) >= self->settings_.limits.max_connections) {
+      sys_error ignored;
+      socket.close(ignored);  // over the limit: refuse rather than degrade everyone
+      continue;
+    }
+    self->open_connections_.fetch_add(1, std::memory_order_relaxed);
+    sys_error ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    asio::co_spawn(*target.ioc, start_session(std::move(socket), &target.context), asio::detached);
+  }
+}
+
+void server::run() {
+  admin_routes routes{[this] { return metrics_text(); }, [this] { return !stopping_ && vault_.load() != nullptr; }};
+  auto& first = *workers_.front()->ioc;
+  asio::co_spawn(first, accept_loop(this), asio::detached);
+  asio::co_spawn(first, admin_accept_loop(admin_acceptor_.get(), &routes), asio::detached);
+
+  for (auto& w : workers_) {
+    w->thread = std::thread([ioc = w->ioc.get()] {
+      auto guard = asio::make_work_guard(*ioc);
+      ioc->run();
+    });
+  }
+
+  asio::signal_set signals(control_, SIGINT, SIGTERM);
+  signals.async_wait([this](const sys_error& ec, int sig) {
+    if (ec) return;
+    log_->info("signal {} received: shutting down", sig);
+    begin_shutdown();
+  });
+  control_.run();
+
+  for (auto& w : workers_) {
+    w->ioc->stop();
+    if (w->thread.joinable()) w->thread.join();
+  }
+  log_->info("stopped");
+}
+
+void server::begin_shutdown() {
+  stopping_ = true;
+  for (auto& w : workers_) {
+    asio::post(*w->ioc, [this, ctx = &w->context, first = w.get() == workers_.front().get()] {
+      if (first) {
+        sys_error ignored;
+        acceptor_->close(ignored);
+        admin_acceptor_->close(ignored);
+      }
+      ctx->stopping = true;
+      ctx->pool.clear();
+      for (auto* s : ctx->sessions) s->close_if_idle();
+    });
+  }
+  // Wait (bounded, without blocking any I/O thread) for in-flight requests.
+  auto timer = std::make_shared<asio::steady_timer>(control_);
+  auto deadline = std::chrono::steady_clock::now() + shutdown_grace;
+  auto poll = std::make_shared<std::function<void()>>();
+  *poll = [this, timer, deadline, poll] {
+    if (open_connections_.load() == 0 || std::chrono::steady_clock::now() >= deadline) {
+      control_.stop();
+      *poll = nullptr;  // break the self-reference
+      return;
+    }
+    timer->expires_after(std::chrono::milliseconds(20));
+    timer->async_wait([poll](const sys_error&) {
+      if (*poll) (*poll)();
+    });
+  };
+  (*poll)();
+}
+
+std::string server::metrics_text() const {
+  std::uint64_t accepted = 0, active = 0, requests = 0, injected = 0, connects = 0, reuses = 0;
+  std::array<std::uint64_t, error_code_count> errors{};
+  for (const auto& w : workers_) {
+    const auto& m = w->context.metrics;
+    accepted += m.connections_accepted.load(std::memory_order_relaxed);
+    active += m.connections_active.load(std::memory_order_relaxed);
+    requests += m.requests.load(std::memory_order_relaxed);
+    injected += m.requests_injected.load(std::memory_order_relaxed);
+    connects += m.upstream_connects.load(std::memory_order_relaxed);
+    reuses += m.upstream_reuses.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < errors.size(); ++i) errors[i] += m.errors[i].load(std::memory_order_relaxed);
+  }
+  std::string out;
+  auto counter = [&out](const char* name, const char* help, std::uint64_t value, const char* type = "counter") {
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name).append(" ");
+    out.append(type).append("\n").append(name).append(" ").append(std::to_string(value)).append("\n");
+  };
+  counter("credproxy_connections_accepted_total", "Client connections accepted.", accepted);
+  counter("credproxy_connections_active", "Client connections open now.", active, "gauge");
+  counter("credproxy_requests_total", "Requests read from clients.", requests);
+  counter("credproxy_requests_injected_total", "Requests into which at least one credential was injected.",
+          injected);
+  counter("credproxy_upstream_connects_total", "New upstream connections.", connects);
+  counter("credproxy_upstream_reuses_total", "Requests sent on a pooled upstream connection.", reuses);
+  out.append("# HELP credproxy_errors_total Error replies generated by the proxy, by code.\n");
+  out.append("# TYPE credproxy_errors_total counter\n");
+  for (std::size_t i = 0; i < errors.size(); ++i) {
+    out.append("credproxy_errors_total{code=\"")
+        .append(to_string(static_cast<error_code>(i)))
+        .append("\"} ")
+        .append(std::to_string(errors[i]))
+        .append("\n");
+  }
+  return out;
+}
+
+}  // namespace credproxy::proxy

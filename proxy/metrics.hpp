@@ -1,0 +1,27 @@
+#pragma once
+// Counters of one worker thread. Written only by that thread (relaxed
+// atomics so the metrics endpoint can read them from another), summed at
+// scrape time: no shared cache line on the hot path.
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "proxy/errors.hpp"
+
+namespace credproxy::proxy {
+
+inline constexpr std::size_t error_code_count = static_cast<std::size_t>(error_code::method_not_allowed) + 1;
+
+struct worker_metrics {
+  std::atomic<std::uint64_t> connections_accepted{0};
+  std::atomic<std::uint64_t> connections_active{0};
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> requests_injected{0};
+  std::atomic<std::uint64_t> upstream_connects{0};
+  std::atomic<std::uint64_t> upstream_reuses{0};
+  std::array<std::atomic<std::uint64_t>, error_code_count> errors{};
+
+  static void bump(std::atomic<std::uint64_t>& c) noexcept { c.fetch_add(1, std::memory_order_relaxed); }
+};
+
+}  // namespace credproxy::proxy

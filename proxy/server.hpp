@@ -1,0 +1,61 @@
+#pragma once
+// The proxy process: one io_context per worker thread, the proxy acceptor
+// handing connections round-robin to workers, the admin listener, and a
+// control loop on the calling thread for signals (nothing there may block an
+// I/O thread, so slow work such as vault reloads belongs to the control loop).
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "config/config.hpp"
+#include "proxy/net.hpp"
+#include "proxy/worker.hpp"
+#include "vault/snapshot_holder.hpp"
+
+namespace credproxy::proxy {
+
+class server {
+ public:
+  server(const config::config& cfg, const vault::snapshot_holder& vault, std::shared_ptr<spdlog::logger> log);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Binds both listeners; throws std::runtime_error naming the address.
+  void bind();
+  tcp::endpoint proxy_endpoint() const;
+  tcp::endpoint admin_endpoint() const;
+
+  // Serves until SIGINT/SIGTERM, then stops accepting, lets in-flight
+  // requests finish (bounded) and returns.
+  void run();
+
+  // Prometheus text exposition of all workers' counters.
+  std::string metrics_text() const;
+
+ private:
+  struct worker;
+  void begin_shutdown();
+  worker& next_worker() noexcept;
+  static awaitable<void> accept_loop(server* self);
+
+  std::shared_ptr<spdlog::logger> log_;
+  proxy_settings settings_;
+  const vault::snapshot_holder& vault_;
+  std::unique_ptr<ssl::context> upstream_tls_;
+  egress_policy egress_;
+  std::atomic<std::size_t> open_connections_{0};
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::size_t next_ = 0;
+  config::endpoint listen_;
+  config::endpoint admin_listen_;
+  std::unique_ptr<tcp::acceptor> acceptor_;
+  std::unique_ptr<tcp::acceptor> admin_acceptor_;
+  asio::io_context control_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace credproxy::proxy

@@ -1,0 +1,71 @@
+#pragma once
+// One client connection: a loop of "read head, inject, relay" over
+// keep-alive, with a watchdog enforcing a deadline on every step.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "proxy/http_head.hpp"
+#include "proxy/io_buffer.hpp"
+#include "proxy/net.hpp"
+#include "proxy/worker.hpp"
+
+namespace credproxy::proxy {
+
+class session {
+ public:
+  session(tcp::socket client, worker_context& worker);
+  ~session();
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  // Serves the connection until it closes. Takes ownership by value so the
+  // coroutine frame keeps the session alive.
+  static awaitable<void> run(std::shared_ptr<session> self);
+
+  // Shutdown: closes the connection if it is between requests.
+  void close_if_idle() noexcept;
+
+ private:
+  enum class phase { idle, request_head, request_body, connecting, awaiting_response, response_body };
+  enum class outcome { keep_alive, close, retry };  // retry: stale pooled connection, nothing sent back yet
+  struct request_state;
+
+  static awaitable<void> watchdog(std::shared_ptr<session> self);
+  void arm(std::chrono::milliseconds timeout, phase p) noexcept;
+  void on_deadline() noexcept;
+
+  awaitable<outcome> serve_one();
+  awaitable<outcome> forward(request_state& rq);
+  awaitable<bool> send_request_body(request_state& rq);
+  awaitable<outcome> relay_response(request_state& rq);
+  awaitable<outcome> relay_response_body(request_state& rq, response_parser& rp, std::size_t head_len);
+  awaitable<outcome> reply_error(request_state& rq, proxy_error error, bool close);
+  void log_request(const request_state& rq, unsigned status, std::string_view error) const;
+  void close_upstream() noexcept;
+
+  tcp::socket client_;
+  worker_context& w_;
+  asio::steady_timer timer_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::chrono::steady_clock::time_point timer_expiry_;
+  phase phase_ = phase::idle;
+  bool timed_out_ = false;
+  bool done_ = false;
+
+  io_buffer in_;    // from the client
+  io_buffer uin_;   // from the upstream
+  std::vector<parsed_field> fields_;
+  std::vector<parsed_field> response_fields_;
+  std::vector<field_view> end_to_end_;
+  std::vector<std::string_view> connection_tokens_;
+  std::string out_;       // to the upstream: head, re-chunked body
+  std::string client_out_;  // to the client: head, re-chunked body
+  std::unique_ptr<upstream_connection> upstream_;
+  connect_cancel_points connect_points_;
+};
+
+}  // namespace credproxy::proxy

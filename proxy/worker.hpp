@@ -1,0 +1,52 @@
+#pragma once
+// Everything one I/O thread owns. Sessions run on their worker's single-
+// threaded io_context, so nothing here needs a lock.
+#include <atomic>
+#include <string>
+#include <unordered_set>
+
+#include <spdlog/logger.h>
+
+#include "config/config.hpp"
+#include "proxy/egress.hpp"
+#include "proxy/injector.hpp"
+#include "proxy/metrics.hpp"
+#include "proxy/upstream.hpp"
+#include "vault/snapshot_holder.hpp"
+
+namespace credproxy::proxy {
+
+class session;
+
+// Derived once from the configuration, shared read-only by all workers.
+struct proxy_settings {
+  std::string default_solution;
+  inject_options inject;
+  config::timeouts_config timeouts;
+  config::limits_config limits;
+};
+
+struct worker_context {
+  worker_context(const proxy_settings& s, const vault::snapshot_holder& vault, ssl::context& tls,
+                 const egress_policy& e, spdlog::logger& l, std::atomic<std::size_t>& connections)
+      : settings(s),
+        snapshots(vault),
+        pool(s.limits.max_idle_upstream_per_host, s.timeouts.idle),
+        upstream_tls(tls),
+        egress(e),
+        log(l),
+        open_connections(connections) {}
+
+  const proxy_settings& settings;
+  vault::snapshot_cache snapshots;
+  upstream_pool pool;
+  ssl::context& upstream_tls;
+  const egress_policy& egress;
+  spdlog::logger& log;
+  std::atomic<std::size_t>& open_connections;  // across all workers, for limits.max_connections
+  worker_metrics metrics;
+  std::unordered_set<session*> sessions;  // to close idle keep-alive connections on shutdown
+  bool stopping = false;
+};
+
+}  // namespace credproxy::proxy
