@@ -1,11 +1,12 @@
 #include "proxy/session.hpp"
 
+#include "proxy/target.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/url/parse.hpp>
 
 #include <charconv>
 
@@ -153,7 +154,18 @@ void session::close_upstream() noexcept {
   }
 }
 
-awaitable<session::outcome> session::reply_error(request_state& rq, proxy_error error, bool close) {
+void session::set_error(error_code code, std::string message, std::string key) {
+  pending_error_.code = code;
+  pending_error_.message = std::move(message);
+  pending_error_.key = std::move(key);
+}
+
+awaitable<session::outcome> session::reply_error(request_state& rq, bool close) {
+  const proxy_error& error = pending_error_;
+  if (!rq.head_consumed) {  // the head was answered here, never forwarded
+    in_.consume(rq.head_len);
+    rq.head_consumed = true;
+  }
   const auto code = error.code;
   worker_metrics::bump(w_.metrics.errors[static_cast<std::size_t>(code)]);
   const auto text = render_error_response(error, close);
@@ -196,18 +208,21 @@ awaitable<session::outcome> session::serve_one() {
         rq.start = clock::now();
         rq.method = "-";
         if (ec == http::error::header_limit || parser.too_many_fields()) {
-          co_return co_await reply_error(rq, {error_code::request_header_too_large, "request head too large", {}}, true);
+          set_error(error_code::request_header_too_large, "request head too large", {});
+          co_return co_await reply_error(rq, true);
         }
         const std::string why = parser.framing_error().empty() ? "malformed request: " + ec.message()
                                                                 : "malformed request: " + parser.framing_error();
-        co_return co_await reply_error(rq, {error_code::bad_request, why, {}}, true);
+        set_error(error_code::bad_request, why, {});
+        co_return co_await reply_error(rq, true);
       }
     }
     auto space = in_.prepare(head_limit + 4);
     if (space.size() == 0) {
       rq.start = clock::now();
       rq.method = "-";
-      co_return co_await reply_error(rq, {error_code::request_header_too_large, "request head too large", {}}, true);
+      set_error(error_code::request_header_too_large, "request head too large", {});
+      co_return co_await reply_error(rq, true);
     }
     auto [ec, n] = co_await client_.async_read_some(space, use_tuple);
     if (ec) co_return outcome::close;  // closed, reset or timed out between or inside heads
@@ -225,39 +240,25 @@ awaitable<session::outcome> session::serve_one() {
   rq.expect_continue = parser.expect_continue();
 
   if (auto bad = find_line_ending_error(in_.data().substr(0, rq.head_len)); !bad.empty()) {
-    co_return co_await reply_error(rq, {error_code::bad_request, "malformed request: " + std::string(bad), {}}, true);
+    set_error(error_code::bad_request, "malformed request: " + std::string(bad), {});
+    co_return co_await reply_error(rq, true);
   }
   if (rq.verb == http::verb::connect) {
-    co_return co_await reply_error(
-        rq, {error_code::method_not_allowed, "CONNECT tunnels are not supported yet; send absolute-form requests", {}},
-        true);
+    set_error(error_code::method_not_allowed, "CONNECT tunnels are not supported yet; send absolute-form requests", {});
+    co_return co_await reply_error(rq, true);
   }
 
   // 2. The absolute-form target (RFC 9112 §3.2.2).
-  auto url = boost::urls::parse_absolute_uri(parser.target());
-  if (!url || (url->scheme_id() != boost::urls::scheme::http && url->scheme_id() != boost::urls::scheme::https)) {
-    co_return co_await reply_error(
-        rq, {error_code::bad_request, "request target must be an absolute http:// or https:// URL", {}},
-        rq.has_body());
+  absolute_target parsed;
+  if (auto why = parse_absolute_target(parser.target(), parsed); !why.empty()) {
+    set_error(error_code::bad_request, std::move(why));
+    co_return co_await reply_error(rq, rq.has_body());
   }
-  if (url->has_userinfo() || url->encoded_host().empty() ||
-      url->host_type() == boost::urls::host_type::ipvfuture ||
-      (url->has_port() && url->port_number() == 0) || url->encoded_host().find('%') != std::string_view::npos) {
-    co_return co_await reply_error(rq, {error_code::bad_request, "invalid host or port in request target", {}},
-                                   rq.has_body());
-  }
-  const bool https = url->scheme_id() == boost::urls::scheme::https;
-  rq.dest.scheme = https ? "https" : "http";
-  if (url->host_type() == boost::urls::host_type::ipv6) {
-    rq.dest.host = url->host_ipv6_address().to_string();
-  } else {
-    rq.dest.host.assign(url->encoded_host().data(), url->encoded_host().size());
-    for (auto& c : rq.dest.host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  const bool port_explicit = url->has_port();
-  rq.dest.port = port_explicit ? url->port_number() : default_port(rq.dest.scheme);
-  std::string_view target(url->encoded_target().data(), url->encoded_target().size());
-  if (target.empty()) target = "/";
+  rq.dest.scheme = parsed.https ? "https" : "http";
+  rq.dest.host = std::move(parsed.host);
+  rq.dest.port = parsed.port;
+  const bool port_explicit = parsed.port_explicit;
+  const std::string_view target = parsed.path_and_query;
 
   // 3. End-to-end fields: hop-by-hop ones and those named in Connection go.
   connection_tokens_.clear();
@@ -278,8 +279,8 @@ awaitable<session::outcome> session::serve_one() {
   // 4. Which solution, then injection: a pure function of head and snapshot.
   const std::string& solution = w_.settings.default_solution;
   if (solution.empty()) {
-    co_return co_await reply_error(
-        rq, {error_code::proxy_auth_required, "proxy authentication required", {}}, rq.has_body());
+    set_error(error_code::proxy_auth_required, "proxy authentication required", {});
+    co_return co_await reply_error(rq, rq.has_body());
   }
   std::optional<injection_plan> plan;
   if (may_inject) {
@@ -287,7 +288,8 @@ awaitable<session::outcome> session::serve_one() {
     auto result = plan_injection(view, *w_.snapshots.get(), solution, w_.settings.inject);
     if (auto* error = std::get_if<proxy_error>(&result)) {
       if (!error->key.empty()) rq.keys_used.push_back(error->key);
-      co_return co_await reply_error(rq, std::move(*error), rq.has_body());
+      pending_error_ = std::move(*error);
+      co_return co_await reply_error(rq, rq.has_body());
     }
     plan.emplace(std::move(std::get<injection_plan>(result)));
     rq.dest = plan->upstream;
@@ -354,7 +356,8 @@ awaitable<session::outcome> session::forward(request_state& rq) {
           *error = {error_code::upstream_timeout,
                     "connecting to " + rq.dest.host + ":" + std::to_string(rq.dest.port) + " timed out", {}};
         }
-        co_return co_await reply_error(rq, std::move(*error), rq.has_body());
+        pending_error_ = std::move(*error);
+        co_return co_await reply_error(rq, rq.has_body());
       }
       upstream_ = std::move(std::get<std::unique_ptr<upstream_connection>>(result));
       worker_metrics::bump(w_.metrics.upstream_connects);
@@ -377,10 +380,9 @@ awaitable<session::outcome> session::forward(request_state& rq) {
     if (wec) {
       close_upstream();
       if (rq.reused && !rq.has_body() && !timed_out_) continue;
-      co_return co_await reply_error(
-          rq, {timed_out_ ? error_code::upstream_timeout : error_code::upstream_connect_failed,
-               "sending the request to " + rq.dest.host + " failed", {}},
-          true);
+      set_error(timed_out_ ? error_code::upstream_timeout : error_code::upstream_connect_failed,
+               "sending the request to " + rq.dest.host + " failed", {});
+      co_return co_await reply_error(rq, true);
     }
     if (rq.has_body()) {
       // out_ is reused for the re-chunked body; the head may hold secrets.
@@ -433,7 +435,8 @@ awaitable<bool> session::send_request_body(request_state& rq) {
       in_.consume(n);
       if (ec && ec != http::error::need_more) {
         close_upstream();
-        co_await reply_error(rq, {error_code::bad_request, "malformed chunked request body", {}}, true);
+        set_error(error_code::bad_request, "malformed chunked request body", {});
+        co_await reply_error(rq, true);
         co_return false;
       }
       if (!out_.empty()) {
@@ -471,43 +474,45 @@ awaitable<session::outcome> session::relay_response(request_state& rq) {
         if (!ec && rp->is_header_done()) break;
         if (ec != http::error::need_more) {
           close_upstream();
-          co_return co_await reply_error(rq, {error_code::upstream_protocol_error,
-                                              "malformed response from " + rq.dest.host, {}}, !rq.body_done);
+          set_error(error_code::upstream_protocol_error,
+                                              "malformed response from " + rq.dest.host, {});
+          co_return co_await reply_error(rq, !rq.body_done);
         }
       }
       auto space = uin_.prepare(head_limit + 4);
       if (space.size() == 0) {
         close_upstream();
-        co_return co_await reply_error(rq, {error_code::upstream_protocol_error,
-                                            "response head from " + rq.dest.host + " too large", {}}, !rq.body_done);
+        set_error(error_code::upstream_protocol_error,
+                                            "response head from " + rq.dest.host + " too large", {});
+        co_return co_await reply_error(rq, !rq.body_done);
       }
       auto [ec, n] = co_await upstream_->read_some(space);
       if (ec) {
         close_upstream();
         uin_.consume(uin_.size());
         if (timed_out_) {
-          co_return co_await reply_error(
-              rq, {error_code::upstream_timeout, rq.dest.host + " did not answer in time", {}}, !rq.body_done);
+          set_error(error_code::upstream_timeout, rq.dest.host + " did not answer in time", {});
+          co_return co_await reply_error(rq, !rq.body_done);
         }
         if (!received_any && rq.reused && !rq.has_body()) co_return outcome::retry;
-        co_return co_await reply_error(rq, {error_code::upstream_protocol_error,
-                                            rq.dest.host + " closed the connection without a response", {}},
-                                       !rq.body_done);
+        set_error(error_code::upstream_protocol_error,
+                                            rq.dest.host + " closed the connection without a response", {});
+        co_return co_await reply_error(rq, !rq.body_done);
       }
       received_any = true;
       uin_.commit(n);
     }
     if (auto bad = find_line_ending_error(uin_.data().substr(0, head_len)); !bad.empty()) {
       close_upstream();
-      co_return co_await reply_error(
-          rq, {error_code::upstream_protocol_error, "malformed response from " + rq.dest.host, {}}, !rq.body_done);
+      set_error(error_code::upstream_protocol_error, "malformed response from " + rq.dest.host, {});
+      co_return co_await reply_error(rq, !rq.body_done);
     }
     const unsigned status = rp->status();
     if (status >= 200 || status < 100) break;
     if (status == 101) {
       close_upstream();
-      co_return co_await reply_error(
-          rq, {error_code::upstream_protocol_error, "protocol upgrades are not supported", {}}, true);
+      set_error(error_code::upstream_protocol_error, "protocol upgrades are not supported", {});
+      co_return co_await reply_error(rq, true);
     }
     if (rq.client_version >= 11 && !(status == 100 && rq.expect_continue)) {
       client_out_.assign("HTTP/1.1 ");

@@ -43,7 +43,11 @@ class session {
   awaitable<bool> send_request_body(request_state& rq);
   awaitable<outcome> relay_response(request_state& rq);
   awaitable<outcome> relay_response_body(request_state& rq, response_parser& rp, std::size_t head_len);
-  awaitable<outcome> reply_error(request_state& rq, proxy_error error, bool close);
+  // Errors are staged in pending_error_ by a plain call, then replied by a
+  // coroutine taking only trivial arguments: g++ 12 destroys non-trivial
+  // temporaries inside co_await expressions twice.
+  void set_error(error_code code, std::string message, std::string key = {});
+  awaitable<outcome> reply_error(request_state& rq, bool close);
   void log_request(const request_state& rq, unsigned status, std::string_view error) const;
   void close_upstream() noexcept;
 
@@ -66,6 +70,7 @@ class session {
   std::string client_out_;  // to the client: head, re-chunked body
   std::unique_ptr<upstream_connection> upstream_;
   connect_cancel_points connect_points_;
+  proxy_error pending_error_;
 };
 
 }  // namespace credproxy::proxy

@@ -75,7 +75,7 @@ bool configure_tls_peer(SSL* ssl, const std::string& host, bool is_ip) {
 
 }  // namespace
 
-awaitable<connect_result> connect_upstream(upstream_target target, const egress_policy& egress,
+awaitable<connect_result> connect_upstream(const upstream_target& target, const egress_policy& egress,
                                            ssl::context& tls, connect_cancel_points& points) {
   auto executor = co_await asio::this_coro::executor;
   std::vector<tcp::endpoint> permitted;

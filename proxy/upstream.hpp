@@ -85,7 +85,7 @@ using connect_result = std::variant<std::unique_ptr<upstream_connection>, proxy_
 // (egress_denied when none is left), connects to exactly those, and for
 // https verifies the certificate chain and the host name (SNI, ALPN
 // http/1.1). Timeouts are the caller's watchdog's job, via `points`.
-awaitable<connect_result> connect_upstream(upstream_target target, const egress_policy& egress,
+awaitable<connect_result> connect_upstream(const upstream_target& target, const egress_policy& egress,
                                            ssl::context& tls, connect_cancel_points& points);
 
 // The client TLS context for every upstream connection: system trust store

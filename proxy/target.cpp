@@ -1,0 +1,53 @@
+#include "proxy/target.hpp"
+
+#include <boost/url/parse.hpp>
+
+#include "proxy/http_head.hpp"
+
+namespace credproxy::proxy {
+
+std::string parse_absolute_target(std::string_view target, absolute_target& out) {
+  const auto colon = target.find("://");
+  if (colon == std::string_view::npos) return "request target must be an absolute http:// or https:// URL";
+  const auto scheme = target.substr(0, colon);
+  if (iequals(scheme, "https")) {
+    out.https = true;
+  } else if (iequals(scheme, "http")) {
+    out.https = false;
+  } else {
+    return "request target must be an absolute http:// or https:// URL";
+  }
+  auto rest = target.substr(colon + 3);
+  const auto end_of_authority = rest.find_first_of("/?#");
+  const auto authority_text = rest.substr(0, end_of_authority);
+  rest = end_of_authority == std::string_view::npos ? std::string_view{} : rest.substr(end_of_authority);
+
+  auto authority = boost::urls::parse_authority(authority_text);
+  if (!authority || authority->has_userinfo() || authority->encoded_host().empty() ||
+      authority->host_type() == boost::urls::host_type::ipvfuture ||
+      authority->encoded_host().find('%') != std::string_view::npos) {
+    return "invalid host in request target";
+  }
+  if (authority->has_port()) {
+    if (authority->port().empty() || authority->port_number() == 0) return "invalid port in request target";
+    out.port = authority->port_number();
+    out.port_explicit = true;
+  } else {
+    out.port = out.https ? 443 : 80;
+    out.port_explicit = false;
+  }
+  if (authority->host_type() == boost::urls::host_type::ipv6) {
+    out.host = authority->host_ipv6_address().to_string();
+  } else {
+    out.host.assign(authority->encoded_host().data(), authority->encoded_host().size());
+    for (auto& c : out.host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+
+  // The fragment is never sent (RFC 9110 §4.2.4 / 7.1).
+  rest = rest.substr(0, rest.find('#'));
+  out.path_and_query = rest.empty() ? std::string_view("/") : rest;
+  if (out.path_and_query.front() == '?') return "request target has a query but no path";
+  return {};
+}
+
+}  // namespace credproxy::proxy
