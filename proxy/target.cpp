@@ -1,5 +1,7 @@
 #include "proxy/target.hpp"
 
+#include <charconv>
+
 #include <boost/url/parse.hpp>
 
 #include "proxy/http_head.hpp"
@@ -29,8 +31,14 @@ std::string parse_absolute_target(std::string_view target, absolute_target& out)
     return "invalid host in request target";
   }
   if (authority->has_port()) {
-    if (authority->port().empty() || authority->port_number() == 0) return "invalid port in request target";
-    out.port = authority->port_number();
+    // port_number() wraps values above 65535; parse the digits ourselves.
+    const auto digits = authority->port();
+    unsigned value = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || value == 0 || value > 65535) {
+      return "invalid port in request target";
+    }
+    out.port = static_cast<std::uint16_t>(value);
     out.port_explicit = true;
   } else {
     out.port = out.https ? 443 : 80;
