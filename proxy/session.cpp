@@ -327,7 +327,7 @@ awaitable<session::outcome> session::serve_one() {
     append_number(out_, rq.content_length);
     out_.append("\r\n");
   }
-  out_.append("Via: 1.1 credproxy\r\n\r\n");
+  out_.append("\r\n");
   if (w_.log.should_log(spdlog::level::debug)) {
     std::string names;
     for (const auto& f : end_to_end_) names.append(f.name).push_back(' ');
