@@ -267,3 +267,17 @@ std::variant<injection_plan, proxy_error> plan_injection(const request_view& req
 }
 
 }  // namespace credproxy::proxy
+
+namespace credproxy::proxy {
+
+bool has_credential_for(const vault::snapshot& vault, std::string_view solution, std::string_view scheme,
+                        std::string_view host, std::uint16_t port) {
+  const auto it = vault.solutions.find(solution);
+  if (it == vault.solutions.end()) return false;
+  for (const auto& [key, credential] : it->second.credentials) {
+    if (credential.host_allowed(scheme, host, port)) return true;
+  }
+  return false;
+}
+
+}  // namespace credproxy::proxy

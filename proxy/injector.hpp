@@ -65,6 +65,12 @@ std::variant<injection_plan, proxy_error> plan_injection(const request_view& req
                                                          std::string_view solution,
                                                          const inject_options& options);
 
+// Does `solution` hold any credential bound to this upstream? (A CONNECT
+// tunnel to such a host must not be opaque: its placeholders would pass
+// through unreplaced.)
+bool has_credential_for(const vault::snapshot& vault, std::string_view solution, std::string_view scheme,
+                        std::string_view host, std::uint16_t port);
+
 // Cheap pre-check for the hot path: could this text contain a placeholder?
 // ("{{cred:" or "%7B%7Bcred", hex in any case; memmem/memchr, no
 // allocation). False means certainly not.

@@ -243,10 +243,7 @@ awaitable<session::outcome> session::serve_one() {
     set_error(error_code::bad_request, "malformed request: " + std::string(bad), {});
     co_return co_await reply_error(rq, true);
   }
-  if (rq.verb == http::verb::connect) {
-    set_error(error_code::method_not_allowed, "CONNECT tunnels are not supported yet; send absolute-form requests", {});
-    co_return co_await reply_error(rq, true);
-  }
+  if (rq.verb == http::verb::connect) co_return co_await tunnel(rq, parser.target());
 
   // 2. The absolute-form target (RFC 9112 §3.2.2).
   absolute_target parsed;
@@ -641,6 +638,102 @@ awaitable<session::outcome> session::relay_response_body(request_state& rq, resp
     uin_.consume(uin_.size());
   }
   co_return (complete && client_ok && keep_alive) ? outcome::keep_alive : outcome::close;
+}
+
+awaitable<session::outcome> session::tunnel(request_state& rq, std::string_view target) {
+  absolute_target parsed;
+  if (auto why = parse_connect_target(target, parsed); !why.empty()) {
+    set_error(error_code::bad_request, std::move(why));
+    co_return co_await reply_error(rq, true);
+  }
+  rq.dest.scheme = "http";  // plain TCP to the target; TLS is end to end
+  rq.dest.host = std::move(parsed.host);
+  rq.dest.port = parsed.port;
+  const std::string& solution = w_.settings.default_solution;
+  if (solution.empty()) {
+    set_error(error_code::proxy_auth_required, "proxy authentication required");
+    co_return co_await reply_error(rq, true);
+  }
+  if (has_credential_for(*w_.snapshots.get(), solution, "https", rq.dest.host, rq.dest.port)) {
+    // An opaque tunnel would carry the placeholders unreplaced.
+    set_error(error_code::method_not_allowed,
+              "credentials are bound to " + rq.dest.host +
+                  " but CONNECT interception is not available yet: send the request in absolute form "
+                  "(an http:// URL is sent upstream over TLS)");
+    co_return co_await reply_error(rq, true);
+  }
+  arm(w_.settings.timeouts.upstream_connect, phase::connecting);
+  timed_out_ = false;
+  auto result = co_await connect_upstream(rq.dest, w_.egress, w_.upstream_tls, connect_points_);
+  if (auto* error = std::get_if<proxy_error>(&result)) {
+    if (timed_out_) set_error(error_code::upstream_timeout, "connecting to " + rq.dest.host + " timed out");
+    else pending_error_ = std::move(*error);
+    co_return co_await reply_error(rq, true);
+  }
+  upstream_ = std::move(std::get<std::unique_ptr<upstream_connection>>(result));
+  worker_metrics::bump(w_.metrics.upstream_connects);
+  in_.consume(rq.head_len);
+  rq.head_consumed = true;
+  log_request(rq, 200, "");
+
+  arm(w_.settings.timeouts.idle, phase::tunnel);
+  static constexpr std::string_view established = "HTTP/1.1 200 Connection Established\r\n\r\n";
+  auto [wec, wn] = co_await asio::async_write(client_, asio::buffer(established), use_tuple);
+  if (wec) co_return outcome::close;
+
+  bool reverse_done = false;
+  asio::steady_timer reverse_finished(client_.get_executor(), clock::time_point::max());
+  asio::co_spawn(client_.get_executor(), tunnel_upstream_to_client(this),
+                 [&reverse_done, &reverse_finished](const std::exception_ptr&) {
+                   reverse_done = true;
+                   reverse_finished.cancel();
+                 });
+  co_await tunnel_client_to_upstream();
+  if (!reverse_done) co_await reverse_finished.async_wait(use_tuple);
+  close_upstream();
+  co_return outcome::close;
+}
+
+awaitable<void> session::tunnel_client_to_upstream() {
+  sys_error ignored;
+  for (;;) {
+    if (!in_.empty()) {
+      auto [wec, wn] = co_await upstream_->write(asio::buffer(in_.data().data(), in_.size()));
+      if (wec) break;
+      in_.consume(wn);
+    }
+    auto [rec, n] = co_await client_.async_read_some(in_.prepare(body_read_limit), use_tuple);
+    if (rec == asio::error::eof) {
+      if (upstream_) upstream_->socket().shutdown(tcp::socket::shutdown_send, ignored);
+      co_return;
+    }
+    if (rec || !upstream_) break;
+    in_.commit(n);
+    deadline_ = clock::now() + w_.settings.timeouts.idle;
+  }
+  // An error on one side ends both directions.
+  if (upstream_) upstream_->socket().close(ignored);
+  client_.close(ignored);
+}
+
+awaitable<void> session::tunnel_upstream_to_client(session* self) {
+  sys_error ignored;
+  for (;;) {
+    if (!self->upstream_) break;
+    auto [rec, n] = co_await self->upstream_->read_some(self->uin_.prepare(body_read_limit));
+    if (rec == asio::error::eof) {
+      self->client_.shutdown(tcp::socket::shutdown_send, ignored);
+      co_return;
+    }
+    if (rec) break;
+    self->uin_.commit(n);
+    auto [wec, wn] = co_await asio::async_write(self->client_, asio::buffer(self->uin_.data()), use_tuple);
+    if (wec) break;
+    self->uin_.consume(wn);
+    self->deadline_ = clock::now() + self->w_.settings.timeouts.idle;
+  }
+  if (self->upstream_) self->upstream_->socket().close(ignored);
+  self->client_.close(ignored);
 }
 
 }  // namespace credproxy::proxy

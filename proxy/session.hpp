@@ -30,7 +30,7 @@ class session {
   void close_if_idle() noexcept;
 
  private:
-  enum class phase { idle, request_head, request_body, connecting, awaiting_response, response_body };
+  enum class phase { idle, request_head, request_body, connecting, awaiting_response, response_body, tunnel };
   enum class outcome { keep_alive, close, retry };  // retry: stale pooled connection, nothing sent back yet
   struct request_state;
 
@@ -40,6 +40,10 @@ class session {
 
   awaitable<outcome> serve_one();
   awaitable<outcome> forward(request_state& rq);
+  // CONNECT: an opaque byte tunnel, two transfers under one idle watchdog.
+  awaitable<outcome> tunnel(request_state& rq, std::string_view target);
+  awaitable<void> tunnel_client_to_upstream();
+  static awaitable<void> tunnel_upstream_to_client(session* self);
   awaitable<bool> send_request_body(request_state& rq);
   awaitable<outcome> relay_response(request_state& rq);
   awaitable<outcome> relay_response_body(request_state& rq, response_parser& rp, std::size_t head_len);

@@ -20,4 +20,8 @@ struct absolute_target {
 // Returns an empty string on success, else why the target is refused.
 std::string parse_absolute_target(std::string_view target, absolute_target& out);
 
+// CONNECT's authority-form target "host:port" (port required). Sets
+// https = false and path_and_query empty.
+std::string parse_connect_target(std::string_view target, absolute_target& out);
+
 }  // namespace credproxy::proxy
