@@ -47,6 +47,15 @@ void serve(const global_options& options) {
 
   try {
     proxy::server server(cfg, holder, log);
+    server.on_reload([&cfg, &holder, &log] {
+      // On the control thread: file I/O and decryption never touch an I/O thread.
+      try {
+        holder.publish(vault::load_snapshot(cfg.vault_path, cfg.key_file));
+        log->info("vault reloaded");
+      } catch (const std::exception& e) {
+        log->error("vault reload failed, keeping the current credentials: {}", e.what());
+      }
+    });
     server.bind();
     const auto p = server.proxy_endpoint();
     const auto a = server.admin_endpoint();

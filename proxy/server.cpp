@@ -141,6 +141,8 @@ void server::run() {
     log_->info("signal {} received: shutting down", sig);
     begin_shutdown();
   });
+  asio::signal_set hup(control_, SIGHUP);
+  wait_for_reload(hup);
   control_.run();
 
   for (auto& w : workers_) {
@@ -148,6 +150,14 @@ void server::run() {
     if (w->thread.joinable()) w->thread.join();
   }
   log_->info("stopped");
+}
+
+void server::wait_for_reload(asio::signal_set& hup) {
+  hup.async_wait([this, &hup](const sys_error& ec, int) {
+    if (ec) return;
+    if (reload_) reload_();
+    wait_for_reload(hup);
+  });
 }
 
 void server::begin_shutdown() {

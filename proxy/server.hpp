@@ -4,6 +4,7 @@
 // control loop on the calling thread for signals (nothing there may block an
 // I/O thread, so slow work such as vault reloads belongs to the control loop).
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -11,6 +12,8 @@
 #include <spdlog/logger.h>
 
 #include "config/config.hpp"
+#include <boost/asio/signal_set.hpp>
+
 #include "proxy/net.hpp"
 #include "proxy/worker.hpp"
 #include "vault/snapshot_holder.hpp"
@@ -33,6 +36,9 @@ class server {
   // requests finish (bounded) and returns.
   void run();
 
+  // Called on the control thread on SIGHUP (e.g. to reload the vault).
+  void on_reload(std::function<void()> handler) { reload_ = std::move(handler); }
+
   // Prometheus text exposition of all workers' counters.
   std::string metrics_text() const;
 
@@ -41,6 +47,7 @@ class server {
   void begin_shutdown();
   worker& next_worker() noexcept;
   static awaitable<void> accept_loop(server* self);
+  void wait_for_reload(asio::signal_set& hup);
 
   std::shared_ptr<spdlog::logger> log_;
   proxy_settings settings_;
@@ -56,6 +63,7 @@ class server {
   std::unique_ptr<tcp::acceptor> admin_acceptor_;
   asio::io_context control_;
   std::atomic<bool> stopping_{false};
+  std::function<void()> reload_;
 };
 
 }  // namespace credproxy::proxy
