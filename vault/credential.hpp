@@ -4,6 +4,7 @@
 // fields each type has, which are secret) lives in credential_schema.hpp.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -13,6 +14,15 @@
 #include "common/secret.hpp"
 
 namespace credproxy::vault {
+
+// Hash/equality that accept std::string_view, so lookups on the hot path
+// (snapshot::find) do not build a std::string per request.
+struct string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+template <class T>
+using string_map = std::unordered_map<std::string, T, string_hash, std::equal_to<>>;
 
 enum class credential_type { api_key, basic, oauth, secret, oauth_alias };
 
@@ -61,13 +71,13 @@ struct credential {
 };
 
 struct solution {
-  std::unordered_map<std::string, credential> credentials;
+  string_map<credential> credentials;
 };
 
 // An immutable view of the whole vault. The proxy holds a shared_ptr to one
 // and never sees it change; a reload builds a new one and swaps it in.
 struct snapshot {
-  std::unordered_map<std::string, solution> solutions;
+  string_map<solution> solutions;
   std::uint64_t generation = 0;
 
   // nullptr when the solution or the key does not exist (the caller must not

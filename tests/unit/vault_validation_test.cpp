@@ -1,0 +1,178 @@
+// Document validation: every message names the field, never a secret.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "vault/document_validation.hpp"
+#include "vault/secure_json.hpp"
+
+namespace credproxy::vault {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr std::string_view canary = "CANARY-s3cr3t-7f1b";
+
+boost::json::value json(std::string_view text) {
+  std::string error;
+  auto v = parse_json(text, make_wiping_storage(), error);
+  EXPECT_TRUE(v) << error;
+  return v ? *v : boost::json::value();
+}
+
+// The joined message of validating `text` as a user document, or "" if valid.
+std::string problems_of(std::string_view text, validation_options options = {}) {
+  try {
+    validate_credential_document(json(text), options);
+    return "";
+  } catch (const document_error& e) {
+    EXPECT_FALSE(e.problems.empty());
+    return e.what();
+  }
+}
+
+TEST(VaultValidation, ValidDocumentsOfEachSupportedType) {
+  EXPECT_EQ(problems_of(R"({"type":"api_key","secret":"k","hosts":["finnhub.io"]})"), "");
+  EXPECT_EQ(problems_of(R"({"type":"secret","secret":"k","hosts":["*.example.com"],"description":"",
+                           "allowPlaintext":true,"bodyTypes":["application/json","text/xml"]})"),
+            "");
+  EXPECT_EQ(problems_of(R"({"type":"basic","username":"u","password":"p","hosts":["https://a.example:8443"]})"), "");
+}
+
+TEST(VaultValidation, ApiKeyMissingSecret) {
+  EXPECT_EQ(problems_of(R"({"type":"api_key","hosts":["a.example"]})"), R"(field "secret": required)");
+}
+
+TEST(VaultValidation, BasicMissingPasswordAndBadUsername) {
+  const auto msg = problems_of(R"({"type":"basic","username":"a:b","hosts":["a.example"]})");
+  EXPECT_THAT(msg, HasSubstr(R"(field "password": required)"));
+  EXPECT_THAT(msg, HasSubstr(R"(field "username": must not contain ":")"));
+}
+
+TEST(VaultValidation, SecretTypeWrongKinds) {
+  const auto msg = problems_of(R"({"type":"secret","secret":42,"hosts":"a.example","allowPlaintext":"yes"})");
+  EXPECT_THAT(msg, HasSubstr(R"(field "secret": must be a string)"));
+  EXPECT_THAT(msg, HasSubstr(R"(field "hosts": must be an array of strings)"));
+  EXPECT_THAT(msg, HasSubstr(R"(field "allowPlaintext": must be true or false)"));
+}
+
+TEST(VaultValidation, HostsAreRequiredNonEmptyAndParsed) {
+  EXPECT_EQ(problems_of(R"({"type":"api_key","secret":"k"})"), R"(field "hosts": required)");
+  EXPECT_EQ(problems_of(R"({"type":"api_key","secret":"k","hosts":[]})"), R"(field "hosts": must not be empty)");
+  const auto msg = problems_of(R"({"type":"api_key","secret":"k","hosts":["ok.example","bad host!",7]})");
+  EXPECT_THAT(msg, HasSubstr(R"(field "hosts"[1]: invalid host)"));
+  EXPECT_THAT(msg, HasSubstr("bad host!"));
+  EXPECT_THAT(msg, HasSubstr(R"(field "hosts"[2]: must be a non-empty string)"));
+  EXPECT_THAT(msg, Not(HasSubstr(R"("hosts"[0])")));
+}
+
+TEST(VaultValidation, BodyTypesMustBeMediaTypes) {
+  const auto msg = problems_of(R"({"type":"api_key","secret":"k","hosts":["a.example"],"bodyTypes":["json","text/xml"]})");
+  EXPECT_THAT(msg, HasSubstr(R"(field "bodyTypes"[0]: invalid media type "json")"));
+  EXPECT_THAT(msg, Not(HasSubstr("[1]")));
+}
+
+TEST(VaultValidation, UnknownFieldSuggestsTheCloseOne) {
+  const auto msg = problems_of(R"({"type":"basic","username":"u","pasword":"p","hosts":["a.example"]})");
+  EXPECT_THAT(msg, HasSubstr(R"(unknown field "pasword" (did you mean "password"?))"));
+  EXPECT_THAT(msg, HasSubstr(R"(field "password": required)"));
+  EXPECT_THAT(problems_of(R"({"type":"api_key","secret":"k","hosts":["a.example"],"zzzzzzzz":1})"),
+              AllOf(HasSubstr(R"(unknown field "zzzzzzzz")"), Not(HasSubstr("did you mean"))));
+}
+
+TEST(VaultValidation, TypeIsRequiredAndKnown) {
+  EXPECT_EQ(problems_of(R"({"secret":"k","hosts":["a.example"]})"), R"(field "type": required)");
+  EXPECT_THAT(problems_of(R"({"type":"apikey","secret":"k"})"),
+              HasSubstr(R"(field "type": must be one of api_key, basic, oauth, secret, oauth_alias)"));
+  EXPECT_EQ(problems_of(R"(["not","an","object"])"), "document: must be a JSON object");
+}
+
+TEST(VaultValidation, SecretsMustBeNonEmptyUnlessBlankAllowed) {
+  const std::string doc = R"({"type":"basic","username":"u","password":"","hosts":["a.example"]})";
+  EXPECT_EQ(problems_of(doc), R"(field "password": must not be empty)");
+  EXPECT_EQ(problems_of(doc, {.allow_blank_secrets = true}), "");
+  EXPECT_FALSE(secrets_complete(spec_for(credential_type::basic), json(doc).get_object()));
+}
+
+TEST(VaultValidation, TheShowMaskIsNotASecret) {
+  EXPECT_THAT(problems_of(R"({"type":"api_key","secret":"********","hosts":["a.example"]})"),
+              HasSubstr(R"(field "secret": "********" is the mask)"));
+}
+
+TEST(VaultValidation, UpdatedAtOnlyAsWellFormedMetadata) {
+  const std::string doc = R"({"type":"api_key","secret":"k","hosts":["a.example"],"updatedAt":"2026-11-24T19:00:00Z"})";
+  EXPECT_THAT(problems_of(doc), HasSubstr(R"(unknown field "updatedAt")"));
+  EXPECT_EQ(problems_of(doc, {.allow_metadata = true}), "");
+  EXPECT_THAT(problems_of(R"({"type":"api_key","secret":"k","hosts":["a.example"],"updatedAt":"yesterday"})",
+                          {.allow_metadata = true}),
+              HasSubstr(R"(field "updatedAt": must be a UTC timestamp)"));
+}
+
+TEST(VaultValidation, OauthDescribedFully) {
+  EXPECT_EQ(problems_of(R"({"type":"oauth","clientId":"c","issuer":"https://login.example.com","hosts":["a.example"],
+                           "grantType":"client_credentials","clientSecret":"s","scopes":["a","b"],
+                           "additionalParameters":{"audience":"x"},"clientAuthMethod":"client_secret_post"})"),
+            "");
+  const auto msg = problems_of(R"({"type":"oauth","clientId":"c","hosts":["a.example"],"grantType":"implicit",
+                                  "serviceConfiguration":{"tokenEndpoint":"ftp://x"},"issuer":"https://x.example",
+                                  "additionalParameters":{"n":1}})");
+  EXPECT_THAT(msg, HasSubstr(R"(field "grantType": must be one of authorization_code, client_credentials, refresh_token)"));
+  EXPECT_THAT(msg, HasSubstr(R"(field "serviceConfiguration.authorizationEndpoint": required)"));
+  EXPECT_THAT(msg, HasSubstr(R"(field "serviceConfiguration.tokenEndpoint": must be an absolute http:// or https:// URL)"));
+  EXPECT_THAT(msg, HasSubstr(R"(field "additionalParameters.n": must be a string)"));
+  EXPECT_THAT(msg, HasSubstr(R"(fields "issuer" or "serviceConfiguration": give exactly one of them)"));
+}
+
+TEST(VaultValidation, OauthAliasInheritsHosts) {
+  EXPECT_EQ(problems_of(R"({"type":"oauth_alias","alias":"sso.oauth.microsoft"})"), "");
+  EXPECT_THAT(problems_of(R"({"type":"oauth_alias","alias":"not a title"})"), HasSubstr(R"(field "alias": must be 1-128)"));
+  EXPECT_EQ(problems_of(R"({"type":"oauth_alias"})"), R"(field "alias": required)");
+}
+
+TEST(VaultValidation, SecretValuesNeverAppearInMessages) {
+  const std::string c(canary);
+  for (const std::string& doc : {
+           R"({"type":"api_key","secret":")" + c + R"(","hosts":["bad host!"],"x":1})",
+           R"({"type":"basic","username":"u:v","password":")" + c + R"(","hosts":[]})",
+           R"({"type":"secret","secret":")" + c + R"(","hosts":["a.example"],"bodyTypes":["nope"]})",
+           R"({"type":"oauth","clientId":"c","clientSecret":")" + c + R"(","refreshToken":")" + c + R"(","hosts":[1]})",
+       }) {
+    const auto msg = problems_of(doc);
+    EXPECT_FALSE(msg.empty()) << doc;
+    EXPECT_THAT(msg, Not(HasSubstr("CANARY"))) << msg;
+  }
+}
+
+TEST(VaultValidation, NamesAndMediaTypes) {
+  EXPECT_TRUE(is_valid_name("jigx.finnhub.token"));
+  EXPECT_TRUE(is_valid_name("microsoft.OAuth"));
+  EXPECT_TRUE(is_valid_name(std::string(128, 'a')));
+  EXPECT_FALSE(is_valid_name(std::string(129, 'a')));
+  EXPECT_FALSE(is_valid_name(""));
+  EXPECT_FALSE(is_valid_name("a/b"));
+  EXPECT_FALSE(is_valid_name("a b"));
+  EXPECT_TRUE(is_valid_media_type("application/x-www-form-urlencoded"));
+  EXPECT_FALSE(is_valid_media_type("application/"));
+  EXPECT_FALSE(is_valid_media_type("text/xml; charset=utf-8"));
+}
+
+TEST(VaultValidation, DuplicateKeysAreFound) {
+  EXPECT_EQ(find_duplicate_key(R"({"hosts":["a"],"secret":"x","hosts":["b"]})"), "hosts");
+  EXPECT_EQ(find_duplicate_key(R"({"a":{"b":1,"b":2}})"), "b");
+  EXPECT_EQ(find_duplicate_key(R"({"a":{"b":1},"c":{"b":2}})"), std::nullopt);
+  EXPECT_EQ(find_duplicate_key(R"([{"a":1},{"a":2}])"), std::nullopt);
+}
+
+TEST(VaultValidation, ParseErrorsDoNotEchoTheText) {
+  std::string error;
+  const std::string text = R"({"type":"api_key","secret":")" + std::string(canary) + R"(",)";
+  EXPECT_FALSE(parse_json(text, make_wiping_storage(), error));
+  EXPECT_THAT(error, HasSubstr("invalid JSON at offset"));
+  EXPECT_THAT(error, Not(HasSubstr("CANARY")));
+}
+
+}  // namespace
+}  // namespace credproxy::vault

@@ -1,0 +1,65 @@
+#pragma once
+// The few POSIX file operations the vault needs to be durable and safe
+// against concurrent writers: owned descriptors, whole-file reads, atomic
+// replacement (temp file, fsync, rename, fsync dir) and an flock guard.
+// Errors throw vault_error with the path and strerror, never file contents.
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/secret.hpp"
+#include "vault/errors.hpp"
+
+namespace credproxy::vault {
+
+class unique_fd {
+ public:
+  unique_fd() noexcept = default;
+  explicit unique_fd(int fd) noexcept : fd_(fd) {}
+  unique_fd(unique_fd&& other) noexcept : fd_(other.release()) {}
+  unique_fd& operator=(unique_fd&& other) noexcept;
+  unique_fd(const unique_fd&) = delete;
+  unique_fd& operator=(const unique_fd&) = delete;
+  ~unique_fd();
+
+  int get() const noexcept { return fd_; }
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+  int release() noexcept;
+  // close(2) with its result: a failed close can mean lost writes (NFS).
+  int close() noexcept;
+
+ private:
+  int fd_ = -1;
+};
+
+// "<what> <path>: <strerror(err)>".
+vault_error errno_error(const std::string& what, const std::filesystem::path& path, int err);
+
+// Writes everything or throws (EINTR and short writes are retried).
+void write_all(int fd, std::span<const unsigned char> data, const std::filesystem::path& path);
+// Reads the whole descriptor, refusing more than `limit` bytes.
+std::vector<unsigned char> read_all(int fd, const std::filesystem::path& path, std::size_t limit);
+
+// fsync(2) of the directory holding `file`, so a create or rename survives
+// a crash.
+void fsync_parent_directory(const std::filesystem::path& file);
+
+// Replaces `target` atomically and durably with `data`: a 0600 temp file in
+// the same directory, fsync, rename over the target, fsync the directory.
+// On any failure before the rename the temp file is removed, the old
+// target is untouched and the message says so.
+void atomic_replace(const std::filesystem::path& target, std::span<const unsigned char> data);
+
+// An exclusive flock(2) on `lock_path` (created 0600 if needed), held for
+// the guard's lifetime. flock locks belong to the open file description, so
+// two guards in one process exclude each other just like two processes.
+class exclusive_file_lock {
+ public:
+  explicit exclusive_file_lock(const std::filesystem::path& lock_path);
+
+ private:
+  unique_fd fd_;
+};
+
+}  // namespace credproxy::vault
