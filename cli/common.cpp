@@ -1,5 +1,7 @@
 #include "cli/common.hpp"
 
+#include "common/secret.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -28,15 +30,32 @@ config::config effective_config(const global_options& options) {
 }
 
 std::string read_document(const std::string& path_or_dash) {
-  std::string text;
-  if (path_or_dash == "-") {
-    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    return text;
+  // Read into wiping storage first so that no reallocation leaves a copy of
+  // a secret behind, then hand out one exactly sized string (the caller
+  // wipes it with wipe_on_exit).
+  constexpr std::size_t max_document = 1024 * 1024;
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path_or_dash != "-") {
+    file.open(path_or_dash, std::ios::binary);
+    if (!file) throw command_error("cannot read " + path_or_dash + ": " + std::strerror(errno));
+    in = &file;
   }
-  std::ifstream in(path_or_dash, std::ios::binary);
-  if (!in) throw command_error("cannot read " + path_or_dash + ": " + std::strerror(errno));
-  text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return text;
+  secure_chars buffer;
+  buffer.reserve(64 * 1024);
+  char chunk[4096];
+  while (*in) {
+    in->read(chunk, sizeof chunk);
+    const auto n = static_cast<std::size_t>(in->gcount());
+    if (buffer.size() + n > max_document) {
+      secure_wipe(chunk, sizeof chunk);
+      throw command_error("document is larger than 1 MiB");
+    }
+    buffer.insert(buffer.end(), chunk, chunk + n);
+  }
+  secure_wipe(chunk, sizeof chunk);
+  if (in->bad()) throw command_error("cannot read " + (path_or_dash == "-" ? std::string("stdin") : path_or_dash));
+  return std::string(buffer.data(), buffer.size());
 }
 
 }  // namespace credproxy::cli
