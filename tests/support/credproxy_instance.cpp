@@ -1,0 +1,167 @@
+#include "tests/support/credproxy_instance.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+
+namespace credproxy::test {
+namespace {
+
+std::string& registered_binary() {
+  static std::string path;
+  return path;
+}
+
+std::string quoted(const std::filesystem::path& p) { return boost::json::serialize(boost::json::value(p.string())); }
+
+std::string describe(const std::vector<std::string>& args, const run_result& r) {
+  std::string text = "credproxy";
+  for (const auto& a : args) text += " " + a;
+  return text + ": " + r.status.describe() + "\nstdout: " + r.out + "\nstderr: " + r.err;
+}
+
+std::optional<std::uint16_t> find_port(const std::string& log, const std::regex& pattern) {
+  std::smatch m;
+  if (!std::regex_search(log, m, pattern)) return std::nullopt;
+  return static_cast<std::uint16_t>(std::stoul(m[1].str()));
+}
+
+std::string doc(boost::json::object o, const std::string& host, bool allow_plaintext) {
+  o["hosts"] = boost::json::array{boost::json::value(host)};
+  o["allowPlaintext"] = allow_plaintext;
+  return boost::json::serialize(o);
+}
+
+}  // namespace
+
+void set_credproxy_binary(std::string path) { registered_binary() = std::move(path); }
+
+std::string credproxy_binary() {
+  if (const char* env = std::getenv("CREDPROXY_BINARY"); env && *env) return env;
+  if (registered_binary().empty()) throw std::logic_error("credproxy binary path not registered");
+  return registered_binary();
+}
+
+credproxy_instance::credproxy_instance(instance_options options) {
+  config_path_ = dir_ / "credproxy.yaml";
+  log_path_ = dir_ / "serve.log";
+  write_config(options);
+  const std::vector<std::string> init = {"vault", "init"};
+  if (auto r = cli(init); r.status.signaled || r.status.code != 0) {
+    throw std::runtime_error(describe(init, r));
+  }
+  for (const auto& c : options.credentials) add_credential(c);
+  start();
+}
+
+credproxy_instance::~credproxy_instance() {
+  try {
+    stop();
+  } catch (const std::exception& e) {
+    std::cerr << "stopping credproxy: " << e.what() << "\n";
+  }
+  if (::testing::Test::HasFailure()) {
+    const std::string text = log();
+    constexpr std::size_t tail = 16384;
+    std::cerr << "---- credproxy serve log (" << log_path_.string() << ", last " << tail << " bytes) ----\n"
+              << (text.size() > tail ? text.substr(text.size() - tail) : text) << "---- end of log ----\n";
+  }
+}
+
+void credproxy_instance::write_config(const instance_options& options) {
+  std::ostringstream yaml;
+  yaml << "listen: 127.0.0.1:0\n"
+       << "admin_listen: 127.0.0.1:0\n"
+       << "workers: " << options.workers << "\n"
+       << "vault:\n"
+       << "  path: " << quoted(vault_path()) << "\n"
+       << "  key_file: " << quoted(dir_ / "v.key") << "\n";
+  std::ostringstream upstream;
+  if (options.ca_pem) {
+    write_file(dir_ / "ca.pem", *options.ca_pem);
+    upstream << "  ca_file: " << quoted(dir_ / "ca.pem") << "\n";
+  }
+  if (options.upgrade_plaintext) {
+    upstream << "  upgrade_plaintext: " << (*options.upgrade_plaintext ? "true" : "false") << "\n";
+  }
+  if (options.response_timeout_ms) upstream << "  response_timeout_ms: " << *options.response_timeout_ms << "\n";
+  if (options.connect_timeout_ms) upstream << "  connect_timeout_ms: " << *options.connect_timeout_ms << "\n";
+  // An empty `upstream:` would be a null, not a map: only write it when set.
+  if (!upstream.str().empty()) yaml << "upstream:\n" << upstream.str();
+  if (options.client_header_timeout_ms) {
+    yaml << "client:\n  header_timeout_ms: " << *options.client_header_timeout_ms << "\n";
+  }
+  yaml << "egress:\n  allow_cidrs: [127.0.0.0/8]\n"
+       << "log:\n  level: " << options.log_level << "\n";
+  write_file(config_path_, yaml.str());
+}
+
+run_result credproxy_instance::cli(std::vector<std::string> args, const std::string& stdin_data) const {
+  std::vector<std::string> argv = {credproxy_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"--config", config_path_.string()});
+  return run(argv, stdin_data, std::chrono::seconds(30));
+}
+
+void credproxy_instance::add_credential(const credential& cred) const {
+  const std::vector<std::string> args = {"cred", "add", "--solution", cred.solution, "--key", cred.key, "--json", "-"};
+  if (auto r = cli(args, cred.json); r.status.signaled || r.status.code != 0) {
+    throw std::runtime_error(describe(args, r));
+  }
+}
+
+void credproxy_instance::start() {
+  spawn_options options;
+  options.argv = {credproxy_binary(), "serve", "--config", config_path_.string()};
+  options.stdout_path = log_path_;
+  options.merge_stderr_into_stdout = true;
+  serve_ = std::make_unique<process>(options);
+
+  static const std::regex proxy_re(R"(proxy listening on 127\.0\.0\.1:(\d+))");
+  static const std::regex admin_re(R"(admin listening on 127\.0\.0\.1:(\d+))");
+  const bool ready = wait_until(
+      [&] {
+        const std::string text = log();
+        if (auto p = find_port(text, proxy_re)) proxy_port_ = *p;
+        if (auto a = find_port(text, admin_re)) admin_port_ = *a;
+        return (proxy_port_ != 0 && admin_port_ != 0) || !serve_->running();
+      },
+      std::chrono::seconds(10));
+  if (!ready || proxy_port_ == 0 || admin_port_ == 0) {
+    const std::string why = serve_->running() ? "no 'proxy/admin listening on' lines within 10 s"
+                                              : "serve exited early";
+    stop();
+    throw std::runtime_error("credproxy serve did not start (" + why + "); log:\n" + log());
+  }
+}
+
+std::string credproxy_instance::log() const { return read_file(log_path_); }
+
+bool credproxy_instance::wait_for_log(const std::regex& pattern, std::chrono::milliseconds timeout) const {
+  return wait_until([&] { return std::regex_search(log(), pattern); }, timeout);
+}
+
+exit_status credproxy_instance::stop() {
+  if (!stopped_ && serve_) stopped_ = serve_->stop(std::chrono::seconds(10));
+  return stopped_.value_or(exit_status{});
+}
+
+std::string api_key_doc(const std::string& secret, const std::string& host, bool allow_plaintext) {
+  return doc({{"type", "api_key"}, {"secret", secret}}, host, allow_plaintext);
+}
+
+std::string secret_doc(const std::string& secret, const std::string& host, bool allow_plaintext) {
+  return doc({{"type", "secret"}, {"secret", secret}}, host, allow_plaintext);
+}
+
+std::string basic_doc(const std::string& username, const std::string& password, const std::string& host,
+                      bool allow_plaintext) {
+  return doc({{"type", "basic"}, {"username", username}, {"password", password}}, host, allow_plaintext);
+}
+
+}  // namespace credproxy::test

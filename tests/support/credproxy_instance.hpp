@@ -1,0 +1,104 @@
+#pragma once
+// One real `credproxy serve` per test: a fresh temp dir with its own config,
+// vault and key, credentials added through the CLI, ephemeral loopback
+// ports read from its log, and SIGTERM on destruction.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "tests/support/curl.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/util.hpp"
+
+namespace credproxy::test {
+
+// Path of the binary under test. CREDPROXY_BINARY is a compile definition
+// of the test executable only (not of this library), so the executable
+// registers it at static-initialization time (integration/binary_path_test.cpp);
+// the CREDPROXY_BINARY environment variable overrides it.
+void set_credproxy_binary(std::string path);
+std::string credproxy_binary();
+
+struct credential {
+  std::string key;
+  std::string json;  // the SPEC §2 document, given on stdin
+  std::string solution = "default";
+};
+
+struct instance_options {
+  std::vector<credential> credentials;
+  std::optional<std::string> ca_pem;  // written to DIR/ca.pem -> upstream.ca_file
+  std::optional<bool> upgrade_plaintext;
+  std::optional<unsigned> response_timeout_ms;
+  std::optional<unsigned> connect_timeout_ms;
+  std::optional<unsigned> client_header_timeout_ms;
+  std::string log_level = "debug";
+  unsigned workers = 2;
+
+  // Fluent setters: g++ 12 warns on designated initializers that skip members.
+  instance_options& with_credential(std::string key, std::string json, std::string solution = "default") {
+    credentials.push_back({std::move(key), std::move(json), std::move(solution)});
+    return *this;
+  }
+  instance_options& with_ca(std::string pem) { ca_pem = std::move(pem); return *this; }
+  instance_options& with_upgrade_plaintext(bool on) { upgrade_plaintext = on; return *this; }
+  instance_options& with_response_timeout_ms(unsigned ms) { response_timeout_ms = ms; return *this; }
+  instance_options& with_connect_timeout_ms(unsigned ms) { connect_timeout_ms = ms; return *this; }
+  instance_options& with_client_header_timeout_ms(unsigned ms) { client_header_timeout_ms = ms; return *this; }
+};
+
+class credproxy_instance {
+ public:
+  // Throws std::runtime_error (with the CLI's output) when any step fails.
+  explicit credproxy_instance(instance_options options);
+  ~credproxy_instance();  // stops serve; prints its log if the test failed
+  credproxy_instance(const credproxy_instance&) = delete;
+  credproxy_instance& operator=(const credproxy_instance&) = delete;
+
+  std::uint16_t proxy_port() const { return proxy_port_; }
+  std::uint16_t admin_port() const { return admin_port_; }
+  pid_t pid() const { return serve_->pid(); }
+  const temp_dir& dir() const { return dir_; }
+  const std::filesystem::path& config_path() const { return config_path_; }
+  std::filesystem::path vault_path() const { return dir_ / "v.vault"; }
+
+  // Runs `credproxy ARGS... --config CFG` to completion.
+  run_result cli(std::vector<std::string> args, const std::string& stdin_data = {}) const;
+  // `cred add`; throws when it fails.
+  void add_credential(const credential& cred) const;
+
+  // Everything serve wrote to stdout and stderr so far.
+  std::string log() const;
+  // Waits (bounded) until the log matches `pattern`.
+  bool wait_for_log(const std::regex& pattern, std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
+  // SIGTERM and wait; the log is complete afterwards. Idempotent.
+  exit_status stop();
+  bool running() { return serve_ && serve_->running(); }
+
+  curl_runner curl() const { return curl_runner(proxy_port_, dir_.path()); }
+
+ private:
+  void write_config(const instance_options& options);
+  void start();
+
+  temp_dir dir_;
+  std::filesystem::path config_path_;
+  std::filesystem::path log_path_;
+  std::unique_ptr<process> serve_;
+  std::optional<exit_status> stopped_;
+  std::uint16_t proxy_port_ = 0;
+  std::uint16_t admin_port_ = 0;
+};
+
+// A credential document for the common types, bound to `host` (host:port).
+std::string api_key_doc(const std::string& secret, const std::string& host, bool allow_plaintext = true);
+std::string secret_doc(const std::string& secret, const std::string& host, bool allow_plaintext = true);
+std::string basic_doc(const std::string& username, const std::string& password, const std::string& host,
+                      bool allow_plaintext = true);
+
+}  // namespace credproxy::test
