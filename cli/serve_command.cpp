@@ -18,7 +18,7 @@ namespace {
 // waits on a slow log consumer; if the queue overflows the oldest lines go.
 std::shared_ptr<spdlog::logger> make_logger(const std::string& level,
                                              std::shared_ptr<spdlog::details::thread_pool>& pool) {
-  pool = std::make_shared<spdlog::details::thread_pool>(32768, 1);
+  pool = std::make_shared<spdlog::details::thread_pool>(8192, 1);  // slots are preallocated
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto log = std::make_shared<spdlog::async_logger>("credproxy", sink, pool,
                                                     spdlog::async_overflow_policy::overrun_oldest);

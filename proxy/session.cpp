@@ -57,6 +57,29 @@ struct session::request_state {
   request_parser* parser = nullptr;  // for chunked request bodies
 
   bool has_body() const noexcept { return chunked || content_length > 0; }
+
+  // Reused across the requests of a connection: strings keep their capacity.
+  void reset() noexcept {
+    start = {};
+    method.clear();
+    verb = http::verb::unknown;
+    client_version = 11;
+    client_keep_alive = true;
+    chunked = false;
+    content_length = 0;
+    expect_continue = false;
+    head_len = 0;
+    head_consumed = false;
+    body_sent = 0;
+    body_done = false;
+    reused = false;
+    dest.scheme.clear();
+    dest.host.clear();
+    dest.port = 0;
+    key.clear();
+    keys_used.clear();
+    parser = nullptr;
+  }
 };
 
 session::session(tcp::socket client, worker_context& worker)
@@ -64,7 +87,8 @@ session::session(tcp::socket client, worker_context& worker)
       w_(worker),
       timer_(client_.get_executor()),
       in_(initial_buffer),
-      uin_(initial_buffer) {
+      uin_(initial_buffer),
+      request_(std::make_unique<request_state>()) {
   w_.sessions.insert(this);
   worker_metrics::bump(w_.metrics.connections_accepted);
   w_.metrics.connections_active.fetch_add(1, std::memory_order_relaxed);
@@ -192,7 +216,8 @@ awaitable<session::outcome> session::serve_one() {
   fields_.clear();
   out_.clear();
   request_parser parser(fields_, out_, w_.settings.limits.max_header_bytes, w_.settings.limits.max_header_fields);
-  request_state rq;
+  request_state& rq = *request_;
+  rq.reset();
   rq.parser = &parser;
 
   // 1. The request head, whole, in in_.
@@ -252,7 +277,7 @@ awaitable<session::outcome> session::serve_one() {
     co_return co_await reply_error(rq, rq.has_body());
   }
   rq.dest.scheme = parsed.https ? "https" : "http";
-  rq.dest.host = std::move(parsed.host);
+  rq.dest.host.assign(parsed.host);
   rq.dest.port = parsed.port;
   const bool port_explicit = parsed.port_explicit;
   const std::string_view target = parsed.path_and_query;
@@ -338,7 +363,7 @@ awaitable<session::outcome> session::serve_one() {
 awaitable<session::outcome> session::forward(request_state& rq) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     timed_out_ = false;
-    rq.key = pool_key(rq.dest);
+    pool_key(rq.dest, rq.key);
     // A pooled connection the origin closed meanwhile fails on first use; a
     // request without a body is then retried once on a fresh connection.
     upstream_ = attempt == 0 ? w_.pool.take(rq.key, clock::now()) : nullptr;
@@ -647,7 +672,7 @@ awaitable<session::outcome> session::tunnel(request_state& rq, std::string_view 
     co_return co_await reply_error(rq, true);
   }
   rq.dest.scheme = "http";  // plain TCP to the target; TLS is end to end
-  rq.dest.host = std::move(parsed.host);
+  rq.dest.host.assign(parsed.host);
   rq.dest.port = parsed.port;
   const std::string& solution = w_.settings.default_solution;
   if (solution.empty()) {

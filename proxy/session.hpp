@@ -75,6 +75,7 @@ class session {
   std::unique_ptr<upstream_connection> upstream_;
   connect_cancel_points connect_points_;
   proxy_error pending_error_;
+  std::unique_ptr<request_state> request_;
 };
 
 }  // namespace credproxy::proxy

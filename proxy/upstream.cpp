@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <charconv>
+
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -48,12 +50,12 @@ std::size_t upstream_pool::idle_count() const noexcept {
   return n;
 }
 
-std::string pool_key(const upstream_target& target) {
-  std::string key;
-  key.reserve(target.scheme.size() + target.host.size() + 10);
-  key.append(target.scheme).append("://").append(target.host).push_back(':');
-  key.append(std::to_string(target.port));
-  return key;
+void pool_key(const upstream_target& target, std::string& out) {
+  out.assign(target.scheme).append("://").append(target.host).push_back(':');
+  char digits[8];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, target.port);
+  (void)ec;
+  out.append(digits, end);
 }
 
 void connect_cancel_points::cancel() noexcept {

@@ -70,7 +70,8 @@ class upstream_pool {
   std::unordered_map<std::string, std::vector<std::unique_ptr<upstream_connection>>> idle_;
 };
 
-std::string pool_key(const upstream_target& target);
+// Writes "scheme://host:port" into `out`, reusing its capacity.
+void pool_key(const upstream_target& target, std::string& out);
 
 // What a deadline watchdog must be able to cancel while a connect is under way.
 struct connect_cancel_points {
