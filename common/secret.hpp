@@ -28,6 +28,9 @@ struct wiping_allocator {
 };
 
 using secure_bytes = std::vector<unsigned char, wiping_allocator<unsigned char>>;
+// A string whose heap buffers are wiped when released (growth, destruction).
+// Its small-string buffer is not: owners wipe data()/capacity() themselves.
+using wiping_string = std::basic_string<char, std::char_traits<char>, wiping_allocator<char>>;
 using secure_chars = std::vector<char, wiping_allocator<char>>;
 
 // A secret value. Never printed, never implicitly converted to std::string;

@@ -36,7 +36,7 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
 }
 
 template <bool is_request>
-head_parser<is_request>::head_parser(std::vector<parsed_field>& fields, std::string& body_out,
+head_parser<is_request>::head_parser(std::vector<parsed_field>& fields, wiping_string& body_out,
                                      std::size_t max_header_bytes, std::size_t max_fields)
     : fields_(fields), body_out_(body_out), max_fields_(max_fields) {
   this->header_limit(static_cast<std::uint32_t>(max_header_bytes));
@@ -191,7 +191,7 @@ bool named_in_connection(std::string_view name, const std::vector<std::string_vi
   return false;
 }
 
-void append_chunk(std::string& out, std::string_view data) {
+void append_chunk(wiping_string& out, std::string_view data) {
   if (data.empty()) return;  // a zero-size chunk would end the body
   char hex[20];
   auto [end, ec] = std::to_chars(hex, hex + sizeof hex, data.size(), 16);

@@ -20,6 +20,8 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 
+#include "common/secret.hpp"
+
 namespace credproxy::proxy {
 
 namespace http = boost::beast::http;
@@ -38,7 +40,7 @@ class head_parser final : public http::basic_parser<is_request> {
  public:
   // `fields` and `body_out` are per-connection buffers reused across
   // messages; the parser only appends to them.
-  head_parser(std::vector<parsed_field>& fields, std::string& body_out, std::size_t max_header_bytes,
+  head_parser(std::vector<parsed_field>& fields, wiping_string& body_out, std::size_t max_header_bytes,
               std::size_t max_fields);
 
   // Request line / status line, valid once is_header_done().
@@ -77,7 +79,7 @@ class head_parser final : public http::basic_parser<is_request> {
   void reject(std::string message, boost::beast::error_code& ec);
 
   std::vector<parsed_field>& fields_;
-  std::string& body_out_;
+  wiping_string& body_out_;
   std::size_t max_fields_;
   chunk_output chunk_mode_ = chunk_output::rechunk;
 
@@ -114,6 +116,6 @@ void split_connection_tokens(std::string_view value, std::vector<std::string_vie
 bool iequals(std::string_view a, std::string_view b) noexcept;
 
 // Appends "<hex size>\r\n<data>\r\n".
-void append_chunk(std::string& out, std::string_view data);
+void append_chunk(wiping_string& out, std::string_view data);
 
 }  // namespace credproxy::proxy

@@ -5,6 +5,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 
 #include "proxy/admin.hpp"
 #include "proxy/session.hpp"
@@ -36,7 +37,20 @@ std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& ioc, const config
 }
 
 awaitable<void> start_session(tcp::socket socket, worker_context* worker) {
-  co_await session::run(std::make_shared<session>(std::move(socket), *worker));
+  auto s = std::make_shared<session>(std::move(socket), *worker);  // named: no temporaries inside co_await (g++ 12)
+  co_await session::run(std::move(s));
+}
+
+// Closes idle pooled connections past their lifetime, on the worker's thread.
+awaitable<void> sweep_pool(worker_context* worker) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  const auto period = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(1000), worker->settings.timeouts.idle / 4);
+  while (!worker->stopping) {
+    timer.expires_after(period);
+    auto [ec] = co_await timer.async_wait(use_tuple);
+    if (ec) break;
+    worker->pool.sweep(std::chrono::steady_clock::now());
+  }
 }
 
 }  // namespace
@@ -128,6 +142,7 @@ void server::run() {
   asio::co_spawn(first, accept_loop(this), asio::detached);
   asio::co_spawn(first, admin_accept_loop(admin_acceptor_.get(), &routes), asio::detached);
 
+  for (auto& w : workers_) asio::co_spawn(*w->ioc, sweep_pool(&w->context), asio::detached);
   for (auto& w : workers_) {
     w->thread = std::thread([ioc = w->ioc.get()] {
       auto guard = asio::make_work_guard(*ioc);

@@ -22,14 +22,14 @@ constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
 
 std::uint16_t default_port(std::string_view scheme) noexcept { return scheme == "https" ? 443 : 80; }
 
-void append_number(std::string& out, std::uint64_t n) {
+void append_number(wiping_string& out, std::uint64_t n) {
   char digits[24];
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
   (void)ec;
   out.append(digits, end);
 }
 
-void append_field(std::string& out, std::string_view name, std::string_view value) {
+void append_field(wiping_string& out, std::string_view name, std::string_view value) {
   out.append(name).append(": ").append(value).append("\r\n");
 }
 
@@ -51,6 +51,8 @@ struct session::request_state {
   std::uint64_t body_sent = 0;  // Content-Length body bytes already written upstream
   bool body_done = false;     // the whole request body reached the upstream
   bool reused = false;        // the upstream connection came from the pool
+  bool idempotent = false;    // may be sent again if a pooled connection was stale (RFC 9110 §9.2.2)
+  std::string solution;
   upstream_target dest;
   std::string key;            // pool key
   std::vector<std::string> keys_used;
@@ -73,6 +75,8 @@ struct session::request_state {
     body_sent = 0;
     body_done = false;
     reused = false;
+    idempotent = false;
+    solution.clear();
     dest.scheme.clear();
     dest.host.clear();
     dest.port = 0;
@@ -89,6 +93,11 @@ session::session(tcp::socket client, worker_context& worker)
       in_(initial_buffer),
       uin_(initial_buffer),
       request_(std::make_unique<request_state>()) {
+  sys_error ec;
+  const auto peer = client_.remote_endpoint(ec);
+  client_is_loopback_ = !ec && (peer.address().is_loopback() ||
+                                (peer.address().is_v6() && peer.address().to_v6().is_v4_mapped() &&
+                                 asio::ip::make_address_v4(asio::ip::v4_mapped, peer.address().to_v6()).is_loopback()));
   w_.sessions.insert(this);
   worker_metrics::bump(w_.metrics.connections_accepted);
   w_.metrics.connections_active.fetch_add(1, std::memory_order_relaxed);
@@ -100,6 +109,12 @@ session::~session() {
   w_.open_connections.fetch_sub(1, std::memory_order_relaxed);
   // The head buffer may have held rendered secrets.
   secure_wipe(out_.data(), out_.capacity());
+}
+
+std::string_view session::client_solution() const noexcept {
+  // SPEC §6/§7: the default solution serves loopback clients (a sidecar's
+  // function runtime) only; anyone else must authenticate.
+  return client_is_loopback_ ? std::string_view(w_.settings.default_solution) : std::string_view();
 }
 
 void session::close_if_idle() noexcept {
@@ -161,13 +176,27 @@ void session::on_deadline() noexcept {
       connect_points_.cancel();
       break;
     case phase::awaiting_response:
-      close_upstream();  // the client still gets a 504
+      abort_upstream();  // the client still gets a 504
       break;
     default:
-      close_upstream();
+      abort_upstream();
       client_.close(ignored);
       break;
   }
+}
+
+void session::abort_upstream() noexcept {
+  // Never destroy the stream here: an operation on it is pending and
+  // completes (with an error) later; its coroutine resets upstream_.
+  if (upstream_) {
+    sys_error ignored;
+    upstream_->socket().close(ignored);
+  }
+}
+
+void session::wipe_out() noexcept {
+  secure_wipe(out_.data(), out_.size());
+  out_.clear();
 }
 
 void session::close_upstream() noexcept {
@@ -186,6 +215,7 @@ void session::set_error(error_code code, std::string message, std::string key) {
 
 awaitable<session::outcome> session::reply_error(request_state& rq, bool close) {
   const proxy_error& error = pending_error_;
+  wipe_out();
   if (!rq.head_consumed) {  // the head was answered here, never forwarded
     in_.consume(rq.head_len);
     rq.head_consumed = true;
@@ -214,7 +244,7 @@ void session::log_request(const request_state& rq, unsigned status, std::string_
 
 awaitable<session::outcome> session::serve_one() {
   fields_.clear();
-  out_.clear();
+  wipe_out();
   request_parser parser(fields_, out_, w_.settings.limits.max_header_bytes, w_.settings.limits.max_header_fields);
   request_state& rq = *request_;
   rq.reset();
@@ -263,6 +293,14 @@ awaitable<session::outcome> session::serve_one() {
   rq.chunked = parser.chunked();
   rq.content_length = parser.content_length().value_or(0);
   rq.expect_continue = parser.expect_continue();
+  switch (rq.verb) {
+    case http::verb::get: case http::verb::head: case http::verb::options:
+    case http::verb::put: case http::verb::delete_: case http::verb::trace:
+      rq.idempotent = true;
+      break;
+    default:
+      rq.idempotent = false;
+  }
 
   if (auto bad = find_line_ending_error(in_.data().substr(0, rq.head_len)); !bad.empty()) {
     set_error(error_code::bad_request, "malformed request: " + std::string(bad), {});
@@ -299,11 +337,12 @@ awaitable<session::outcome> session::serve_one() {
   }
 
   // 4. Which solution, then injection: a pure function of head and snapshot.
-  const std::string& solution = w_.settings.default_solution;
+  const std::string_view solution = client_solution();
   if (solution.empty()) {
     set_error(error_code::proxy_auth_required, "proxy authentication required", {});
     co_return co_await reply_error(rq, rq.has_body());
   }
+  rq.solution.assign(solution);
   std::optional<injection_plan> plan;
   if (may_inject) {
     const request_view view{rq.dest.scheme, rq.dest.host, rq.dest.port, port_explicit, target, end_to_end_};
@@ -315,12 +354,12 @@ awaitable<session::outcome> session::serve_one() {
     }
     plan.emplace(std::move(std::get<injection_plan>(result)));
     rq.dest = plan->upstream;
-    rq.keys_used = plan->keys_used;
+    rq.keys_used = std::move(plan->keys_used);
     if (!rq.keys_used.empty()) worker_metrics::bump(w_.metrics.requests_injected);
   }
 
   // 5. The outgoing head, in one buffer, sent in one write.
-  out_.clear();
+  wipe_out();
   out_.append(rq.method).push_back(' ');
   out_.append(plan && plan->target_changed ? plan->target.view() : target);
   out_.append(" HTTP/1.1\r\nHost: ");
@@ -357,13 +396,15 @@ awaitable<session::outcome> session::serve_one() {
   }
   plan.reset();  // wipes the rendered values; out_ is wiped when the session ends
 
-  co_return co_await forward(rq);
+  const auto result = co_await forward(rq);
+  rq.parser = nullptr;  // the parser dies with this frame
+  co_return result;
 }
 
 awaitable<session::outcome> session::forward(request_state& rq) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     timed_out_ = false;
-    pool_key(rq.dest, rq.key);
+    pool_key(rq.dest, rq.solution, rq.key);
     // A pooled connection the origin closed meanwhile fails on first use; a
     // request without a body is then retried once on a fresh connection.
     upstream_ = attempt == 0 ? w_.pool.take(rq.key, clock::now()) : nullptr;
@@ -401,15 +442,13 @@ awaitable<session::outcome> session::forward(request_state& rq) {
     }
     if (wec) {
       close_upstream();
-      if (rq.reused && !rq.has_body() && !timed_out_) continue;
+      if (rq.reused && rq.idempotent && !rq.has_body() && !timed_out_) continue;
       set_error(timed_out_ ? error_code::upstream_timeout : error_code::upstream_connect_failed,
                "sending the request to " + rq.dest.host + " failed", {});
       co_return co_await reply_error(rq, true);
     }
     if (rq.has_body()) {
-      // out_ is reused for the re-chunked body; the head may hold secrets.
-      secure_wipe(out_.data(), out_.size());
-      out_.clear();
+      wipe_out();  // out_ is reused for the re-chunked body; the head may hold secrets
       if (rq.expect_continue && rq.client_version >= 11) {
         auto [cec, cn] = co_await asio::async_write(client_, asio::buffer(continue_response), use_tuple);
         if (cec) co_return outcome::close;
@@ -421,8 +460,7 @@ awaitable<session::outcome> session::forward(request_state& rq) {
 
     const auto result = co_await relay_response(rq);
     if (result == outcome::retry) continue;
-    secure_wipe(out_.data(), out_.size());  // a bodiless request's head stayed for a retry
-    out_.clear();
+    wipe_out();  // a bodiless request's head stayed for a retry
     co_return result;
   }
   co_return outcome::close;
@@ -516,7 +554,7 @@ awaitable<session::outcome> session::relay_response(request_state& rq) {
           set_error(error_code::upstream_timeout, rq.dest.host + " did not answer in time", {});
           co_return co_await reply_error(rq, !rq.body_done);
         }
-        if (!received_any && rq.reused && !rq.has_body()) co_return outcome::retry;
+        if (!received_any && rq.reused && rq.idempotent && !rq.has_body()) co_return outcome::retry;
         set_error(error_code::upstream_protocol_error,
                                             rq.dest.host + " closed the connection without a response", {});
         co_return co_await reply_error(rq, !rq.body_done);
@@ -656,7 +694,7 @@ awaitable<session::outcome> session::relay_response_body(request_state& rq, resp
   }
 
   log_request(rq, status, complete ? "" : "incomplete_response");
-  if (complete && upstream_keep_alive && rq.body_done && uin_.empty()) {
+  if (complete && upstream_keep_alive && rq.body_done && uin_.empty() && !upstream_->has_buffered_input()) {
     w_.pool.put(rq.key, std::move(upstream_), clock::now());
   } else {
     close_upstream();
@@ -674,7 +712,7 @@ awaitable<session::outcome> session::tunnel(request_state& rq, std::string_view 
   rq.dest.scheme = "http";  // plain TCP to the target; TLS is end to end
   rq.dest.host.assign(parsed.host);
   rq.dest.port = parsed.port;
-  const std::string& solution = w_.settings.default_solution;
+  const std::string_view solution = client_solution();
   if (solution.empty()) {
     set_error(error_code::proxy_auth_required, "proxy authentication required");
     co_return co_await reply_error(rq, true);

@@ -30,6 +30,11 @@ class session {
   void close_if_idle() noexcept;
 
  private:
+  std::string_view client_solution() const noexcept;
+
+ public:
+
+ private:
   enum class phase { idle, request_head, request_body, connecting, awaiting_response, response_body, tunnel };
   enum class outcome { keep_alive, close, retry };  // retry: stale pooled connection, nothing sent back yet
   struct request_state;
@@ -53,7 +58,10 @@ class session {
   void set_error(error_code code, std::string message, std::string key = {});
   awaitable<outcome> reply_error(request_state& rq, bool close);
   void log_request(const request_state& rq, unsigned status, std::string_view error) const;
-  void close_upstream() noexcept;
+  void close_upstream() noexcept;  // only where no operation on it is pending
+  void abort_upstream() noexcept;  // from the watchdog: close, let the pending operation fail
+  void wipe_out() noexcept;
+  bool may_pool(const request_state& rq) const noexcept;
 
   tcp::socket client_;
   worker_context& w_;
@@ -63,6 +71,7 @@ class session {
   phase phase_ = phase::idle;
   bool timed_out_ = false;
   bool done_ = false;
+  bool client_is_loopback_ = false;
 
   io_buffer in_;    // from the client
   io_buffer uin_;   // from the upstream
@@ -70,8 +79,10 @@ class session {
   std::vector<parsed_field> response_fields_;
   std::vector<field_view> end_to_end_;
   std::vector<std::string_view> connection_tokens_;
-  std::string out_;       // to the upstream: head, re-chunked body
-  std::string client_out_;  // to the client: head, re-chunked body
+  // Heads and re-chunked bodies. out_ holds rendered secrets: its buffers
+  // are wiped on growth and release, and wipe_out() wipes it after use.
+  wiping_string out_;         // to the upstream
+  wiping_string client_out_;  // to the client
   std::unique_ptr<upstream_connection> upstream_;
   connect_cancel_points connect_points_;
   proxy_error pending_error_;

@@ -12,9 +12,15 @@
 
 namespace credproxy::proxy {
 
+bool upstream_connection::has_buffered_input() noexcept {
+  if (!tls_) return false;
+  SSL* ssl = tls_->native_handle();
+  return SSL_pending(ssl) > 0 || BIO_pending(SSL_get_rbio(ssl)) > 0;
+}
+
 bool upstream_connection::still_usable() noexcept {
   auto& s = socket();
-  if (!s.is_open()) return false;
+  if (!s.is_open() || has_buffered_input()) return false;
   char byte;
   const auto n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
@@ -50,8 +56,16 @@ std::size_t upstream_pool::idle_count() const noexcept {
   return n;
 }
 
-void pool_key(const upstream_target& target, std::string& out) {
-  out.assign(target.scheme).append("://").append(target.host).push_back(':');
+void upstream_pool::sweep(std::chrono::steady_clock::time_point now) {
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    std::erase_if(it->second, [&](const auto& c) { return now - c->idle_since >= idle_timeout_; });
+    it = it->second.empty() ? idle_.erase(it) : std::next(it);
+  }
+}
+
+void pool_key(const upstream_target& target, std::string_view solution, std::string& out) {
+  out.assign(solution).push_back('|');
+  out.append(target.scheme).append("://").append(target.host).push_back(':');
   char digits[8];
   const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, target.port);
   (void)ec;
@@ -92,7 +106,8 @@ awaitable<connect_result> connect_upstream(const upstream_target& target, const 
   } else {
     tcp::resolver resolver(executor);
     points.resolver = &resolver;
-    auto [rec, results] = co_await resolver.async_resolve(target.host, std::to_string(target.port), use_tuple);
+    const std::string service = std::to_string(target.port);  // named: no temporaries inside co_await (g++ 12)
+    auto [rec, results] = co_await resolver.async_resolve(target.host, service, use_tuple);
     points.resolver = nullptr;
     if (rec) {
       co_return connect_error(error_code::upstream_connect_failed, "cannot resolve " + target.host);

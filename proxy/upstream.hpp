@@ -45,6 +45,11 @@ class upstream_connection {
   // sent anything while idle (one non-blocking peek).
   bool still_usable() noexcept;
 
+  // Bytes already read from the socket but not consumed: TLS records held
+  // by OpenSSL or its BIO, invisible to a socket peek. Such a connection is
+  // out of step with its peer and must never be pooled.
+  bool has_buffered_input() noexcept;
+
   std::chrono::steady_clock::time_point idle_since{};
 
  private:
@@ -62,6 +67,9 @@ class upstream_pool {
   void put(const std::string& key, std::unique_ptr<upstream_connection> connection,
            std::chrono::steady_clock::time_point now);
   void clear() { idle_.clear(); }
+  // Drops expired connections and empty keys (a periodic sweep, so idle
+  // sockets do not pile up for hosts that are not used again).
+  void sweep(std::chrono::steady_clock::time_point now);
   std::size_t idle_count() const noexcept;
 
  private:
@@ -70,8 +78,10 @@ class upstream_pool {
   std::unordered_map<std::string, std::vector<std::unique_ptr<upstream_connection>>> idle_;
 };
 
-// Writes "scheme://host:port" into `out`, reusing its capacity.
-void pool_key(const upstream_target& target, std::string& out);
+// Writes "solution|scheme://host:port" into `out`, reusing its capacity.
+// Connections are never shared across solutions: a response left in a
+// connection by one tenant's request can never reach another tenant.
+void pool_key(const upstream_target& target, std::string_view solution, std::string& out);
 
 // What a deadline watchdog must be able to cancel while a connect is under way.
 struct connect_cancel_points {

@@ -95,3 +95,53 @@ TEST(TlsUpstream, AllowPlaintextKeepsHttp) {
 
 }  // namespace
 }  // namespace credproxy::test
+
+namespace credproxy::test {
+namespace {
+
+// Regression: a timeout while a TLS upstream operation was pending used to
+// destroy the TLS stream under it (use-after-free).
+TEST(TlsUpstream, SilentTlsUpstreamIsUpstreamTimeout) {
+  const test_ca ca = make_test_ca();
+  fake_upstream upstream(fake_upstream::kind::https, &ca);
+  upstream.respond_with(response_spec().silent());
+  credproxy_instance proxy(instance_options().with_ca(ca.ca_cert_pem).with_response_timeout_ms(300));
+  for (int i = 0; i < 3; ++i) {
+    const auto r = raw_exchange(proxy.proxy_port(), absolute_get(upstream, upstream.url("/slow", "https"), ""));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 504u);
+    EXPECT_EQ(r->header("Credproxy-Error"), "upstream_timeout");
+  }
+  EXPECT_TRUE(proxy.running());
+}
+
+// Regression: bytes the upstream sent after a complete response, held in
+// OpenSSL's buffers where a socket peek cannot see them, must not make a
+// pooled connection deliver them to the next client.
+TEST(TlsUpstream, UnsolicitedBytesAfterAResponseNeverReachTheNextClient) {
+  const test_ca ca = make_test_ca();
+  fake_upstream upstream(fake_upstream::kind::https, &ca);
+  upstream.set_handler([](const recorded_request& req) {
+    if (req.target == "/first") {
+      return response_spec().with_raw_pair("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst",
+                                           "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nX-Poison: 1\r\n\r\nPOISON");
+    }
+    return response_spec().with_body("clean");
+  });
+  credproxy_instance proxy(instance_options().with_ca(ca.ca_cert_pem).with_credential(
+      "tls.api", api_key_doc("tls-secret", upstream.authority(), false)));
+  const auto first = raw_exchange(proxy.proxy_port(), absolute_get(upstream, upstream.url("/first", "https"),
+                                                                   "X-Api-Key: {{cred:tls.api}}\r\n"));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->body, "first");
+  for (int i = 0; i < 3; ++i) {
+    const auto next = raw_exchange(proxy.proxy_port(), absolute_get(upstream, upstream.url("/second", "https"),
+                                                                    "X-Api-Key: {{cred:tls.api}}\r\n"));
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->body, "clean");
+    EXPECT_FALSE(next->header("X-Poison"));
+  }
+}
+
+}  // namespace
+}  // namespace credproxy::test

@@ -154,6 +154,8 @@ struct fake_upstream::impl {
       }
       if (!spec.raw.empty()) {
         co_await asio::async_write(stream, asio::buffer(spec.raw), nothrow);
+        if (!spec.raw_then.empty()) co_await asio::async_write(stream, asio::buffer(spec.raw_then), nothrow);
+        if (spec.raw_keep_open) continue;
         co_return true;
       }
       const bool close = spec.close || !keep_alive;

@@ -50,6 +50,8 @@ struct response_spec {
   bool never_answer = false;         // read the request, then stay silent until the peer closes
   bool close = false;                // Connection: close after this response
   std::string raw;                   // non-empty: sent verbatim instead (broken responses), then close
+  std::string raw_then;              // with raw: sent in a second write (a separate TLS record) right after
+  bool raw_keep_open = false;        // with raw: keep serving the connection instead of closing
 
   // Fluent setters: g++ 12 warns on designated initializers that skip members.
   response_spec& with_status(unsigned s) { status = s; return *this; }
@@ -63,6 +65,13 @@ struct response_spec {
   response_spec& silent() { never_answer = true; return *this; }
   response_spec& closing() { close = true; return *this; }
   response_spec& with_raw(std::string bytes) { raw = std::move(bytes); return *this; }
+  // Two writes, connection kept open: a response followed by unsolicited bytes.
+  response_spec& with_raw_pair(std::string first, std::string then) {
+    raw = std::move(first);
+    raw_then = std::move(then);
+    raw_keep_open = true;
+    return *this;
+  }
 };
 
 class fake_upstream {

@@ -16,7 +16,7 @@ struct parse_result {
 
 parse_result parse_request(std::string_view text) {
   std::vector<parsed_field> fields;
-  std::string body;
+  wiping_string body;
   request_parser parser(fields, body, 8192, 50);
   boost::beast::error_code ec;
   const auto n = parser.put(boost::asio::buffer(text.data(), text.size()), ec);
@@ -53,7 +53,7 @@ TEST(HeadParser, RejectsControlCharactersBareLineEndingsAndFolding) {
 
 TEST(HeadParser, ReChunksTheBodyWithoutTrailersOrExtensions) {
   std::vector<parsed_field> fields;
-  std::string body;
+  wiping_string body;
   request_parser parser(fields, body, 8192, 50);
   const std::string text =
       "POST http://h/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
