@@ -150,14 +150,12 @@ void server::run() {
     });
   }
 
-  asio::signal_set signals(control_, SIGINT, SIGTERM);
-  signals.async_wait([this](const sys_error& ec, int sig) {
+  stop_signals_.async_wait([this](const sys_error& ec, int sig) {
     if (ec) return;
     log_->info("signal {} received: shutting down", sig);
     begin_shutdown();
   });
-  asio::signal_set hup(control_, SIGHUP);
-  wait_for_reload(hup);
+  wait_for_reload();
   control_.run();
 
   for (auto& w : workers_) {
@@ -167,11 +165,11 @@ void server::run() {
   log_->info("stopped");
 }
 
-void server::wait_for_reload(asio::signal_set& hup) {
-  hup.async_wait([this, &hup](const sys_error& ec, int) {
+void server::wait_for_reload() {
+  reload_signal_.async_wait([this](const sys_error& ec, int) {
     if (ec) return;
     if (reload_) reload_();
-    wait_for_reload(hup);
+    wait_for_reload();
   });
 }
 

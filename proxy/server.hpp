@@ -47,7 +47,7 @@ class server {
   void begin_shutdown();
   worker& next_worker() noexcept;
   static awaitable<void> accept_loop(server* self);
-  void wait_for_reload(asio::signal_set& hup);
+  void wait_for_reload();
 
   std::shared_ptr<spdlog::logger> log_;
   proxy_settings settings_;
@@ -62,6 +62,10 @@ class server {
   std::unique_ptr<tcp::acceptor> acceptor_;
   std::unique_ptr<tcp::acceptor> admin_acceptor_;
   asio::io_context control_;
+  // Installed at construction, before any "listening" line: a supervisor
+  // may send SIGTERM the moment it sees one.
+  asio::signal_set stop_signals_{control_, SIGINT, SIGTERM};
+  asio::signal_set reload_signal_{control_, SIGHUP};
   std::atomic<bool> stopping_{false};
   std::function<void()> reload_;
 };
