@@ -14,6 +14,8 @@
 #include "vault/key_file.hpp"
 #include "vault/vault_file.hpp"
 
+#include "tests/unit/vault_test_support.hpp"
+
 namespace credproxy::vault {
 namespace {
 
@@ -21,16 +23,8 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr std::string_view canary = "CANARY-s3cr3t-7f1b";
-
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "vault-test-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~temp_dir() { fs::remove_all(path); }
-};
+using testing_support::canary;
+using testing_support::temp_dir;
 
 secure_bytes key_of(unsigned char fill) { return secure_bytes(32, fill); }
 
