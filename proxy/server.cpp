@@ -60,7 +60,9 @@ struct server::worker {
          spdlog::logger& l, std::atomic<std::size_t>& connections)
       : ioc(std::make_unique<asio::io_context>(1)), context(s, vault, tls, e, l, connections) {}
   ~worker() {
-    // Pending coroutine frames reference `context`: destroy them first.
+    // Pooled sockets belong to the io_context's services: close them first.
+    context.pool.clear();
+    // Pending coroutine frames reference `context`: destroy them next.
     ioc.reset();
   }
 

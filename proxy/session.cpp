@@ -694,7 +694,8 @@ awaitable<session::outcome> session::relay_response_body(request_state& rq, resp
   }
 
   log_request(rq, status, complete ? "" : "incomplete_response");
-  if (complete && upstream_keep_alive && rq.body_done && uin_.empty() && !upstream_->has_buffered_input()) {
+  if (complete && upstream_keep_alive && rq.body_done && uin_.empty() && !w_.stopping &&
+      !upstream_->has_buffered_input()) {
     w_.pool.put(rq.key, std::move(upstream_), clock::now());
   } else {
     close_upstream();
