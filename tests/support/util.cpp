@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <stdexcept>
 
 #include "tests/support/process.hpp"
@@ -91,7 +92,12 @@ void pattern_generator::fill(char* out, std::size_t size) {
   }
 }
 
-std::string pattern_sha256(std::uint64_t size, std::uint64_t seed) {
+namespace {
+
+// Generates `size` pattern bytes block by block, hashing them; `sink` sees
+// each block too. Returns the SHA-256 of the whole stream.
+std::string hash_pattern(std::uint64_t size, std::uint64_t seed,
+                         const std::function<void(const char*, std::size_t)>& sink) {
   pattern_generator gen(seed);
   sha256 h;
   std::vector<char> buf(1 << 16);
@@ -99,25 +105,24 @@ std::string pattern_sha256(std::uint64_t size, std::uint64_t seed) {
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(size, buf.size()));
     gen.fill(buf.data(), n);
     h.update(buf.data(), n);
+    if (sink) sink(buf.data(), n);
     size -= n;
   }
   return h.hex_digest();
 }
 
+}  // namespace
+
+std::string pattern_sha256(std::uint64_t size, std::uint64_t seed) { return hash_pattern(size, seed, {}); }
+
 std::string write_pattern_file(const std::filesystem::path& path, std::uint64_t size, std::uint64_t seed) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  pattern_generator gen(seed);
-  sha256 h;
-  std::vector<char> buf(1 << 16);
-  while (size > 0) {
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(size, buf.size()));
-    gen.fill(buf.data(), n);
-    h.update(buf.data(), n);
-    out.write(buf.data(), static_cast<std::streamsize>(n));
-    size -= n;
-  }
+  auto digest = hash_pattern(size, seed, [&out](const char* data, std::size_t n) {
+    out.write(data, static_cast<std::streamsize>(n));
+  });
+  out.flush();
   if (!out) throw std::runtime_error("cannot write " + path.string());
-  return h.hex_digest();
+  return digest;
 }
 
 std::string base64(std::string_view data) {
