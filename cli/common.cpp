@@ -29,6 +29,11 @@ config::config effective_config(const global_options& options) {
   return cfg;
 }
 
+vault::vault_store open_store(const global_options& options) {
+  const auto cfg = effective_config(options);
+  return vault::vault_store(cfg.vault_path, cfg.key_file);
+}
+
 std::string read_document(const std::string& path_or_dash) {
   // Read into wiping storage first so that no reallocation leaves a copy of
   // a secret behind, then hand out one exactly sized string (the caller

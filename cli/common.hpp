@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "config/config.hpp"
+#include "vault/store.hpp"
 
 namespace credproxy::cli {
 
@@ -22,6 +23,10 @@ void add_global_options(CLI::App& command, global_options& options);
 // command_error on an invalid file.
 config::config effective_config(const global_options& options);
 
+// The vault named by the effective configuration, opened with its master
+// key source. Every command that reads or writes the vault goes through here.
+vault::vault_store open_store(const global_options& options);
+
 // A runtime failure: main prints "credproxy: <what>" on stderr, exits 2.
 struct command_error : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -34,5 +39,8 @@ std::string read_document(const std::string& path_or_dash);
 void register_serve_command(CLI::App& app, global_options& options);
 void register_vault_commands(CLI::App& app, global_options& options);
 void register_cred_commands(CLI::App& app, global_options& options);
+void register_org_commands(CLI::App& app, global_options& options);
+void register_solution_commands(CLI::App& app, global_options& options);
+void register_admin_commands(CLI::App& app, global_options& options);
 
 }  // namespace credproxy::cli

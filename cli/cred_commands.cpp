@@ -43,11 +43,6 @@ void add_document(CLI::App& cmd, cred_options& o) {
   cmd.add_option("--json", o.document, "JSON document file, or - for stdin")->required();
 }
 
-vault::vault_store open_store(const global_options& options) {
-  const auto cfg = effective_config(options);
-  return vault::vault_store(cfg.vault_path, cfg.key_file);
-}
-
 // A plain value as text: strings unquoted, lists comma-separated, the rest
 // as compact JSON.
 std::string text_of(const boost::json::value& v) {

@@ -13,6 +13,9 @@ int main(int argc, char** argv) {
   credproxy::cli::register_serve_command(app, options);
   credproxy::cli::register_vault_commands(app, options);
   credproxy::cli::register_cred_commands(app, options);
+  credproxy::cli::register_org_commands(app, options);
+  credproxy::cli::register_solution_commands(app, options);
+  credproxy::cli::register_admin_commands(app, options);
 
   try {
     app.parse(argc, argv);

@@ -2,6 +2,7 @@
 // In-memory model of credentials as the proxy sees them: immutable once
 // built, secrets held in wiping storage. The field *description* (which
 // fields each type has, which are secret) lives in credential_schema.hpp.
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -9,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/secret.hpp"
@@ -52,6 +54,40 @@ struct host_pattern {
                bool allow_plaintext) const noexcept;
 };
 
+// The OAuth client settings of an `oauth` credential or an organization
+// OAuth configuration (SPEC §2), as the token machinery (oauth/) needs them.
+// Shared and immutable: every snapshot credential that uses one configuration
+// (an `oauth` credential, or all `oauth_alias` credentials naming one title)
+// points at the same object.
+struct oauth_client {
+  std::string client_id;
+  secret client_secret;  // empty for public clients
+  std::string issuer;    // empty when endpoints are explicit
+  std::string authorization_endpoint;
+  std::string token_endpoint;
+  std::string revocation_endpoint;
+  std::vector<std::string> scopes;
+  std::string redirect_url;
+  bool use_pkce = true;
+  std::string grant_type = "authorization_code";
+  secret refresh_token;  // from the document (obtained elsewhere); may be empty
+  std::vector<std::pair<std::string, std::string>> additional_parameters;
+  std::string client_auth_method = "client_secret_basic";
+};
+
+// An organization OAuth configuration (SPEC §2), by title.
+struct org_oauth_config {
+  std::string title;
+  std::string name;
+  std::string provider;
+  std::vector<host_pattern> hosts;
+  std::shared_ptr<const oauth_client> client;
+};
+
+// SHA-256 of a proxy or admin access token (vault/access_token.hpp): the
+// vault never stores the tokens themselves.
+using token_digest = std::array<unsigned char, 32>;
+
 struct credential {
   std::string key;
   credential_type type = credential_type::api_key;
@@ -66,18 +102,26 @@ struct credential {
   secret secret_value;
   std::string username;
   secret password;
+  // oauth: its own client; oauth_alias: the organization configuration's,
+  // or nullptr when the configuration named by `alias` no longer exists.
+  std::shared_ptr<const oauth_client> oauth;
+  std::string alias;  // oauth_alias: the organization configuration's title
 
   bool host_allowed(std::string_view scheme, std::string_view host, std::uint16_t port) const noexcept;
 };
 
 struct solution {
   string_map<credential> credentials;
+  // Proxy access tokens of this solution: token id -> digest.
+  string_map<token_digest> proxy_tokens;
 };
 
 // An immutable view of the whole vault. The proxy holds a shared_ptr to one
 // and never sees it change; a reload builds a new one and swaps it in.
 struct snapshot {
   string_map<solution> solutions;
+  string_map<org_oauth_config> org_oauth;  // by title
+  string_map<token_digest> admin_tokens;   // admin API bearer tokens: id -> digest
   std::uint64_t generation = 0;
 
   // nullptr when the solution or the key does not exist (the caller must not

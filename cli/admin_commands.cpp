@@ -1,0 +1,10 @@
+#include "cli/common.hpp"
+
+namespace credproxy::cli {
+
+void register_admin_commands(CLI::App& app, global_options& options) {
+  (void)app;
+  (void)options;
+}
+
+}  // namespace credproxy::cli
