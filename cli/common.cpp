@@ -29,10 +29,28 @@ config::config effective_config(const global_options& options) {
   return cfg;
 }
 
-vault::vault_store open_store(const global_options& options) {
-  const auto cfg = effective_config(options);
-  return vault::vault_store(cfg.vault_path, cfg.key_file);
+vault::key_source key_source_of(const config::config& cfg) {
+  using kind = config::config::key_source_kind;
+  vault::key_source source;
+  source.kind = cfg.key_source == kind::env          ? vault::key_source::kind_t::env
+                : cfg.key_source == kind::passphrase ? vault::key_source::kind_t::passphrase
+                                                     : vault::key_source::kind_t::file;
+  source.key_file = cfg.key_file;
+  source.key_env = cfg.key_env;
+  source.passphrase_file = cfg.passphrase_file;
+  source.passphrase_env = cfg.passphrase_env;
+  return source;
 }
+
+vault::vault_store open_store(const config::config& cfg) {
+  try {
+    return vault::vault_store(cfg.vault_path, key_source_of(cfg));
+  } catch (const vault::vault_error& e) {
+    throw command_error(e.what());
+  }
+}
+
+vault::vault_store open_store(const global_options& options) { return open_store(effective_config(options)); }
 
 std::string read_document(const std::string& path_or_dash) {
   // Read into wiping storage first so that no reallocation leaves a copy of

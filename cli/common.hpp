@@ -26,6 +26,9 @@ config::config effective_config(const global_options& options);
 // The vault named by the effective configuration, opened with its master
 // key source. Every command that reads or writes the vault goes through here.
 vault::vault_store open_store(const global_options& options);
+vault::vault_store open_store(const config::config& cfg);
+// The vault.key_source, key_file, key_env, passphrase_* settings.
+vault::key_source key_source_of(const config::config& cfg);
 
 // A runtime failure: main prints "credproxy: <what>" on stderr, exits 2.
 struct command_error : std::runtime_error {

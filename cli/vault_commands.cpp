@@ -1,26 +1,185 @@
-// `credproxy vault ...` (SPEC §5). `vault rekey` arrives with envelope
-// encryption; the file format already has room for it.
+// `credproxy vault init|rekey` (SPEC §5). Keys and passphrases come from
+// files or the environment and go to files or, for an environment key,
+// once to stdout; never to argv, never into a message.
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <iostream>
+#include <memory>
 
 #include "cli/common.hpp"
+#include "vault/key_file.hpp"
+#include "vault/master_key.hpp"
+#include "vault/posix_file.hpp"
 #include "vault/store.hpp"
 
 namespace credproxy::cli {
+
+namespace {
+
+using kind_t = vault::key_source::kind_t;
+
+constexpr const char* new_passphrase_env = "CREDPROXY_NEW_PASSPHRASE";
+
+struct rekey_options {
+  std::string to;  // "", file, env, passphrase
+  std::string new_passphrase_file;
+};
+
+kind_t parse_kind(const std::string& name, kind_t fallback) {
+  if (name == "file") return kind_t::file;
+  if (name == "env") return kind_t::env;
+  if (name == "passphrase") return kind_t::passphrase;
+  return fallback;
+}
+
+const char* kind_name(kind_t kind) {
+  return kind == kind_t::file ? "file" : kind == kind_t::env ? "env" : "passphrase";
+}
+
+void run_init(const global_options& options) {
+  const auto cfg = effective_config(options);
+  const auto source = key_source_of(cfg);
+  vault::init_vault(cfg.vault_path, source);
+  switch (source.kind) {
+    case kind_t::file:
+      std::cout << "created vault " << cfg.vault_path.string() << " and master key file " << cfg.key_file.string()
+                << " (mode 0600)\n"
+                << "keep the key file safe and backed up apart from the vault: without it the vault cannot be "
+                   "decrypted\n";
+      break;
+    case kind_t::env:
+      std::cout << "created vault " << cfg.vault_path.string() << " for the master key in environment variable "
+                << source.key_env << "\nkeep that key safe and backed up apart from the vault: without it the vault "
+                   "cannot be decrypted\n";
+      break;
+    case kind_t::passphrase:
+      std::cout << "created vault " << cfg.vault_path.string() << " protected by the " << source.describe()
+                << "\nwithout the passphrase the vault cannot be decrypted\n";
+      break;
+  }
+}
+
+// Writes the key, alone, to stdout without any stream buffer keeping a
+// copy; on a file it is synced, so it is on disk before the old key stops
+// working.
+void print_key_once(std::span<const unsigned char> key) {
+  std::cout.flush();
+  const auto hex = vault::hex_encode_key(key);
+  vault::write_all(STDOUT_FILENO, hex, "stdout");
+  if (::fsync(STDOUT_FILENO) != 0 && errno != EINVAL && errno != EROFS && errno != ENOTSUP)
+    throw vault::errno_error("cannot sync", "stdout", errno);
+}
+
+void run_rekey(const global_options& options, const rekey_options& o) {
+  const auto cfg = effective_config(options);
+  const auto from = key_source_of(cfg);
+  auto to = from;
+  to.kind = parse_kind(o.to, from.kind);
+  if (!o.new_passphrase_file.empty() && to.kind != kind_t::passphrase)
+    throw command_error("--new-passphrase-file applies only when the new key is a passphrase (--to passphrase)");
+  const bool switching = to.kind != from.kind;
+  auto store = open_store(cfg);
+  const std::string vault_name = cfg.vault_path.string();
+  const std::string switch_note =
+      switching ? std::string("; now set vault.key_source: ") + kind_name(to.kind) + " in the configuration" : "";
+
+  // A closed stdout must fail the commit step (then the old key stays),
+  // not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  switch (to.kind) {
+    case kind_t::file: {
+      if (switching && std::filesystem::exists(std::filesystem::symlink_status(cfg.key_file)))
+        throw command_error("key file " + cfg.key_file.string() +
+                            " already exists; refusing to overwrite it (move it away or set vault.key_file to a new path)");
+      const auto key = vault::generate_master_key();
+      store.rekey(vault::master_key::from_key(key, to.describe()), [&] {
+        // Under the vault lock: a temp key file left by a killed rekey
+        // holds a key nobody needs.
+        vault::remove_stale_temp_files(cfg.key_file);
+        if (switching) {
+          vault::write_new_key_file(cfg.key_file, key);
+        } else {
+          vault::replace_key_file(cfg.key_file, key);
+        }
+      });
+      std::cout << "rekeyed vault " << vault_name << ": the new master key is in key file " << cfg.key_file.string()
+                << " (mode 0600); the old key no longer opens the vault" << switch_note << '\n';
+      return;
+    }
+    case kind_t::env: {
+      const auto key = vault::generate_master_key();
+      store.rekey(vault::master_key::from_key(key, "the new key"), [&] { print_key_once(key); });
+      std::cerr << "rekeyed vault " << vault_name << ": the new master key was printed on stdout, once; put it in "
+                << "environment variable " << to.key_env << " and restart credproxy serve (the old key no longer "
+                << "opens the vault)" << switch_note << '\n';
+      return;
+    }
+    case kind_t::passphrase: {
+      const std::string origin = o.new_passphrase_file.empty()
+                                     ? std::string("environment variable ") + new_passphrase_env
+                                     : "passphrase file " + o.new_passphrase_file;
+      if (o.new_passphrase_file.empty() && std::getenv(new_passphrase_env) == nullptr)
+        throw command_error(std::string("no new passphrase: give it with --new-passphrase-file FILE or in "
+                                        "environment variable ") +
+                            new_passphrase_env);
+      auto text = o.new_passphrase_file.empty() ? vault::read_passphrase_env(new_passphrase_env)
+                                                : vault::read_passphrase_file(o.new_passphrase_file);
+      vault::check_new_passphrase(text, origin);
+      // With a passphrase file in use it takes the new passphrase in step
+      // (b), like the key file; with a variable the user updates it.
+      const bool replace_file = !switching && !from.passphrase_file.empty();
+      secure_bytes file_text(text.begin(), text.end());
+      file_text.push_back('\n');
+      store.rekey(vault::master_key::from_passphrase(std::move(text), origin), [&] {
+        if (!replace_file) return;
+        vault::remove_stale_temp_files(from.passphrase_file);
+        vault::atomic_replace(from.passphrase_file, file_text);
+      });
+      std::cout << "rekeyed vault " << vault_name << ": it now opens only with the new passphrase";
+      if (replace_file) {
+        std::cout << ", which is now in passphrase file " << from.passphrase_file.string();
+      } else if (!switching) {
+        std::cout << "; set environment variable " << from.passphrase_env << " to it and restart credproxy serve";
+      }
+      std::cout << switch_note << '\n';
+      return;
+    }
+  }
+}
+
+}  // namespace
 
 void register_vault_commands(CLI::App& app, global_options& options) {
   auto* vault_cmd = app.add_subcommand("vault", "Manage the encrypted vault and its master key");
   vault_cmd->require_subcommand(1);
 
-  auto* init = vault_cmd->add_subcommand("init", "Create a new empty vault and a new 0600 master key file");
+  auto* init = vault_cmd->add_subcommand(
+      "init", "Create a new empty vault (and, with key_source: file, a new 0600 master key file)");
   add_global_options(*init, options);
-  init->callback([&options] {
-    const auto cfg = effective_config(options);
-    vault::init_vault(cfg.vault_path, cfg.key_file);
-    std::cout << "created vault " << cfg.vault_path.string() << " and master key file " << cfg.key_file.string()
-              << " (mode 0600)\n"
-              << "keep the key file safe and backed up apart from the vault: without it the vault cannot be "
-                 "decrypted\n";
-  });
+  init->callback([&options] { run_init(options); });
+
+  auto o = std::make_shared<rekey_options>();
+  auto* rekey = vault_cmd->add_subcommand(
+      "rekey",
+      "Re-encrypt the vault under a fresh data key wrapped by a new master key, atomically: an interrupted "
+      "rekey leaves a vault that opens with the old or the new key.\n"
+      "  key_source file: a new random key replaces the key file (temp file, fsync, rename).\n"
+      "  key_source env: the new key is printed once, alone on stdout; put it in the variable.\n"
+      "  key_source passphrase: the new passphrase comes from --new-passphrase-file FILE or "
+      "CREDPROXY_NEW_PASSPHRASE and replaces vault.passphrase_file if one is set.\n"
+      "  --to switches the source; then set vault.key_source accordingly.\n"
+      "The old key opens no file afterwards (the .bak backup is rewritten too); a running serve picks up a "
+      "new key or passphrase file at its next reload, an environment key needs a restart.");
+  rekey->add_option("--to", o->to, "new master key source (default: the configured vault.key_source)")
+      ->check(CLI::IsMember({"file", "env", "passphrase"}));
+  rekey->add_option("--new-passphrase-file", o->new_passphrase_file,
+                    "file holding the new passphrase (default: environment variable CREDPROXY_NEW_PASSPHRASE)");
+  add_global_options(*rekey, options);
+  rekey->callback([&options, o] { run_rekey(options, *o); });
 }
 
 }  // namespace credproxy::cli

@@ -97,8 +97,40 @@ class config_reader {
   void read_vault(const value_ref& section) {
     reader_.read_map(section, {
         {"path", [&](const value_ref& v) { out_.vault_path = read_path(v); }},
+        {"key_source", [&](const value_ref& v) { read_key_source(v); }},
         {"key_file", [&](const value_ref& v) { out_.key_file = read_path(v); }},
+        {"key_env", [&](const value_ref& v) { out_.key_env = read_env_name(v); }},
+        // "" is meaningful: take the passphrase from passphrase_env.
+        {"passphrase_file", [&](const value_ref& v) { out_.passphrase_file = reader_.scalar(v, "a file path"); }},
+        {"passphrase_env", [&](const value_ref& v) { out_.passphrase_env = read_env_name(v); }},
     });
+  }
+
+  void read_key_source(const value_ref& v) {
+    using kind = config::key_source_kind;
+    const std::string text = reader_.scalar(v, "one of file, env, passphrase");
+    if (text == "file") {
+      out_.key_source = kind::file;
+    } else if (text == "env") {
+      out_.key_source = kind::env;
+    } else if (text == "passphrase") {
+      out_.key_source = kind::passphrase;
+    } else {
+      reader_.fail(v, "must be one of file, env, passphrase, got " + quote_value(text));
+    }
+  }
+
+  // Only a name: the value itself is a secret and never belongs in a config file.
+  std::string read_env_name(const value_ref& v) {
+    std::string name = reader_.scalar(v, "an environment variable name");
+    const auto ok = [](char c, bool first) {
+      return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || (!first && c >= '0' && c <= '9');
+    };
+    bool valid = !name.empty() && name.size() <= 255;
+    for (std::size_t i = 0; valid && i < name.size(); ++i) valid = ok(name[i], i == 0);
+    // The value is not echoed: it may be a key pasted in by mistake.
+    if (!valid) reader_.fail(v, "must be the name of an environment variable ([A-Za-z_][A-Za-z0-9_]*), not its value");
+    return name;
   }
 
   void read_upstream(const value_ref& section) {

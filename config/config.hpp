@@ -45,7 +45,15 @@ struct config {
   std::string default_solution = "default";  // empty = proxy auth required
 
   std::filesystem::path vault_path = "./credproxy.vault";
+  // Where the master key comes from (vault.key_source): the key file, 64 hex
+  // digits in an environment variable, or a passphrase (scrypt) from a file
+  // or an environment variable.
+  enum class key_source_kind { file, env, passphrase };
+  key_source_kind key_source = key_source_kind::file;
   std::filesystem::path key_file = "./credproxy.key";
+  std::string key_env = "CREDPROXY_MASTER_KEY";
+  std::filesystem::path passphrase_file;  // empty: passphrase_env
+  std::string passphrase_env = "CREDPROXY_PASSPHRASE";
 
   std::filesystem::path upstream_ca_file;  // empty = system store only
   bool upgrade_plaintext = true;  // http:// + credential without allowPlaintext -> TLS (else 403 plaintext_not_allowed)

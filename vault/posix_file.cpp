@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace credproxy::vault {
@@ -72,7 +75,29 @@ std::filesystem::path parent_of(const std::filesystem::path& file) {
   return dir.empty() ? std::filesystem::path(".") : dir;
 }
 
+// The temp names writers of `target` use; remove_stale_temp_files knows them.
+std::string temp_prefix(const std::filesystem::path& target) { return "." + target.filename().string() + ".tmp."; }
+constexpr std::size_t temp_suffix_size = 6;  // mkostemp's XXXXXX
+
+std::string random_suffix() {
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  unsigned char bytes[temp_suffix_size];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw vault_error("cannot name a temporary file: the random generator failed");
+  std::string out;
+  for (unsigned char b : bytes) out.push_back(alphabet[b % (sizeof alphabet - 1)]);
+  return out;
+}
+
 }  // namespace
+
+void check_owner_only(const struct stat& st, const std::string& name, const std::filesystem::path& file) {
+  if ((st.st_mode & 077) == 0) return;
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  throw vault_error(name + ": permissions " + mode +
+                    " are too open (group or others have access; it must be owner-only); run: chmod 600 " +
+                    file.string());
+}
 
 void fsync_parent_directory(const std::filesystem::path& file) {
   const auto dir = parent_of(file);
@@ -82,7 +107,7 @@ void fsync_parent_directory(const std::filesystem::path& file) {
 }
 
 void atomic_replace(const std::filesystem::path& target, std::span<const unsigned char> data) {
-  std::string temp = (parent_of(target) / ("." + target.filename().string() + ".tmp.XXXXXX")).string();
+  std::string temp = (parent_of(target) / (temp_prefix(target) + "XXXXXX")).string();
   // mkstemp creates the file 0600 with O_EXCL: nobody else can have it open.
   unique_fd fd(::mkostemp(temp.data(), O_CLOEXEC));
   if (!fd) throw errno_error("cannot create temporary file next to", target, errno);
@@ -96,6 +121,45 @@ void atomic_replace(const std::filesystem::path& target, std::span<const unsigne
     throw vault_error(std::string(e.what()) + " (" + target.string() + " is unchanged)");
   }
   fsync_parent_directory(target);
+}
+
+void keep_backup(const std::filesystem::path& target, const std::filesystem::path& backup,
+                 std::span<const unsigned char> current) {
+  const auto dir = parent_of(backup);
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const auto temp = dir / (temp_prefix(backup) + random_suffix());
+    if (::link(target.c_str(), temp.c_str()) == 0) {
+      if (::rename(temp.c_str(), backup.c_str()) != 0) {
+        const int err = errno;
+        ::unlink(temp.c_str());
+        throw vault_error(errno_error("cannot rename over", backup, err).what() + std::string(" (") +
+                          target.string() + " is unchanged)");
+      }
+      return;
+    }
+    if (errno == ENOENT) return;  // no current version yet
+    if (errno == EEXIST) continue;
+    if (errno == EPERM || errno == EXDEV || errno == EOPNOTSUPP || errno == EMLINK) break;  // no hard links here
+    throw vault_error(errno_error("cannot link backup of", target, errno).what() + std::string(" (") +
+                      target.string() + " is unchanged)");
+  }
+  try {
+    atomic_replace(backup, current);
+  } catch (const vault_error& e) {
+    throw vault_error(std::string(e.what()) + "; " + target.string() + " is unchanged");
+  }
+}
+
+void remove_stale_temp_files(const std::filesystem::path& target) {
+  const std::string prefixes[] = {temp_prefix(target), "." + target.filename().string() + ".bak.tmp."};
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(parent_of(target), ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    for (const auto& prefix : prefixes) {
+      if (name.size() == prefix.size() + temp_suffix_size && name.compare(0, prefix.size(), prefix) == 0)
+        ::unlink(it->path().c_str());
+    }
+  }
 }
 
 exclusive_file_lock::exclusive_file_lock(const std::filesystem::path& lock_path)

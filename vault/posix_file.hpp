@@ -1,8 +1,11 @@
 #pragma once
 // The few POSIX file operations the vault needs to be durable and safe
 // against concurrent writers: owned descriptors, whole-file reads, atomic
-// replacement (temp file, fsync, rename, fsync dir) and an flock guard.
+// replacement (temp file, fsync, rename, fsync dir), a cheap backup of the
+// previous version, owner-only checks and an flock guard.
 // Errors throw vault_error with the path and strerror, never file contents.
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <span>
 #include <string>
@@ -50,6 +53,24 @@ void fsync_parent_directory(const std::filesystem::path& file);
 // On any failure before the rename the temp file is removed, the old
 // target is untouched and the message says so.
 void atomic_replace(const std::filesystem::path& target, std::span<const unsigned char> data);
+
+// Throws "<name>: permissions 0644 are too open (...); run: chmod 600 <file>"
+// when `st` has any group or other permission bit.
+void check_owner_only(const struct stat& st, const std::string& name, const std::filesystem::path& file);
+
+// Makes `backup` the current version of `target` before it is replaced:
+// a hard link of `target` under a temp name renamed over `backup`, so it
+// costs no copy and `backup` is always a whole version (the directory
+// fsync of the following atomic_replace makes it durable). Where hard links
+// are not supported, `current` (the bytes just read from `target`) is
+// written instead. Nothing happens when `target` does not exist.
+void keep_backup(const std::filesystem::path& target, const std::filesystem::path& backup,
+                 std::span<const unsigned char> current);
+
+// Removes temp files a killed writer of `target` left behind
+// (".NAME.tmp.XXXXXX", ".NAME.bak.tmp.XXXXXX"). Call only while holding the
+// writers' lock: then nobody else can be writing them.
+void remove_stale_temp_files(const std::filesystem::path& target);
 
 // An exclusive flock(2) on `lock_path` (created 0600 if needed), held for
 // the guard's lifetime. flock locks belong to the open file description, so

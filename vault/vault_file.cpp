@@ -4,13 +4,12 @@
 #include <sys/stat.h>
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
-#include <cstring>
+#include <cstdio>
+#include <initializer_list>
 #include <memory>
 
 #include "vault/posix_file.hpp"
@@ -19,146 +18,268 @@ namespace credproxy::vault {
 
 namespace {
 
+using bytes_view = std::span<const unsigned char>;
+
 constexpr std::array<unsigned char, 8> magic{'C', 'P', 'V', 'A', 'U', 'L', 'T', '1'};
-constexpr std::uint16_t format_version = 1;
-constexpr std::size_t key_id_size = 8;
 constexpr std::size_t nonce_size = 12;
 constexpr std::size_t tag_size = 16;
-// magic + version + flags + key id + extension length
-constexpr std::size_t fixed_prefix = 8 + 2 + 2 + key_id_size + 2;
-constexpr std::size_t vault_max_file = vault_max_plaintext + 65535 + 64;
+constexpr std::size_t vault_id_at = 12;
+constexpr std::size_t slot_aad_prefix = vault_id_at + vault_id_size;  // magic .. vault id
+constexpr std::size_t slot_aad_size = 28;                              // kind .. key id
+constexpr std::size_t content_prefix = 4 + nonce_size;                // length, nonce
+constexpr std::size_t vault_max_file =
+    vault_header_size + max_key_slots * key_slot_size + content_prefix + vault_max_plaintext + tag_size;
 
 struct cipher_ctx_deleter {
   void operator()(EVP_CIPHER_CTX* ctx) const noexcept { EVP_CIPHER_CTX_free(ctx); }
 };
 using cipher_ctx = std::unique_ptr<EVP_CIPHER_CTX, cipher_ctx_deleter>;
 
-std::uint16_t get_u16(const unsigned char* p) noexcept { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
-std::uint32_t get_u32(const unsigned char* p) noexcept {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+std::uint64_t get_be(const unsigned char* p, int bytes) noexcept {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | p[i];
+  return v;
 }
-void put_u16(std::vector<unsigned char>& out, std::uint16_t v) {
-  out.push_back(static_cast<unsigned char>(v >> 8));
-  out.push_back(static_cast<unsigned char>(v));
+void put_be(std::vector<unsigned char>& out, std::uint64_t v, int bytes) {
+  for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) out.push_back(static_cast<unsigned char>(v >> shift));
 }
-void put_u32(std::vector<unsigned char>& out, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<unsigned char>(v >> shift));
+template <std::size_t N>
+void put(std::vector<unsigned char>& out, const std::array<unsigned char, N>& a) {
+  out.insert(out.end(), a.begin(), a.end());
 }
-
-std::array<unsigned char, key_id_size> key_id(std::span<const unsigned char> key) {
-  static constexpr char label[] = "credproxy vault key id";
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(label),
-           sizeof label - 1, mac, &mac_len) == nullptr)
-    throw vault_error("cannot derive the key id: HMAC failed");
-  std::array<unsigned char, key_id_size> id{};
-  std::copy_n(mac, key_id_size, id.begin());
-  return id;
+template <std::size_t N>
+void get(std::array<unsigned char, N>& a, const unsigned char* p) {
+  std::copy_n(p, N, a.begin());
 }
 
-void check_key(std::span<const unsigned char> key) {
-  if (key.size() != 32) throw vault_error("master key must be 32 bytes");
+void random_fill(unsigned char* out, std::size_t size) {
+  if (RAND_bytes(out, static_cast<int>(size)) != 1) throw vault_error("cannot generate random bytes: the random generator failed");
 }
 
-}  // namespace
-
-std::vector<unsigned char> seal_vault(std::span<const char> plaintext, std::span<const unsigned char> key) {
-  check_key(key);
-  if (plaintext.size() > vault_max_plaintext) throw vault_error("vault contents too large to store");
-
-  std::vector<unsigned char> out(magic.begin(), magic.end());
-  out.reserve(fixed_prefix + 4 + nonce_size + plaintext.size() + tag_size);
-  put_u16(out, format_version);
-  put_u16(out, 0);  // flags
-  const auto id = key_id(key);
-  out.insert(out.end(), id.begin(), id.end());
-  put_u16(out, 0);  // extension area length
-  put_u32(out, static_cast<std::uint32_t>(plaintext.size()));
-  const std::size_t nonce_at = out.size();
-  out.resize(out.size() + nonce_size);
-  if (RAND_bytes(out.data() + nonce_at, static_cast<int>(nonce_size)) != 1)
-    throw vault_error("cannot generate a nonce: the random generator failed");
-  const std::size_t aad_size = out.size();
-
+// AES-256-GCM of `plain` into `out` (plain.size() + tag_size bytes).
+void gcm_seal(bytes_view key, const unsigned char* nonce, std::initializer_list<bytes_view> aad, bytes_view plain,
+              unsigned char* out) {
   cipher_ctx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce_size), nullptr) != 1 ||
-      EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, key.data(), out.data() + nonce_at) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), nullptr, &len, out.data(), static_cast<int>(aad_size)) != 1)
+      EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, key.data(), nonce) != 1)
     throw vault_error("cannot encrypt the vault: cipher setup failed");
-
-  out.resize(aad_size + plaintext.size() + tag_size);
-  unsigned char* cipher = out.data() + aad_size;
-  if (EVP_EncryptUpdate(ctx.get(), cipher, &len, reinterpret_cast<const unsigned char*>(plaintext.data()),
-                        static_cast<int>(plaintext.size())) != 1)
-    throw vault_error("cannot encrypt the vault");
+  for (const auto part : aad) {
+    if (EVP_EncryptUpdate(ctx.get(), nullptr, &len, part.data(), static_cast<int>(part.size())) != 1)
+      throw vault_error("cannot encrypt the vault: cipher setup failed");
+  }
   int final_len = 0;
-  if (EVP_EncryptFinal_ex(ctx.get(), cipher + len, &final_len) != 1 ||
-      static_cast<std::size_t>(len + final_len) != plaintext.size() ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_size), cipher + plaintext.size()) != 1)
+  if (EVP_EncryptUpdate(ctx.get(), out, &len, plain.data(), static_cast<int>(plain.size())) != 1 ||
+      EVP_EncryptFinal_ex(ctx.get(), out + len, &final_len) != 1 ||
+      static_cast<std::size_t>(len + final_len) != plain.size() ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_size), out + plain.size()) != 1)
     throw vault_error("cannot encrypt the vault");
-  return out;
 }
 
-secure_chars open_vault(std::span<const unsigned char> file, std::span<const unsigned char> key,
-                        const std::string& name) {
-  check_key(key);
-  const std::string prefix = "vault " + name + ": ";
-  const auto truncated = [&] { return vault_error(prefix + "truncated (the file is incomplete)"); };
-
-  const std::size_t magic_seen = std::min(file.size(), magic.size());
-  if (!std::equal(file.begin(), file.begin() + static_cast<std::ptrdiff_t>(magic_seen), magic.begin()))
-    throw vault_error(prefix + "not a credproxy vault (bad magic)");
-  if (file.size() < fixed_prefix) throw truncated();
-  const std::uint16_t version = get_u16(file.data() + 8);
-  if (version != format_version) throw vault_error(prefix + "unsupported format version " + std::to_string(version));
-  const std::uint16_t flags = get_u16(file.data() + 10);
-  if (flags != 0) {
-    char hex[8];
-    std::snprintf(hex, sizeof hex, "0x%04x", flags);
-    throw vault_error(prefix + "uses features this version does not support (flags " + hex + ")");
-  }
-  const std::size_t extension = get_u16(file.data() + fixed_prefix - 2);
-  const std::size_t length_at = fixed_prefix + extension;
-  if (file.size() < length_at + 4) throw truncated();
-  const std::size_t cipher_size = get_u32(file.data() + length_at);
-  const std::size_t nonce_at = length_at + 4;
-  const std::size_t aad_size = nonce_at + nonce_size;
-  const std::size_t expected = aad_size + cipher_size + tag_size;
-  if (file.size() < expected) throw truncated();
-  if (file.size() > expected) throw vault_error(prefix + "unexpected data after the end of the vault");
-
-  const auto id = key_id(key);
-  if (!std::equal(id.begin(), id.end(), file.data() + 12))
-    throw vault_error(prefix + "cannot decrypt: wrong master key (this key file was not used to create this vault)");
-
+// Decrypts and authenticates `sealed` (ciphertext + tag) into `out`. False
+// when the tag does not match; `out` then holds unauthenticated bytes the
+// caller must discard (it lives in wiping storage).
+bool gcm_open(bytes_view key, const unsigned char* nonce, std::initializer_list<bytes_view> aad, bytes_view sealed,
+              unsigned char* out) {
+  const std::size_t size = sealed.size() - tag_size;
   cipher_ctx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce_size), nullptr) != 1 ||
-      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, key.data(), file.data() + nonce_at) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), nullptr, &len, file.data(), static_cast<int>(aad_size)) != 1)
-    throw vault_error(prefix + "cannot decrypt: cipher setup failed");
-
-  secure_chars plain(cipher_size);
-  auto* out = reinterpret_cast<unsigned char*>(plain.data());
-  const unsigned char* cipher = file.data() + aad_size;
-  if (EVP_DecryptUpdate(ctx.get(), out, &len, cipher, static_cast<int>(cipher_size)) != 1)
-    throw vault_error(prefix + "cannot decrypt");
-  // The tag is checked only in Final: until it passes, `plain` is
-  // unauthenticated and is wiped (by its allocator) when we throw.
+      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, key.data(), nonce) != 1)
+    throw vault_error("cannot decrypt the vault: cipher setup failed");
+  for (const auto part : aad) {
+    if (EVP_DecryptUpdate(ctx.get(), nullptr, &len, part.data(), static_cast<int>(part.size())) != 1)
+      throw vault_error("cannot decrypt the vault: cipher setup failed");
+  }
+  if (EVP_DecryptUpdate(ctx.get(), out, &len, sealed.data(), static_cast<int>(size)) != 1) return false;
   std::array<unsigned char, tag_size> tag{};
-  std::copy_n(cipher + cipher_size, tag_size, tag.begin());
+  std::copy_n(sealed.data() + size, tag_size, tag.begin());
   int final_len = 0;
-  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(tag_size), tag.data()) != 1 ||
-      EVP_DecryptFinal_ex(ctx.get(), out + len, &final_len) != 1)
-    throw vault_error(prefix + "cannot decrypt: the file is corrupted or was modified");
-  return plain;
+  return EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(tag_size), tag.data()) == 1 &&
+         EVP_DecryptFinal_ex(ctx.get(), out + len, &final_len) == 1;
 }
 
-secure_chars read_vault_file(const std::filesystem::path& path, std::span<const unsigned char> key) {
+// Magic, version, flags, vault id: the part of the header slots bind to.
+std::vector<unsigned char> fixed_header(const std::array<unsigned char, vault_id_size>& vault_id) {
+  std::vector<unsigned char> out(magic.begin(), magic.end());
+  put_be(out, vault_format_version, 2);
+  put_be(out, 0, 2);  // flags
+  put(out, vault_id);
+  return out;
+}
+
+// Slot bytes +0..+28 (kind, KDF parameters, salt, key id): the slot's AAD.
+std::vector<unsigned char> slot_fields(const key_slot& slot) {
+  std::vector<unsigned char> out;
+  out.push_back(static_cast<unsigned char>(slot.kind));
+  out.push_back(slot.kdf.log2_n);
+  out.push_back(slot.kdf.r);
+  out.push_back(slot.kdf.p);
+  put(out, slot.kdf.salt);
+  put(out, slot.key_id);
+  return out;
+}
+
+key_slot parse_slot(const unsigned char* p) {
+  key_slot slot;
+  slot.kind = static_cast<slot_kind>(p[0]);
+  slot.kdf.log2_n = p[1];
+  slot.kdf.r = p[2];
+  slot.kdf.p = p[3];
+  get(slot.kdf.salt, p + 4);
+  get(slot.key_id, p + 20);
+  get(slot.nonce, p + 28);
+  get(slot.wrapped, p + 40);
+  return slot;
+}
+
+// Empty when the slot's fields are well-formed and within bounds.
+std::string slot_problem(const key_slot& slot) {
+  if (slot.kind == slot_kind::key) {
+    const bool zero = slot.kdf.log2_n == 0 && slot.kdf.r == 0 && slot.kdf.p == 0 &&
+                      std::all_of(slot.kdf.salt.begin(), slot.kdf.salt.end(), [](unsigned char b) { return b == 0; });
+    return zero ? std::string() : "has KDF parameters although it is a key slot";
+  }
+  if (slot.kind == slot_kind::passphrase) return scrypt_params_problem(slot.kdf);
+  return "has unknown kind " + std::to_string(static_cast<unsigned>(slot.kind));
+}
+
+std::string kind_name(slot_kind kind) {
+  return kind == slot_kind::key ? "a key from a key file or environment variable" : "a passphrase";
+}
+
+}  // namespace
+
+vault_keys new_vault_keys() {
+  std::array<unsigned char, vault_id_size> id{};
+  random_fill(id.data(), id.size());
+  return new_vault_keys(id);
+}
+
+vault_keys new_vault_keys(const std::array<unsigned char, vault_id_size>& vault_id) {
+  vault_keys keys;
+  keys.vault_id = vault_id;
+  keys.data_key.resize(data_key_size);
+  random_fill(keys.data_key.data(), keys.data_key.size());
+  return keys;
+}
+
+void add_key_slot(vault_keys& keys, const master_key& key, const key_slot* like) {
+  if (keys.slots.size() == max_key_slots) throw vault_error("a vault has at most 4 key slots");
+  key_slot slot = like != nullptr ? *like : key.new_slot();
+  const auto kek = key.kek_for(slot);
+  if (!kek) throw vault_error("key slot does not belong to " + key.origin());
+  random_fill(slot.nonce.data(), slot.nonce.size());
+  const auto prefix = fixed_header(keys.vault_id);
+  const auto fields = slot_fields(slot);
+  gcm_seal(*kek, slot.nonce.data(), {prefix, fields}, keys.data_key, slot.wrapped.data());
+  keys.slots.push_back(slot);
+}
+
+std::vector<unsigned char> seal_vault(std::span<const char> plaintext, const vault_keys& keys,
+                                      std::uint64_t sequence) {
+  if (plaintext.size() > vault_max_plaintext) throw vault_error("vault contents too large to store");
+  if (keys.data_key.size() != data_key_size) throw vault_error("vault data key must be 32 bytes");
+  if (keys.slots.empty() || keys.slots.size() > max_key_slots) throw vault_error("a vault needs 1 to 4 key slots");
+
+  auto out = fixed_header(keys.vault_id);
+  out.reserve(vault_header_size + keys.slots.size() * key_slot_size + content_prefix + plaintext.size() + tag_size);
+  put_be(out, sequence, 8);
+  out.push_back(static_cast<unsigned char>(keys.slots.size()));
+  for (const auto& slot : keys.slots) {
+    const auto fields = slot_fields(slot);
+    out.insert(out.end(), fields.begin(), fields.end());
+    put(out, slot.nonce);
+    put(out, slot.wrapped);
+  }
+  put_be(out, plaintext.size(), 4);
+  const std::size_t nonce_at = out.size();
+  out.resize(out.size() + nonce_size);
+  random_fill(out.data() + nonce_at, nonce_size);
+  const std::size_t aad_size = out.size();
+  out.resize(aad_size + plaintext.size() + tag_size);
+  gcm_seal(keys.data_key, out.data() + nonce_at, {bytes_view(out.data(), aad_size)},
+           {reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size()}, out.data() + aad_size);
+  return out;
+}
+
+opened_vault open_vault(std::span<const unsigned char> file, const master_key& key, const std::string& name) {
+  const std::string prefix = "vault " + name + ": ";
+  const auto truncated = [&] { return vault_error(prefix + "truncated (the file is incomplete)"); };
+  const std::string restore = " (restore " + name + ".bak or another backup)";
+
+  const std::size_t magic_seen = std::min(file.size(), magic.size());
+  if (!std::equal(file.begin(), file.begin() + static_cast<std::ptrdiff_t>(magic_seen), magic.begin()))
+    throw vault_error(prefix + "not a credproxy vault (bad magic)");
+  if (file.size() < vault_header_size) throw truncated();
+  const auto version = get_be(file.data() + 8, 2);
+  if (version != vault_format_version)
+    throw vault_error(prefix + "unsupported format version " + std::to_string(version) + " (this credproxy reads version " +
+                      std::to_string(vault_format_version) + ")");
+  if (const auto flags = get_be(file.data() + 10, 2); flags != 0) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%04x", static_cast<unsigned>(flags));
+    throw vault_error(prefix + "uses features this version does not support (flags " + hex + ")");
+  }
+  const std::size_t slot_count = file[36];
+  if (slot_count == 0 || slot_count > max_key_slots)
+    throw vault_error(prefix + "damaged header: " + std::to_string(slot_count) + " key slots (expected 1 to 4)" + restore);
+  const std::size_t length_at = vault_header_size + slot_count * key_slot_size;
+  if (file.size() < length_at + content_prefix) throw truncated();
+  const std::size_t cipher_size = get_be(file.data() + length_at, 4);
+  const std::size_t aad_size = length_at + content_prefix;
+  const std::size_t expected = aad_size + cipher_size + tag_size;
+  if (file.size() < expected) throw truncated();
+  if (file.size() > expected) throw vault_error(prefix + "unexpected data after the end of the vault");
+
+  opened_vault result;
+  get(result.keys.vault_id, file.data() + vault_id_at);
+  result.sequence = get_be(file.data() + 28, 8);
+  // Every slot is checked (kind, scrypt bounds) before any key is derived.
+  for (std::size_t i = 0; i < slot_count; ++i) {
+    result.keys.slots.push_back(parse_slot(file.data() + vault_header_size + i * key_slot_size));
+    if (auto problem = slot_problem(result.keys.slots.back()); !problem.empty())
+      throw vault_error(prefix + "key slot " + std::to_string(i + 1) + " " + problem +
+                        ": the file is damaged or was tampered with" + restore);
+  }
+
+  const auto& slots = result.keys.slots;
+  std::optional<secure_bytes> kek;
+  for (std::size_t i = 0; i < slots.size() && !kek; ++i) {
+    kek = key.kek_for(slots[i]);
+    result.slot = i;
+  }
+  if (!kek) {
+    const bool kind_present = std::any_of(slots.begin(), slots.end(), [&](const key_slot& s) { return s.kind == key.kind(); });
+    if (!kind_present)
+      throw wrong_master_key(prefix + "cannot decrypt: wrong master key: the vault opens only with " +
+                             kind_name(slots.front().kind) + ", not with " + key.origin() +
+                             " (set vault.key_source to match)");
+    if (key.kind() == slot_kind::passphrase)
+      throw wrong_master_key(prefix + "cannot decrypt: wrong passphrase (" + key.origin() +
+                             "); give the passphrase the vault was created or last rekeyed with");
+    throw wrong_master_key(prefix + "cannot decrypt: wrong master key (" + key.origin() +
+                           " opens none of the vault's key slots); use the key the vault was created or last rekeyed with");
+  }
+
+  const auto corrupted = [&] { return vault_error(prefix + "cannot decrypt: the file is corrupted or was modified" + restore); };
+  const auto& slot = slots[result.slot];
+  const auto fields = slot_fields(slot);
+  result.keys.data_key.resize(data_key_size);
+  if (!gcm_open(*kek, slot.nonce.data(), {file.subspan(0, slot_aad_prefix), fields}, slot.wrapped,
+                result.keys.data_key.data()))
+    throw corrupted();
+
+  result.plaintext.resize(cipher_size);
+  if (!gcm_open(result.keys.data_key, file.data() + length_at + 4, {file.subspan(0, aad_size)},
+                file.subspan(aad_size, cipher_size + tag_size), reinterpret_cast<unsigned char*>(result.plaintext.data())))
+    throw corrupted();
+  return result;
+}
+
+std::vector<unsigned char> read_vault_bytes(const std::filesystem::path& path) {
   unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
   if (!fd) {
     if (errno == ENOENT)
@@ -168,13 +289,12 @@ secure_chars read_vault_file(const std::filesystem::path& path, std::span<const 
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) throw errno_error("cannot stat vault", path, errno);
   if (!S_ISREG(st.st_mode)) throw vault_error("vault " + path.string() + ": not a regular file");
-  const auto bytes = read_all(fd.get(), path, vault_max_file);
-  return open_vault(bytes, key, path.string());
+  check_owner_only(st, "vault " + path.string(), path);
+  return read_all(fd.get(), path, vault_max_file);
 }
 
-void write_vault_file(const std::filesystem::path& path, std::span<const char> plaintext,
-                      std::span<const unsigned char> key) {
-  atomic_replace(path, seal_vault(plaintext, key));
+opened_vault read_vault_file(const std::filesystem::path& path, const master_key& key) {
+  return open_vault(read_vault_bytes(path), key, path.string());
 }
 
 }  // namespace credproxy::vault

@@ -1,6 +1,7 @@
-// The store and the credential operations: first run, init, add / update /
-// remove / list / show, snapshots, lost-update freedom under concurrency,
-// failed writes, and the canary secret never coming back out.
+// The store and the credential operations: first run (every key source),
+// init, add / update / remove / list / show, snapshots, lost-update freedom
+// under concurrency, failed writes, the backup, permissions, rekey and its
+// crash points, and the canary secret never coming back out.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,14 +10,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 
 #include "vault/credential_ops.hpp"
 #include "vault/document_view.hpp"
+#include "vault/key_file.hpp"
+#include "vault/posix_file.hpp"
 #include "vault/secure_json.hpp"
 #include "vault/store.hpp"
+#include "vault/vault_file.hpp"
 
 #include "tests/unit/vault_test_support.hpp"
 
@@ -141,8 +147,8 @@ TEST_F(VaultStore, AddRefusesExistingKeyAndInvalidDocuments) {
               HasSubstr(R"(duplicate field "secret")"));
   EXPECT_THAT(error_of([&] { add_credential(store(), "default", "k2", "{\"type\":\"api_key\",\"secret\":\"" + std::string(canary)); }),
               HasSubstr("invalid JSON"));
-  EXPECT_THAT(error_of([&] { add_credential(store(), "default", "k2", R"({"type":"oauth","clientId":"c","issuer":"https://x.example","hosts":["a"]})"); }),
-              HasSubstr("type oauth is not supported yet"));
+  EXPECT_THAT(error_of([&] { add_credential(store(), "default", "k2", R"({"type":"oauth","clientId":"c","issuer":"http://x.example","hosts":["a"]})"); }),
+              HasSubstr(R"(field "issuer")"));
   EXPECT_THROW(add_credential(store(), "bad solution", "k", api_key_doc()), vault_error);
   EXPECT_THROW(add_credential(store(), "default", std::string(129, 'k'), api_key_doc()), vault_error);
   EXPECT_EQ(list_credentials(store().read()).size(), 1u);
@@ -288,6 +294,313 @@ TEST_F(VaultStore, ChangeThatThrowsWritesNothing) {
                vault_error);
   EXPECT_EQ(store().read().revision(), before);
   EXPECT_EQ(list_credentials(store().read()).size(), 1u);
+}
+
+// ---- backup, permissions, temp files ---------------------------------------
+
+std::size_t slots_in(const fs::path& vault) {
+  const auto bytes = read_vault_bytes(vault);
+  return bytes.at(36);
+}
+
+master_key file_key(const fs::path& key_file) { return master_key::from_key(read_key_file(key_file), "key file"); }
+
+TEST_F(VaultStore, EveryWriteKeepsThePreviousVersionAsBackup) {
+  add_credential(store(), "default", "k1", api_key_doc());
+  add_credential(store(), "default", "k2", api_key_doc());
+  const auto backup = backup_path_for(vault_path());
+  const auto previous = vault_store(backup, key_path()).read();
+  EXPECT_EQ(previous.revision(), 1u);
+  EXPECT_NE(previous.find_credential("default", "k1"), nullptr);
+  EXPECT_EQ(previous.find_credential("default", "k2"), nullptr);
+  EXPECT_EQ(store().read().revision(), 2u);
+  EXPECT_EQ(fs::status(backup).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir_.path)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"credproxy.key", "credproxy.vault", "credproxy.vault.bak",
+                                              "credproxy.vault.lock"}));
+}
+
+TEST_F(VaultStore, LooseVaultOrBackupPermissionsAreRefusedWithTheFix) {
+  add_credential(store(), "default", "k", api_key_doc());
+  ASSERT_EQ(::chmod(vault_path().c_str(), 0644), 0);
+  auto msg = error_of([&] { store().read(); });
+  EXPECT_THAT(msg, HasSubstr("vault " + vault_path().string() + ": permissions 0644 are too open"));
+  EXPECT_THAT(msg, HasSubstr("run: chmod 600 " + vault_path().string()));
+  ASSERT_EQ(::chmod(vault_path().c_str(), 0600), 0);
+
+  const auto backup = backup_path_for(vault_path());
+  ASSERT_EQ(::chmod(backup.c_str(), 0640), 0);
+  msg = error_of([&] { add_credential(store(), "default", "k2", api_key_doc()); });
+  EXPECT_THAT(msg, HasSubstr("vault backup " + backup.string() + ": permissions 0640"));
+  EXPECT_THAT(msg, HasSubstr("run: chmod 600 " + backup.string()));
+  ASSERT_EQ(::chmod(backup.c_str(), 0600), 0);
+  EXPECT_NO_THROW(add_credential(store(), "default", "k2", api_key_doc()));
+}
+
+TEST_F(VaultStore, TempFilesOfAKilledWriterAreRemovedByTheNextWrite) {
+  const auto touch = [&](const std::string& name) { std::ofstream(dir_.path / name) << "x"; };
+  touch(".credproxy.vault.tmp.Ab12Cd");
+  touch(".credproxy.vault.bak.tmp.Zz99Yy");
+  touch(".credproxy.vault.tmp.Ab12Cd.mine");  // not ours: kept
+  add_credential(store(), "default", "k", api_key_doc());
+  EXPECT_FALSE(fs::exists(dir_.path / ".credproxy.vault.tmp.Ab12Cd"));
+  EXPECT_FALSE(fs::exists(dir_.path / ".credproxy.vault.bak.tmp.Zz99Yy"));
+  EXPECT_TRUE(fs::exists(dir_.path / ".credproxy.vault.tmp.Ab12Cd.mine"));
+}
+
+// ---- rekey -------------------------------------------------------------------
+
+TEST_F(VaultStore, RekeyReplacesDataKeyAndMasterKey) {
+  add_credential(store(), "default", "k", api_key_doc());
+  const auto old_key = file_key(key_path());
+  const auto before = read_vault_file(vault_path(), old_key);
+  const auto next = generate_master_key();
+  store().rekey(master_key::from_key(next, "new key"), [&] { replace_key_file(key_path(), next); });
+
+  EXPECT_EQ(read_key_file(key_path()), next);
+  const auto contents = store().read();
+  EXPECT_EQ(contents.revision(), 3u);  // the two-slot write and the final one
+  EXPECT_EQ(store().snapshot()->find("default", "k")->secret_value.view(), canary);
+  EXPECT_EQ(slots_in(vault_path()), 1u);
+  const auto after = read_vault_file(vault_path(), file_key(key_path()));
+  EXPECT_NE(after.keys.data_key, before.keys.data_key);
+  EXPECT_EQ(after.keys.vault_id, before.keys.vault_id);
+  // No file left opens with the old key, the backup included.
+  EXPECT_THROW(read_vault_file(vault_path(), old_key), wrong_master_key);
+  EXPECT_THROW(read_vault_file(backup_path_for(vault_path()), old_key), wrong_master_key);
+  EXPECT_NO_THROW(read_vault_file(backup_path_for(vault_path()), file_key(key_path())));
+}
+
+TEST_F(VaultStore, LongLivedStoreFollowsARekeyOfTheKeyFile) {
+  add_credential(store(), "default", "k", api_key_doc());
+  const auto long_lived = store();
+  EXPECT_EQ(long_lived.read().revision(), 1u);
+  const auto next = generate_master_key();
+  store().rekey(master_key::from_key(next, "new key"), [&] { replace_key_file(key_path(), next); });
+  EXPECT_EQ(long_lived.read().revision(), 3u);  // re-read the key file once
+  add_credential(long_lived, "default", "k2", api_key_doc());
+  EXPECT_EQ(store().read().revision(), 4u);
+}
+
+TEST_F(VaultStore, FailedCommitLeavesOnlyTheOldKey) {
+  add_credential(store(), "default", "k", api_key_doc());
+  const auto next = generate_master_key();
+  const auto msg = error_of([&] {
+    store().rekey(master_key::from_key(next, "new key"), [] { throw vault_error("cannot write key file k: disk full"); });
+  });
+  EXPECT_EQ(msg, "cannot write key file k: disk full; rekey abandoned: the vault still opens with the old key");
+  EXPECT_EQ(slots_in(vault_path()), 1u);
+  EXPECT_NO_THROW(store().read());
+  EXPECT_THROW(read_vault_file(vault_path(), master_key::from_key(next, "new key")), wrong_master_key);
+}
+
+// Runs `rekey` with `commit` in a child that dies inside commit (like a
+// SIGKILL between two steps), so nothing after that point runs.
+void crash_during_rekey(const vault_store& s, const std::function<void()>& before_crash) {
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    try {
+      s.rekey(master_key::from_key(generate_master_key(), "new key"), [&] {
+        before_crash();
+        ::_exit(0);
+      });
+    } catch (...) {
+    }
+    ::_exit(3);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST_F(VaultStore, InterruptedRekeyOpensWithTheOldOrTheNewKey) {
+  add_credential(store(), "default", "k", api_key_doc());
+  const auto old_key = read_key_file(key_path());
+
+  // Crash after (a): two slots written, key file not yet replaced.
+  crash_during_rekey(store(), [] {});
+  EXPECT_EQ(read_key_file(key_path()), old_key);
+  EXPECT_EQ(slots_in(vault_path()), 2u);
+  EXPECT_EQ(store().snapshot()->find("default", "k")->secret_value.view(), canary);
+  add_credential(store(), "default", "k2", api_key_doc());  // normal writes keep working
+
+  // Crash after (b): the key file holds the new key, the vault both slots.
+  secure_bytes new_key;
+  const auto s = store();
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    try {
+      const auto next = generate_master_key();
+      s.rekey(master_key::from_key(next, "new key"), [&] {
+        replace_key_file(key_path(), next);
+        ::_exit(0);
+      });
+    } catch (...) {
+    }
+    ::_exit(3);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  new_key = read_key_file(key_path());
+  EXPECT_NE(new_key, old_key);
+  EXPECT_EQ(slots_in(vault_path()), 2u);
+  EXPECT_NO_THROW(read_vault_file(vault_path(), master_key::from_key(old_key, "old")));
+  EXPECT_NO_THROW(read_vault_file(vault_path(), master_key::from_key(new_key, "new")));
+  EXPECT_EQ(list_credentials(store().read()).size(), 2u);
+
+  // Running rekey again finishes the job: one slot, the old key is gone.
+  const auto next = generate_master_key();
+  store().rekey(master_key::from_key(next, "new key"), [&] { replace_key_file(key_path(), next); });
+  EXPECT_EQ(slots_in(vault_path()), 1u);
+  EXPECT_THROW(read_vault_file(vault_path(), master_key::from_key(old_key, "old")), wrong_master_key);
+  EXPECT_THROW(read_vault_file(vault_path(), master_key::from_key(new_key, "new")), wrong_master_key);
+  EXPECT_EQ(list_credentials(store().read()).size(), 2u);
+}
+
+TEST_F(VaultStore, RekeyWhoseFirstWriteFailsChangesNothing) {
+  add_credential(store(), "default", "k", api_key_doc());
+  const auto before = fs::file_size(vault_path());
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{64, 64};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    try {
+      store().rekey(master_key::from_key(generate_master_key(), "new key"), [] { ::_exit(4); });
+    } catch (const vault_error& e) {
+      ::_exit(std::string(e.what()).find("is unchanged") != std::string::npos ? 0 : 2);
+    }
+    ::_exit(1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(fs::file_size(vault_path()), before);
+  EXPECT_EQ(slots_in(vault_path()), 1u);
+  EXPECT_NO_THROW(store().read());
+}
+
+// ---- other key sources ---------------------------------------------------------
+
+class scoped_env {
+ public:
+  scoped_env(const char* name, const std::string* value) : name_(name) {
+    if (value != nullptr) {
+      ::setenv(name, value->c_str(), 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~scoped_env() { ::unsetenv(name_); }
+  scoped_env(const scoped_env&) = delete;
+  scoped_env& operator=(const scoped_env&) = delete;
+
+ private:
+  const char* name_;
+};
+
+TEST(VaultFirstRun, EnvironmentKey) {
+  temp_dir dir;
+  const auto v = dir.path / "v";
+  key_source source;
+  source.kind = key_source::kind_t::env;
+  source.key_env = "CREDPROXY_TEST_STORE_KEY";
+  source.key_file = dir.path / "k";
+  {
+    scoped_env env("CREDPROXY_TEST_STORE_KEY", nullptr);
+    try {
+      ensure_vault(v, source);
+      FAIL();
+    } catch (const vault_error& e) {
+      EXPECT_THAT(e.what(), HasSubstr("CREDPROXY_TEST_STORE_KEY is not set"));
+      EXPECT_THAT(e.what(), HasSubstr("openssl rand -hex 32"));
+    }
+    EXPECT_FALSE(fs::exists(v));
+  }
+  const auto hex = hex_encode_key(generate_master_key());
+  const std::string value(hex.begin(), hex.end());
+  scoped_env env("CREDPROXY_TEST_STORE_KEY", &value);
+  EXPECT_TRUE(ensure_vault(v, source));
+  EXPECT_FALSE(ensure_vault(v, source));
+  EXPECT_FALSE(fs::exists(source.key_file));  // no key file for an environment key
+  EXPECT_THROW(init_vault(v, source), vault_error);
+  add_credential(vault_store(v, source), "default", "k", R"({"type":"api_key","secret":"s","hosts":["a"]})");
+  EXPECT_EQ(vault_store(v, source).read().revision(), 1u);
+}
+
+TEST(VaultFirstRun, PassphraseIsDerivedOnceForTheStoresLifetime) {
+  temp_dir dir;
+  const auto v = dir.path / "v";
+  key_source source;
+  source.kind = key_source::kind_t::passphrase;
+  source.passphrase_file = dir.path / "pass";
+  std::ofstream(source.passphrase_file) << "short\n";
+  ::chmod(source.passphrase_file.c_str(), 0600);
+  EXPECT_THAT([&] {
+    try {
+      init_vault(v, source);
+    } catch (const vault_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  }(),
+              HasSubstr("a new passphrase must have at least 8 characters"));
+  EXPECT_FALSE(fs::exists(v));
+
+  std::ofstream(source.passphrase_file, std::ios::trunc) << "correct horse battery\n";
+  init_vault(v, source);
+  EXPECT_FALSE(fs::exists(dir.path / "credproxy.key"));
+
+  auto key = std::make_shared<const master_key>(load_master_key(source));
+  const vault_store long_lived(v, key);
+  for (int i = 0; i < 3; ++i) {
+    add_credential(long_lived, "default", "k" + std::to_string(i), R"({"type":"api_key","secret":"s","hosts":["a"]})");
+    EXPECT_EQ(long_lived.snapshot()->generation, static_cast<std::uint64_t>(i + 1));
+  }
+  EXPECT_EQ(key->derivations(), 1u);
+
+  // Rekey to a new passphrase: the old slot is re-made without deriving again.
+  const std::string next = "another fine passphrase";
+  long_lived.rekey(master_key::from_passphrase(secure_chars(next.begin(), next.end()), "new passphrase"), [&] {
+    const secure_bytes text(next.begin(), next.end());
+    atomic_replace(source.passphrase_file, text);
+  });
+  EXPECT_EQ(key->derivations(), 1u);
+  EXPECT_EQ(slots_in(v), 1u);
+  EXPECT_EQ(list_credentials(vault_store(v, source).read()).size(), 3u);
+  const auto old_pass = master_key::from_passphrase(secure_chars{'c', 'o', 'r', 'r', 'e', 'c', 't', ' ', 'h', 'o', 'r', 's', 'e', ' ', 'b', 'a', 't', 't', 'e', 'r', 'y'}, "old");
+  try {
+    read_vault_file(v, old_pass);
+    FAIL();
+  } catch (const wrong_master_key& e) {
+    EXPECT_THAT(e.what(), HasSubstr("cannot decrypt: wrong passphrase (old)"));
+  }
+}
+
+TEST(VaultFirstRun, LongLivedPassphraseStoreFollowsARekeyOfThePassphraseFile) {
+  temp_dir dir;
+  const auto v = dir.path / "v";
+  key_source source;
+  source.kind = key_source::kind_t::passphrase;
+  source.passphrase_file = dir.path / "pass";
+  std::ofstream(source.passphrase_file) << "correct horse battery\n";
+  ::chmod(source.passphrase_file.c_str(), 0600);
+  init_vault(v, source);
+  const vault_store long_lived(v, source);
+  EXPECT_EQ(long_lived.read().revision(), 0u);
+  const std::string next = "another fine passphrase";
+  vault_store(v, source).rekey(master_key::from_passphrase(secure_chars(next.begin(), next.end()), "new"), [&] {
+    atomic_replace(source.passphrase_file, secure_bytes(next.begin(), next.end()));
+  });
+  EXPECT_EQ(long_lived.read().revision(), 2u);
 }
 
 }  // namespace
