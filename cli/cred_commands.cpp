@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/common.hpp"
+#include "cli/output.hpp"
 #include "common/secret.hpp"
 #include "vault/credential_ops.hpp"
 #include "vault/credential_schema.hpp"
@@ -26,14 +27,6 @@ struct cred_options {
   std::string type;
 };
 
-CLI::Validator name_check() {
-  return CLI::Validator(
-      [](std::string& value) {
-        return vault::is_valid_name(value) ? std::string() : "must be 1-128 characters of A-Z a-z 0-9 . _ -";
-      },
-      "NAME");
-}
-
 void add_solution_and_key(CLI::App& cmd, cred_options& o) {
   cmd.add_option("--solution", o.solution, "solution (tenant) name")->required()->check(name_check());
   cmd.add_option("--key", o.key, "credential key")->required()->check(name_check());
@@ -41,34 +34,6 @@ void add_solution_and_key(CLI::App& cmd, cred_options& o) {
 
 void add_document(CLI::App& cmd, cred_options& o) {
   cmd.add_option("--json", o.document, "JSON document file, or - for stdin")->required();
-}
-
-// A plain value as text: strings unquoted, lists comma-separated, the rest
-// as compact JSON.
-std::string text_of(const boost::json::value& v) {
-  if (v.is_string()) return std::string(v.get_string());
-  if (v.is_array()) {
-    std::string out;
-    for (const auto& item : v.get_array()) out += (out.empty() ? "" : ", ") + text_of(item);
-    return out;
-  }
-  return boost::json::serialize(v);
-}
-
-void print_table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line.append(widths[i] - row[i].size() + 2, ' ');
-    }
-    std::cout << line << '\n';
-  }
 }
 
 void run_list(const global_options& options, const cred_options& o) {
@@ -87,10 +52,11 @@ void run_list(const global_options& options, const cred_options& o) {
   }
   std::vector<std::vector<std::string>> rows{{"SOLUTION", "KEY", "TYPE", "HOSTS", "UPDATED", "COMPLETE"}};
   for (const auto& s : summaries) {
-    std::string hosts;
-    for (const auto& h : s.hosts) hosts += (hosts.empty() ? "" : ",") + h;
-    rows.push_back({s.solution, s.key, s.type, hosts.empty() ? "-" : hosts, s.updated_at,
-                    s.complete ? "yes" : "no (re-enter secrets with cred update)"});
+    std::string hosts = joined(s.hosts, ",");
+    if (!s.hosts_from.empty()) hosts += " (from " + s.hosts_from + ")";
+    std::string complete = s.complete ? "yes" : "no (re-enter secrets with cred update)";
+    if (!s.problem.empty()) complete += "; " + s.problem;
+    rows.push_back({s.solution, s.key, s.type, hosts.empty() ? "-" : hosts, s.updated_at, complete});
   }
   print_table(rows);
 }

@@ -1,11 +1,14 @@
 // `credproxy serve`: the one place that builds concrete objects from the
 // configuration (vault snapshot, logger, server) and wires them together.
 #include <iostream>
+#include <optional>
 
 #include <spdlog/async.h>
 #include <spdlog/async_logger.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include "admin/api.hpp"
+#include "admin/vault_watcher.hpp"
 #include "cli/common.hpp"
 #include "proxy/server.hpp"
 #include "vault/store.hpp"
@@ -33,29 +36,39 @@ void serve(const global_options& options) {
   std::shared_ptr<spdlog::details::thread_pool> log_pool;
   auto log = make_logger(cfg.log_level, log_pool);
 
+  // One store for the process lifetime: it caches the master key (a
+  // passphrase is derived once, not on every reload).
+  std::optional<vault::vault_store> store;
   vault::snapshot_ptr snapshot;
   try {
-    if (vault::ensure_vault(cfg.vault_path, cfg.key_file)) {
-      log->info("created a new vault at {} with master key file {}", cfg.vault_path.string(),
-                cfg.key_file.string());
+    const auto key_source = key_source_of(cfg);
+    if (vault::ensure_vault(cfg.vault_path, key_source)) {
+      log->info("created a new vault at {} (master key: {})", cfg.vault_path.string(), key_source.describe());
     }
-    snapshot = vault::load_snapshot(cfg.vault_path, cfg.key_file);
+    store.emplace(cfg.vault_path, key_source);
+    snapshot = store->snapshot();
   } catch (const vault::vault_error& e) {
     throw command_error(e.what());
   }
   vault::snapshot_holder holder(std::move(snapshot));
 
   try {
+    // Hot reload (changes by other processes, within a poll) and the admin
+    // API. Both block on vault I/O, so they run on the server's control
+    // thread and the API's own pool, never an I/O thread. Declared before
+    // the server: its threads use them until it is destroyed.
+    admin::vault_watcher watcher(*store, holder, log);
+    admin::api_context api_context;
+    api_context.store = &*store;
+    api_context.snapshot = [&holder] { return holder.load(); };
+    api_context.after_write = [&watcher] { watcher.poll(); };  // the proxy sees an API write at once
+    api_context.log = log;
+    const admin::api admin_api(std::move(api_context));
+
     proxy::server server(cfg, holder, log);
-    server.on_reload([&cfg, &holder, &log] {
-      // On the control thread: file I/O and decryption never touch an I/O thread.
-      try {
-        holder.publish(vault::load_snapshot(cfg.vault_path, cfg.key_file));
-        log->info("vault reloaded");
-      } catch (const std::exception& e) {
-        log->error("vault reload failed, keeping the current credentials: {}", e.what());
-      }
-    });
+    server.on_reload([&watcher] { watcher.reload(); });
+    server.on_poll(admin::vault_poll_interval, [&watcher] { watcher.poll(); });
+    server.set_admin_api([&admin_api](const proxy::admin_request& r) { return admin_api.handle(r); });
     server.bind();
     const auto p = server.proxy_endpoint();
     const auto a = server.admin_endpoint();

@@ -18,18 +18,25 @@ namespace credproxy::vault {
 // (1-128 chars of [A-Za-z0-9._-]).
 void check_names(std::string_view solution, std::string_view key);
 
+// document_error unless an oauth_alias document names an existing
+// organization OAuth configuration (the message says how to create it);
+// documents of other types pass.
+void check_alias_exists(const vault_contents& contents, const boost::json::object& doc);
+
 // Adds a new credential; credential_exists if the key is taken,
-// document_error if the document is invalid or of a type not supported yet.
+// document_error if the document is invalid (an oauth_alias must name an
+// existing organization OAuth configuration).
 void add_credential(const vault_store& store, std::string_view solution, std::string_view key,
                     std::string_view document_text);
 
 // Replaces a credential's whole document; credential_not_found if absent.
 // Every secret field must be given again (stored secrets are not carried
-// over); document_error names the ones missing.
+// over); document_error names the ones missing. Drops the credential's
+// OAuth tokens (oauth_token_store.hpp).
 void update_credential(const vault_store& store, std::string_view solution, std::string_view key,
                        std::string_view document_text);
 
-// credential_not_found if absent.
+// credential_not_found if absent. Drops the credential's OAuth tokens too.
 void remove_credential(const vault_store& store, std::string_view solution, std::string_view key);
 
 struct credential_summary {
@@ -37,10 +44,22 @@ struct credential_summary {
   std::string key;
   std::string type;
   std::string description;
+  // Where the credential may be sent. For an oauth_alias without hosts of
+  // its own: the organization configuration's, and `hosts_from` names it.
   std::vector<std::string> hosts;
+  std::string hosts_from;
   std::string updated_at;  // RFC 3339 UTC, as stored
-  bool complete = true;    // false: secret fields must be re-entered (after an import)
+  // false: a required secret field is missing, or a secret field is blank
+  // (after an import or copy); `cred update` re-enters them.
+  bool complete = true;
+  // Why the proxy cannot use it even when complete, e.g. an oauth_alias whose
+  // organization configuration was removed; empty when usable.
+  std::string problem;
 };
+
+// The summary of one stored credential document (list and import results).
+credential_summary summarize_credential(const vault_contents& contents, std::string_view solution,
+                                        std::string_view key, const boost::json::object& doc);
 
 // Sorted by solution then key. A solution that does not exist simply has
 // no credentials.

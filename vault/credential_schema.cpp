@@ -60,8 +60,14 @@ constexpr field_spec service_configuration_field{
     .name = "serviceConfiguration", .kind = k::object,
     .description = "Explicit endpoints. Give this or issuer.",
     .members = service_configuration_members};
-constexpr field_spec scopes_field{.name = "scopes", .kind = k::string_list, .default_json = "[]"};
-constexpr field_spec redirect_url_field{.name = "redirectUrl", .kind = k::string,
+constexpr field_spec scopes_field{.name = "scopes", .kind = k::string_list,
+                                  .description = "Scopes to request.", .default_json = "[]"};
+constexpr field_spec allow_http_endpoints{
+    .name = allow_http_endpoints_field, .kind = k::boolean,
+    .description = "For local testing only: accept http:// issuer and endpoint URLs whose host is "
+                   "loopback (localhost, 127.0.0.0/8, [::1]).",
+    .default_json = "false"};
+constexpr field_spec redirect_url_field{.name = "redirectUrl", .kind = k::absolute_url,
                                         .description = "Redirect URI registered with the provider."};
 constexpr field_spec use_pkce_field{.name = "usePKCE", .kind = k::boolean, .default_json = "true"};
 constexpr field_spec grant_type_field{.name = "grantType", .kind = k::enumeration,
@@ -94,9 +100,9 @@ constexpr std::array<field_spec, 6> secret_fields{{
     {.name = "secret", .kind = k::string, .need = p::required, .secret = true, .description = "The secret value."},
 }};
 
-constexpr std::array<field_spec, 16> oauth_fields{{
+constexpr std::array<field_spec, 17> oauth_fields{{
     type_field, description_field, hosts_required, allow_plaintext_field, body_types_field,
-    client_id_field, client_secret_field, issuer_field, service_configuration_field, scopes_field,
+    client_id_field, client_secret_field, issuer_field, service_configuration_field, allow_http_endpoints, scopes_field,
     redirect_url_field, use_pkce_field, grant_type_field, refresh_token_field,
     additional_parameters_field, client_auth_method_field,
 }};
@@ -107,11 +113,11 @@ constexpr std::array<field_spec, 6> oauth_alias_fields{{
      .description = "Title of an organization OAuth configuration."},
 }};
 
-constexpr std::array<field_spec, 15> org_oauth_fields{{
+constexpr std::array<field_spec, 16> org_oauth_fields{{
     {.name = "name", .kind = k::string, .need = p::required, .description = "Shown to people."},
     {.name = "provider", .kind = k::enumeration, .need = p::required, .choices = providers},
     description_field, hosts_required,
-    client_id_field, client_secret_field, issuer_field, service_configuration_field, scopes_field,
+    client_id_field, client_secret_field, issuer_field, service_configuration_field, allow_http_endpoints, scopes_field,
     redirect_url_field, use_pkce_field, grant_type_field, refresh_token_field,
     additional_parameters_field, client_auth_method_field,
 }};
@@ -130,16 +136,14 @@ constexpr document_spec secret_spec{.name = "secret", .type = credential_type::s
                                     .fields = secret_fields};
 constexpr document_spec oauth_spec{.name = "oauth", .type = credential_type::oauth,
                                    .description = "An OAuth client; injected as a bearer access token.",
-                                   .fields = oauth_fields, .exactly_one_of = issuer_or_endpoints,
-                                   .supported = false};
+                                   .fields = oauth_fields, .exactly_one_of = issuer_or_endpoints};
 constexpr document_spec oauth_alias_spec{
     .name = "oauth_alias", .type = credential_type::oauth_alias,
     .description = "Uses an organization OAuth configuration; injected as a bearer access token.",
-    .fields = oauth_alias_fields, .supported = false};
+    .fields = oauth_alias_fields};
 constexpr document_spec org_spec{.name = "org oauth", .type = std::nullopt,
                                  .description = "An organization OAuth configuration.",
-                                 .fields = org_oauth_fields, .exactly_one_of = issuer_or_endpoints,
-                                 .supported = false};
+                                 .fields = org_oauth_fields, .exactly_one_of = issuer_or_endpoints};
 
 bool is_token_char(char c) noexcept {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
@@ -167,6 +171,7 @@ std::string_view json_type_of(field_kind kind) noexcept {
     case field_kind::string:
     case field_kind::name:
     case field_kind::url:
+    case field_kind::absolute_url:
     case field_kind::enumeration:
       return "string";
   }

@@ -17,7 +17,8 @@ enum class field_kind {
   string,           // any JSON string (non-empty unless allow_empty)
   boolean,
   name,             // 1-128 chars of [A-Za-z0-9._-] (keys, titles)
-  url,              // absolute http:// or https:// URL
+  url,              // endpoint: https:// URL (http:// for loopback hosts with allowHttpEndpoints)
+  absolute_url,     // any absolute URL (redirect URIs may use an app's own scheme)
   enumeration,      // a string from `choices`
   string_list,      // array of non-empty strings
   host_list,        // array of host patterns (host_pattern::parse)
@@ -54,7 +55,7 @@ struct document_spec {
   std::span<const field_spec> fields{};    // in the order the schema prints them
   // At most one group: exactly one of these fields must be present.
   std::span<const std::string_view> exactly_one_of{};
-  // `cred add/update` accept documents of this type (oauth ones arrive later).
+  // `cred add/update` accept documents of this type.
   bool supported = true;
 };
 
@@ -67,6 +68,9 @@ std::span<const credential_type> all_credential_types() noexcept;
 
 // Finds a field of `fields` by name; nullptr when there is none.
 const field_spec* find_field(std::span<const field_spec> fields, std::string_view name) noexcept;
+
+// The document field that lets `url` fields use http:// on loopback hosts.
+inline constexpr std::string_view allow_http_endpoints_field = "allowHttpEndpoints";
 
 // Key, solution and title syntax: 1-128 chars of [A-Za-z0-9._-].
 bool is_valid_name(std::string_view name) noexcept;

@@ -6,6 +6,7 @@
 #include <boost/url/parse.hpp>
 
 #include "vault/document_view.hpp"
+#include "vault/secure_json.hpp"
 #include "vault/timestamp.hpp"
 
 namespace credproxy::vault {
@@ -79,16 +80,40 @@ std::string unknown_field_message(std::string_view prefix, std::string_view name
   return msg;
 }
 
-bool is_http_url(std::string_view text) {
+bool is_loopback_host(const boost::urls::url_view& url) {
+  switch (url.host_type()) {
+    case boost::urls::host_type::ipv4:
+      return (url.host_ipv4_address().to_uint() >> 24) == 127;
+    case boost::urls::host_type::ipv6:
+      return url.host_ipv6_address().is_loopback();
+    case boost::urls::host_type::name: {
+      std::string host = url.host();
+      std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+      return host == "localhost";
+    }
+    default:
+      return false;
+  }
+}
+
+// Why `text` is not an acceptable issuer or endpoint URL, or empty. Tokens
+// and client secrets travel to these URLs, hence https only; plain http is
+// for a local test provider, and only when the document opts in.
+std::string endpoint_url_problem(std::string_view text, bool allow_http_loopback) {
   const auto url = boost::urls::parse_absolute_uri(text);
-  if (!url) return false;
-  return (url->scheme() == "https" || url->scheme() == "http") && url->has_authority() && !url->host().empty();
+  if (!url || !url->has_authority() || url->host().empty()) return "must be an https:// URL";
+  if (url->has_userinfo()) return "must not carry a user name or password (give credentials in their own fields)";
+  if (url->scheme_id() == boost::urls::scheme::https) return {};
+  if (url->scheme_id() != boost::urls::scheme::http) return "must be an https:// URL";
+  if (!is_loopback_host(*url)) return "must be an https:// URL (http:// only for loopback hosts, for local testing)";
+  if (allow_http_loopback) return {};
+  return "must be an https:// URL (http:// to a loopback host needs \"allowHttpEndpoints\": true, for local testing)";
 }
 
 class validator {
  public:
-  validator(const validation_options& options, std::vector<std::string>& problems)
-      : options_(options), problems_(problems) {}
+  validator(const validation_options& options, bool allow_http_loopback, std::vector<std::string>& problems)
+      : options_(options), allow_http_loopback_(allow_http_loopback), problems_(problems) {}
 
   void check_object(std::span<const field_spec> fields, const boost::json::object& obj, const std::string& prefix,
                     std::string_view type_name) {
@@ -179,8 +204,15 @@ class validator {
         if (!v.is_string() || !is_valid_name(v.get_string()))
           add(label, "must be 1-128 characters of A-Z a-z 0-9 . _ -");
         return;
-      case field_kind::url:
-        if (!v.is_string() || !is_http_url(v.get_string())) add(label, "must be an absolute http:// or https:// URL");
+      case field_kind::url: {
+        if (!v.is_string()) return add(label, "must be an https:// URL");
+        const auto problem = endpoint_url_problem(v.get_string(), allow_http_loopback_);
+        if (!problem.empty()) add(label, problem);
+        return;
+      }
+      case field_kind::absolute_url:
+        if (!v.is_string() || !boost::urls::parse_absolute_uri(v.get_string()))
+          add(label, "must be an absolute URL (e.g. https://app.example.com/callback)");
         return;
       case field_kind::enumeration: {
         const bool known = v.is_string() && std::find(f.choices.begin(), f.choices.end(),
@@ -210,6 +242,7 @@ class validator {
   }
 
   const validation_options& options_;
+  const bool allow_http_loopback_;
   std::vector<std::string>& problems_;
 };
 
@@ -218,7 +251,10 @@ class validator {
 std::vector<std::string> validate_fields(const document_spec& spec, const boost::json::object& doc,
                                          const validation_options& options) {
   std::vector<std::string> problems;
-  validator(options, problems).check_object(spec.fields, doc, "", spec.name);
+  const auto* allow_http = doc.if_contains(allow_http_endpoints_field);
+  const bool allow_http_loopback = find_field(spec.fields, allow_http_endpoints_field) != nullptr &&
+                                   allow_http != nullptr && allow_http->is_bool() && allow_http->get_bool();
+  validator(options, allow_http_loopback, problems).check_object(spec.fields, doc, "", spec.name);
   if (!spec.exactly_one_of.empty()) {
     const auto present = std::count_if(spec.exactly_one_of.begin(), spec.exactly_one_of.end(),
                                        [&](std::string_view name) { return doc.contains(name); });
@@ -252,13 +288,71 @@ const document_spec& validate_credential_document(const boost::json::value& doc,
   return spec;
 }
 
-bool secrets_complete(const document_spec& spec, const boost::json::object& doc) {
+boost::json::value parse_document_text(std::string_view text) {
+  std::string error;
+  auto value = parse_json(text, make_wiping_storage(), error);
+  if (!value) throw document_error({"document: " + error});
+  if (auto dup = find_duplicate_key(text)) throw document_error({"document: duplicate field " + quote_for_message(*dup)});
+  return std::move(*value);
+}
+
+void check_secrets_reentered(const document_spec& spec, const boost::json::object* old_doc,
+                             const boost::json::object& new_doc) {
+  std::vector<std::string> missing;
   for (const auto& f : spec.fields) {
-    if (!f.secret || f.need != presence::required) continue;
+    if (!f.secret || new_doc.contains(f.name)) continue;
+    const auto* old_value = old_doc != nullptr ? old_doc->if_contains(f.name) : nullptr;
+    const bool had_value = old_value != nullptr && old_value->is_string() && !old_value->get_string().empty();
+    if (f.need == presence::required || had_value) missing.push_back("\"" + std::string(f.name) + "\"");
+  }
+  if (missing.empty()) return;
+  std::string names;
+  for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
+  throw document_error({"update replaces the whole document and keeps no secret: give the secret field" +
+                        std::string(missing.size() > 1 ? "s " : " ") + names + " again"});
+}
+
+void validate_org_oauth_document(const boost::json::value& doc, const validation_options& options) {
+  if (!doc.is_object()) throw document_error({"document: must be a JSON object"});
+  auto problems = validate_fields(org_oauth_spec(), doc.get_object(), options);
+  if (!problems.empty()) throw document_error(std::move(problems));
+}
+
+namespace {
+
+bool secrets_complete_in(std::span<const field_spec> fields, const boost::json::object& doc) {
+  for (const auto& f : fields) {
     const auto* v = doc.if_contains(f.name);
-    if (v == nullptr || !v->is_string() || v->get_string().empty()) return false;
+    if (f.secret) {
+      if (v == nullptr ? f.need == presence::required : (!v->is_string() || v->get_string().empty())) return false;
+    } else if (f.kind == field_kind::object && v != nullptr && v->is_object()) {
+      if (!secrets_complete_in(f.members, v->get_object())) return false;
+    }
   }
   return true;
+}
+
+void collect_non_blank(std::span<const field_spec> fields, const boost::json::object& doc, const std::string& prefix,
+                       std::vector<std::string>& out) {
+  for (const auto& f : fields) {
+    const auto* v = doc.if_contains(f.name);
+    if (v == nullptr) continue;
+    if (f.secret && !(v->is_string() && v->get_string().empty())) out.push_back(prefix + std::string(f.name));
+    if (f.kind == field_kind::object && v->is_object())
+      collect_non_blank(f.members, v->get_object(), prefix + std::string(f.name) + ".", out);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> non_blank_secrets(const document_spec& spec, const boost::json::object& doc) {
+  std::vector<std::string> out;
+  collect_non_blank(spec.fields, doc, "", out);
+  return out;
+}
+
+bool secrets_complete(const document_spec& spec, const boost::json::object& doc) {
+  return secrets_complete_in(spec.fields, doc);
 }
 
 }  // namespace credproxy::vault

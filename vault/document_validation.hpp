@@ -35,8 +35,29 @@ std::vector<std::string> validate_fields(const document_spec& spec, const boost:
 const document_spec& validate_credential_document(const boost::json::value& doc,
                                                   const validation_options& options);
 
-// True when every required secret field holds a non-empty value.
+// Validates an organization OAuth configuration document (org_oauth_spec);
+// throws document_error.
+void validate_org_oauth_document(const boost::json::value& doc, const validation_options& options);
+
+// False when the document is incomplete: a required secret field is missing,
+// or a secret field is present but blank ("", as after an import).
 bool secrets_complete(const document_spec& spec, const boost::json::object& doc);
+
+// Names of the secret fields (nested ones as "a.b") that hold anything but "".
+std::vector<std::string> non_blank_secrets(const document_spec& spec, const boost::json::object& doc);
+
+// Parses a user-supplied document (raw JSON text) on wiping storage.
+// Duplicate keys are refused: Boost.JSON would keep the last silently, so
+// what a reviewer reads and what is stored could differ. document_error
+// otherwise, never echoing the text.
+boost::json::value parse_document_text(std::string_view text);
+
+// On update, every secret field must be re-entered: stored ones are dropped
+// with the old document. A secret is missing when `new_doc` lacks it and it
+// is required, or `old_doc` (of the same description; nullptr when the type
+// changes) held a non-blank value for it. document_error names them all.
+void check_secrets_reentered(const document_spec& spec, const boost::json::object* old_doc,
+                             const boost::json::object& new_doc);
 
 // `text` quoted and escaped for an error message, cut at 80 characters.
 // Only for values that are not secret.

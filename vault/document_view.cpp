@@ -100,9 +100,15 @@ boost::json::object field_schema(const field_spec& f, std::string_view type_name
       schema["pattern"] = "^[A-Za-z0-9._-]{1,128}$";
       break;
     case field_kind::url:
+      // http:// is valid only for loopback hosts with allowHttpEndpoints,
+      // which a pattern cannot say; validation has the last word.
       schema["type"] = "string";
       schema["format"] = "uri";
       schema["pattern"] = "^https?://";
+      break;
+    case field_kind::absolute_url:
+      schema["type"] = "string";
+      schema["format"] = "uri";
       break;
     case field_kind::string:
       schema["type"] = "string";

@@ -121,9 +121,121 @@ TEST(VaultValidation, OauthDescribedFully) {
                                   "additionalParameters":{"n":1}})");
   EXPECT_THAT(msg, HasSubstr(R"(field "grantType": must be one of authorization_code, client_credentials, refresh_token)"));
   EXPECT_THAT(msg, HasSubstr(R"(field "serviceConfiguration.authorizationEndpoint": required)"));
-  EXPECT_THAT(msg, HasSubstr(R"(field "serviceConfiguration.tokenEndpoint": must be an absolute http:// or https:// URL)"));
+  EXPECT_THAT(msg, HasSubstr(R"(field "serviceConfiguration.tokenEndpoint": must be an https:// URL)"));
   EXPECT_THAT(msg, HasSubstr(R"(field "additionalParameters.n": must be a string)"));
   EXPECT_THAT(msg, HasSubstr(R"(fields "issuer" or "serviceConfiguration": give exactly one of them)"));
+}
+
+// A minimal oauth document with `extra` members spliced in.
+std::string oauth_with(std::string_view extra) {
+  return R"({"type":"oauth","clientId":"c","hosts":["a.example"],)" + std::string(extra) + "}";
+}
+
+TEST(VaultValidation, OauthEndpointsMustBeHttps) {
+  EXPECT_EQ(problems_of(oauth_with(R"("issuer":"https://login.example.com/tenant")")), "");
+  EXPECT_EQ(problems_of(oauth_with(R"("serviceConfiguration":{"authorizationEndpoint":"https://a.example/auth",
+                                       "tokenEndpoint":"https://a.example/token","revocationEndpoint":"https://a.example/r"})")),
+            "");
+  EXPECT_THAT(problems_of(oauth_with(R"("issuer":"http://login.example.com")")),
+              HasSubstr(R"(field "issuer": must be an https:// URL (http:// only for loopback hosts)"));
+  const auto msg = problems_of(oauth_with(R"("serviceConfiguration":{"authorizationEndpoint":"not a url",
+                                              "tokenEndpoint":"http://idp.example/token","revocationEndpoint":"ftp://x/r"})"));
+  EXPECT_THAT(msg, HasSubstr(R"(field "serviceConfiguration.authorizationEndpoint": must be an https:// URL)"));
+  EXPECT_THAT(msg, HasSubstr(R"(field "serviceConfiguration.tokenEndpoint": must be an https:// URL)"));
+  EXPECT_THAT(msg, HasSubstr(R"(field "serviceConfiguration.revocationEndpoint": must be an https:// URL)"));
+  // Credentials in a URL would be shown back by show: they have fields of their own.
+  EXPECT_THAT(problems_of(oauth_with(R"("issuer":"https://user:pw@login.example.com")")),
+              HasSubstr(R"(field "issuer": must not carry a user name or password)"));
+}
+
+TEST(VaultValidation, HttpEndpointsOnlyOnLoopbackWithTheOptIn) {
+  const std::string endpoints = R"("serviceConfiguration":{"authorizationEndpoint":"http://127.0.0.1:8081/auth",
+                                    "tokenEndpoint":"http://localhost:8081/token","revocationEndpoint":"http://[::1]:8081/r"})";
+  // Without the opt-in the message says how to opt in.
+  EXPECT_THAT(problems_of(oauth_with(endpoints)),
+              HasSubstr(R"(field "serviceConfiguration.tokenEndpoint": must be an https:// URL (http:// to a loopback host needs "allowHttpEndpoints": true)"));
+  EXPECT_EQ(problems_of(oauth_with(endpoints + R"(,"allowHttpEndpoints":true)")), "");
+  EXPECT_EQ(problems_of(oauth_with(R"("issuer":"http://127.10.0.1","allowHttpEndpoints":true)")), "");
+  // The opt-in never extends to other hosts, and `false` is no opt-in.
+  EXPECT_THAT(problems_of(oauth_with(R"("issuer":"http://idp.example","allowHttpEndpoints":true)")),
+              HasSubstr(R"(field "issuer": must be an https:// URL (http:// only for loopback hosts)"));
+  EXPECT_THAT(problems_of(oauth_with(R"("issuer":"http://10.0.0.1","allowHttpEndpoints":true)")),
+              HasSubstr(R"(field "issuer": must be an https:// URL)"));
+  EXPECT_THAT(problems_of(oauth_with(R"("issuer":"http://localhost.evil.example","allowHttpEndpoints":true)")),
+              HasSubstr(R"(field "issuer": must be an https:// URL)"));
+  EXPECT_THAT(problems_of(oauth_with(R"("issuer":"http://localhost","allowHttpEndpoints":false)")),
+              HasSubstr(R"(field "issuer": must be an https:// URL)"));
+  EXPECT_THAT(problems_of(oauth_with(R"("issuer":"https://a.example","allowHttpEndpoints":"yes")")),
+              HasSubstr(R"(field "allowHttpEndpoints": must be true or false)"));
+}
+
+TEST(VaultValidation, OauthRedirectUrlAndScopes) {
+  EXPECT_EQ(problems_of(oauth_with(R"("issuer":"https://a.example","redirectUrl":"com.example.app:/oauth2redirect")")), "");
+  EXPECT_EQ(problems_of(oauth_with(R"("issuer":"https://a.example","redirectUrl":"http://localhost:8400/cb")")), "");
+  EXPECT_THAT(problems_of(oauth_with(R"("issuer":"https://a.example","redirectUrl":"/callback")")),
+              HasSubstr(R"(field "redirectUrl": must be an absolute URL)"));
+  const auto msg = problems_of(oauth_with(R"("issuer":"https://a.example","scopes":["openid",3,""])"));
+  EXPECT_THAT(msg, HasSubstr(R"(field "scopes"[1]: must be a non-empty string)"));
+  EXPECT_THAT(msg, HasSubstr(R"(field "scopes"[2]: must be a non-empty string)"));
+  EXPECT_THAT(problems_of(oauth_with(R"("issuer":"https://a.example","scopes":"openid")")),
+              HasSubstr(R"(field "scopes": must be an array of strings)"));
+  EXPECT_THAT(problems_of(oauth_with(R"("scopes":[])")),
+              HasSubstr(R"(fields "issuer" or "serviceConfiguration": give exactly one of them)"));
+}
+
+TEST(VaultValidation, OrgOauthDocuments) {
+  auto org_problems = [](std::string_view text) {
+    try {
+      validate_org_oauth_document(json(text), {});
+      return std::string();
+    } catch (const document_error& e) {
+      return std::string(e.what());
+    }
+  };
+  EXPECT_EQ(org_problems(R"({"name":"Microsoft","provider":"graph","clientId":"c","hosts":["graph.microsoft.com"],
+                            "issuer":"https://login.microsoftonline.com/t/v2.0"})"),
+            "");
+  const auto msg = org_problems(R"({"provider":"facebook","clientId":"c","type":"oauth",
+                                   "serviceConfiguration":{"authorizationEndpoint":"http://idp.example/a",
+                                   "tokenEndpoint":"https://idp.example/t"}})");
+  EXPECT_THAT(msg, HasSubstr(R"(field "name": required)"));
+  EXPECT_THAT(msg, HasSubstr(R"(field "provider": must be one of graph, okta, openid, auth0, generic)"));
+  EXPECT_THAT(msg, HasSubstr(R"(field "hosts": required)"));
+  EXPECT_THAT(msg, HasSubstr(R"(unknown field "type")"));
+  EXPECT_THAT(msg, HasSubstr(R"(field "serviceConfiguration.authorizationEndpoint": must be an https:// URL)"));
+  EXPECT_EQ(org_problems("[]"), "document: must be a JSON object");
+}
+
+TEST(VaultValidation, IncompleteWhenARequiredSecretIsMissingOrAnySecretIsBlank) {
+  const auto& oauth = spec_for(credential_type::oauth);
+  EXPECT_TRUE(secrets_complete(oauth, json(oauth_with(R"("issuer":"https://a.example")")).get_object()));
+  EXPECT_TRUE(secrets_complete(oauth, json(oauth_with(R"("issuer":"https://a.example","clientSecret":"s")")).get_object()));
+  // An optional secret left blank by an export is incomplete too.
+  EXPECT_FALSE(secrets_complete(oauth, json(oauth_with(R"("issuer":"https://a.example","refreshToken":"")")).get_object()));
+  const auto& api_key = spec_for(credential_type::api_key);
+  EXPECT_FALSE(secrets_complete(api_key, json(R"({"type":"api_key","hosts":["a"]})").get_object()));
+  EXPECT_FALSE(secrets_complete(api_key, json(R"({"type":"api_key","secret":"","hosts":["a"]})").get_object()));
+  EXPECT_TRUE(secrets_complete(spec_for(credential_type::oauth_alias), json(R"({"type":"oauth_alias","alias":"t"})").get_object()));
+  EXPECT_EQ(non_blank_secrets(oauth, json(oauth_with(R"("issuer":"https://a.example","clientSecret":"s","refreshToken":"")"))
+                                         .get_object()),
+            std::vector<std::string>{"clientSecret"});
+}
+
+TEST(VaultValidation, UpdateNamesEverySecretToReenter) {
+  const auto& oauth = spec_for(credential_type::oauth);
+  const auto old_doc = json(oauth_with(R"("issuer":"https://a.example","clientSecret":"s","refreshToken":"r")"));
+  const auto new_doc = json(oauth_with(R"("issuer":"https://a.example")"));
+  try {
+    check_secrets_reentered(oauth, &old_doc.get_object(), new_doc.get_object());
+    ADD_FAILURE() << "no document_error";
+  } catch (const document_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr(R"(give the secret fields "clientSecret", "refreshToken" again)"));
+  }
+  // A blank stored secret (after an import) need not be given: nothing is lost.
+  const auto imported = json(oauth_with(R"("issuer":"https://a.example","clientSecret":"","refreshToken":"")"));
+  EXPECT_NO_THROW(check_secrets_reentered(oauth, &imported.get_object(), new_doc.get_object()));
+  // Optional secrets of another type's old document do not count.
+  EXPECT_NO_THROW(check_secrets_reentered(oauth, nullptr, new_doc.get_object()));
 }
 
 TEST(VaultValidation, OauthAliasInheritsHosts) {
