@@ -69,7 +69,13 @@ std::optional<proxy_error> resolve(const vault::snapshot& vault, std::string_vie
   if (!u.cred) return not_found(name);
   if (!u.cred->complete)
     return proxy_error{error_code::credential_incomplete,
-                       "credential " + quoted(u.key) + " was imported without its secrets; they must be re-entered",
+                       "credential " + quoted(u.key) +
+                           " was imported without its secrets; re-enter them with cred update (or PUT in the admin API)",
+                       std::string(u.key)};
+  if (u.cred->type == credential_type::oauth_alias && !u.cred->oauth)
+    return proxy_error{error_code::oauth_credentials_missing,
+                       "credential " + quoted(u.key) + " is an alias of the organization OAuth configuration " +
+                           quoted(u.cred->alias) + ", which no longer exists",
                        std::string(u.key)};
   if (!field_allowed(u.cred->type, u.field))
     return proxy_error{error_code::bad_request,

@@ -1,5 +1,6 @@
 #include "proxy/session.hpp"
 
+#include "proxy/proxy_auth.hpp"
 #include "proxy/target.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -111,10 +112,16 @@ session::~session() {
   secure_wipe(out_.data(), out_.capacity());
 }
 
-std::string_view session::client_solution() const noexcept {
+std::string_view session::authorize(const vault::snapshot& snap) {
   // SPEC §6/§7: the default solution serves loopback clients (a sidecar's
   // function runtime) only; anyone else must authenticate.
-  return client_is_loopback_ ? std::string_view(w_.settings.default_solution) : std::string_view();
+  const client_identity client{w_.settings.default_solution, client_is_loopback_};
+  auto result = resolve_solution(fields_, snap, client);
+  if (auto* error = std::get_if<proxy_error>(&result)) {
+    pending_error_ = std::move(*error);
+    return {};
+  }
+  return std::get<std::string_view>(result);
 }
 
 void session::close_if_idle() noexcept {
@@ -238,8 +245,9 @@ void session::log_request(const request_state& rq, unsigned status, std::string_
     keys.append(k);
   }
   const auto ms = std::chrono::duration<double, std::milli>(clock::now() - rq.start).count();
-  w_.log.info("request method={} host={}:{} status={} duration_ms={:.2f} keys={}{}{}", rq.method, rq.dest.host,
-              rq.dest.port, status, ms, keys.empty() ? "-" : keys, error.empty() ? "" : " error=", error);
+  w_.log.info("request method={} host={}:{} status={} duration_ms={:.2f} solution={} keys={}{}{}", rq.method,
+              rq.dest.host, rq.dest.port, status, ms, rq.solution.empty() ? "-" : rq.solution,
+              keys.empty() ? "-" : keys, error.empty() ? "" : " error=", error);
 }
 
 awaitable<session::outcome> session::serve_one() {
@@ -337,16 +345,16 @@ awaitable<session::outcome> session::serve_one() {
   }
 
   // 4. Which solution, then injection: a pure function of head and snapshot.
-  const std::string_view solution = client_solution();
-  if (solution.empty()) {
-    set_error(error_code::proxy_auth_required, "proxy authentication required", {});
-    co_return co_await reply_error(rq, rq.has_body());
-  }
+  // One snapshot for authentication and injection; held by value because
+  // the worker's cache may move on while this request is in flight.
+  const vault::snapshot_ptr snap = w_.snapshots.get();
+  const std::string_view solution = authorize(*snap);
+  if (solution.empty()) co_return co_await reply_error(rq, rq.has_body());
   rq.solution.assign(solution);
   std::optional<injection_plan> plan;
   if (may_inject) {
     const request_view view{rq.dest.scheme, rq.dest.host, rq.dest.port, port_explicit, target, end_to_end_};
-    auto result = plan_injection(view, *w_.snapshots.get(), solution, w_.settings.inject);
+    auto result = plan_injection(view, *snap, solution, w_.settings.inject);
     if (auto* error = std::get_if<proxy_error>(&result)) {
       if (!error->key.empty()) rq.keys_used.push_back(error->key);
       pending_error_ = std::move(*error);
@@ -713,12 +721,10 @@ awaitable<session::outcome> session::tunnel(request_state& rq, std::string_view 
   rq.dest.scheme = "http";  // plain TCP to the target; TLS is end to end
   rq.dest.host.assign(parsed.host);
   rq.dest.port = parsed.port;
-  const std::string_view solution = client_solution();
-  if (solution.empty()) {
-    set_error(error_code::proxy_auth_required, "proxy authentication required");
-    co_return co_await reply_error(rq, true);
-  }
-  if (has_credential_for(*w_.snapshots.get(), solution, "https", rq.dest.host, rq.dest.port)) {
+  const vault::snapshot_ptr snap = w_.snapshots.get();
+  const std::string_view solution = authorize(*snap);
+  if (solution.empty()) co_return co_await reply_error(rq, true);
+  if (has_credential_for(*snap, solution, "https", rq.dest.host, rq.dest.port)) {
     // An opaque tunnel would carry the placeholders unreplaced.
     set_error(error_code::method_not_allowed,
               "credentials are bound to " + rq.dest.host +

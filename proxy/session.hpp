@@ -30,14 +30,13 @@ class session {
   void close_if_idle() noexcept;
 
  private:
-  std::string_view client_solution() const noexcept;
-
- public:
-
- private:
   enum class phase { idle, request_head, request_body, connecting, awaiting_response, response_body, tunnel };
   enum class outcome { keep_alive, close, retry };  // retry: stale pooled connection, nothing sent back yet
   struct request_state;
+
+  // The solution this request acts for (proxy/proxy_auth.hpp), a view into
+  // `snap` or the settings; empty after staging proxy_auth_required.
+  std::string_view authorize(const vault::snapshot& snap);
 
   static awaitable<void> watchdog(std::shared_ptr<session> self);
   void arm(std::chrono::milliseconds timeout, phase p) noexcept;

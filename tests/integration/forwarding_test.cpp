@@ -80,13 +80,15 @@ TEST(Forwarding, HopByHopRequestHeadersAreNotForwarded) {
   }
 }
 
-// Proxy-Authorization is for the proxy only. Solution tokens arrive with the
-// vault issue; until then a loopback client on the default solution may still
-// send the header, and it must never reach the upstream.
+// Proxy-Authorization is for the proxy only: a valid solution token
+// authenticates the request and never reaches the upstream.
 TEST(Forwarding, ProxyAuthorizationIsNotForwarded) {
   fake_upstream upstream;
   credproxy_instance proxy{instance_options()};
-  const std::string value = "proxy-token-7d3e1c";
+  const auto created = proxy.cli({"solution", "token", "create", "default"});
+  ASSERT_EQ(created.status.code, 0) << created.err;
+  const std::string value = created.out.substr(0, created.out.find('\n'));
+  ASSERT_TRUE(proxy.reload_vault());
   const auto r = proxy.curl().get(upstream.url("/auth"), {"--proxy-user", "default:" + value});
   ASSERT_EQ(r.status.code, 0) << r.err;
   EXPECT_EQ(r.only().status, 200u);

@@ -1,5 +1,7 @@
 #include "tests/support/credproxy_instance.hpp"
 
+#include <csignal>
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -78,6 +80,7 @@ void credproxy_instance::write_config(const instance_options& options) {
   yaml << "listen: 127.0.0.1:0\n"
        << "admin_listen: 127.0.0.1:0\n"
        << "workers: " << options.workers << "\n"
+       << "default_solution: " << quoted(options.default_solution) << "\n"
        << "vault:\n"
        << "  path: " << quoted(vault_path()) << "\n"
        << "  key_file: " << quoted(dir_ / "v.key") << "\n";
@@ -144,6 +147,18 @@ std::string credproxy_instance::log() const { return read_file(log_path_); }
 
 bool credproxy_instance::wait_for_log(const std::regex& pattern, std::chrono::milliseconds timeout) const {
   return wait_until([&] { return std::regex_search(log(), pattern); }, timeout);
+}
+
+bool credproxy_instance::reload_vault() const {
+  const auto count = [this] {
+    const auto text = log();
+    std::size_t n = 0;
+    for (auto at = text.find("vault reloaded"); at != std::string::npos; at = text.find("vault reloaded", at + 1)) ++n;
+    return n;
+  };
+  const auto before = count();
+  serve_->send_signal(SIGHUP);
+  return wait_until([&] { return count() > before; }, std::chrono::seconds(5));
 }
 
 exit_status credproxy_instance::stop() {

@@ -39,12 +39,14 @@ struct instance_options {
   std::optional<unsigned> client_header_timeout_ms;
   std::string log_level = "debug";
   unsigned workers = 2;
+  std::string default_solution = "default";  // "" = every client must authenticate
 
   // Fluent setters: g++ 12 warns on designated initializers that skip members.
   instance_options& with_credential(std::string key, std::string json, std::string solution = "default") {
     credentials.push_back({std::move(key), std::move(json), std::move(solution)});
     return *this;
   }
+  instance_options& with_default_solution(std::string name) { default_solution = std::move(name); return *this; }
   instance_options& with_ca(std::string pem) { ca_pem = std::move(pem); return *this; }
   instance_options& with_upgrade_plaintext(bool on) { upgrade_plaintext = on; return *this; }
   instance_options& with_response_timeout_ms(unsigned ms) { response_timeout_ms = ms; return *this; }
@@ -76,6 +78,9 @@ class credproxy_instance {
   std::string log() const;
   // Waits (bounded) until the log matches `pattern`.
   bool wait_for_log(const std::regex& pattern, std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
+  // SIGHUP, then waits (bounded) for serve to log that it reloaded the
+  // vault. False when it did not within 5 s.
+  bool reload_vault() const;
   // SIGTERM and wait; the log is complete afterwards. Idempotent.
   exit_status stop();
   bool running() { return serve_ && serve_->running(); }

@@ -219,7 +219,18 @@ TEST_F(InjectorTest, IncompleteCredential) {
   auto e = fail(r);
   EXPECT_EQ(e.code, error_code::credential_incomplete);
   EXPECT_EQ(e.key, "imported");
-  EXPECT_NE(e.message.find("re-entered"), std::string::npos);
+  EXPECT_NE(e.message.find("re-enter them with cred update"), std::string::npos);
+}
+
+TEST_F(InjectorTest, AliasOfRemovedOrganizationConfigurationNamesIt) {
+  auto broken = make("ms.broken", credential_type::oauth_alias, {"api.example.com"});
+  broken.alias = "sso.oauth.gone";  // and no oauth client: the configuration was removed
+  vault_.solutions["alpha"].credentials.emplace(broken.key, std::move(broken));
+  auto r = header("{{cred:ms.broken}}");
+  auto e = fail(r);
+  EXPECT_EQ(e.code, error_code::oauth_credentials_missing);
+  EXPECT_EQ(e.key, "ms.broken");
+  EXPECT_NE(e.message.find("'sso.oauth.gone', which no longer exists"), std::string::npos) << e.message;
 }
 
 TEST_F(InjectorTest, HostBindingUsesActualUpstreamNotHostHeader) {
