@@ -4,6 +4,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
@@ -17,19 +18,51 @@ namespace {
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-http::response<http::string_body> json_reply(http::status status, const boost::json::value& body) {
-  http::response<http::string_body> res{status, 11};
+// Everything that may hold an admin token or a credential document (read
+// buffer, header fields, bodies) is on wiping storage, so the bytes are
+// cleansed when the memory is released.
+using wiping_alloc = wiping_allocator<char>;
+using wiping_body = http::basic_string_body<char, std::char_traits<char>, wiping_alloc>;
+using wiping_fields = http::basic_fields<wiping_alloc>;
+using request_parser = http::request_parser<wiping_body, wiping_alloc>;
+using request = http::request<wiping_body, wiping_fields>;
+using response = http::response<wiping_body, wiping_fields>;
+using read_buffer = beast::basic_flat_buffer<wiping_alloc>;
+
+constexpr auto idle_timeout = std::chrono::seconds(30);
+
+// The heap buffer of a wiping_string is cleansed by its allocator; the
+// small-string buffer inside the object is not (common/secret.hpp).
+void wipe(wiping_string& s) noexcept {
+  secure_wipe(s.data(), s.capacity());
+  s.clear();
+}
+
+response json_reply(http::status status, const boost::json::value& body) {
+  response res{status, 11};
   res.set(http::field::content_type, "application/json");
-  res.body() = boost::json::serialize(body);
+  const auto text = boost::json::serialize(body);  // probes and errors: nothing secret
+  res.body().assign(text.data(), text.size());
   return res;
 }
 
-http::response<http::string_body> handle(const http::request<http::string_body>& req, const admin_routes& routes) {
-  const auto target = std::string_view(req.target().data(), req.target().size());
+// SPEC §4 shape, for the errors this session produces itself.
+response error_reply(http::status status, std::string_view code, std::string_view message) {
+  auto res = json_reply(status, {{"error", code}, {"message", message}});
+  res.set("Credproxy-Error", code);
+  return res;
+}
+
+bool is_api_target(std::string_view target) {
+  return target == "/v1" || target.starts_with("/v1/") || target.starts_with("/v1?");
+}
+
+response probe_reply(const request& req, std::string_view target, const admin_routes& routes) {
+  if (target != "/healthz" && target != "/readyz" && target != "/metrics")
+    return error_reply(http::status::not_found, "not_found", "no such endpoint");
   if (req.method() != http::verb::get) {
-    auto res = json_reply(http::status::method_not_allowed,
-                          {{"error", "bad_request"}, {"message", "method not allowed"}});
-    res.set("Credproxy-Error", "bad_request");
+    auto res = error_reply(http::status::method_not_allowed, "method_not_allowed", "only GET is allowed here");
+    res.set(http::field::allow, "GET");
     return res;
   }
   if (target == "/healthz") return json_reply(http::status::ok, {{"status", "ok"}});
@@ -38,31 +71,102 @@ http::response<http::string_body> handle(const http::request<http::string_body>&
     return json_reply(ready ? http::status::ok : http::status::service_unavailable,
                       {{"status", ready ? "ready" : "not ready"}});
   }
-  if (target == "/metrics") {
-    http::response<http::string_body> res{http::status::ok, 11};
-    res.set(http::field::content_type, "text/plain; version=0.0.4");
-    res.body() = routes.metrics();
-    return res;
-  }
-  auto res = json_reply(http::status::not_found, {{"error", "not_found"}, {"message", "no such endpoint"}});
-  res.set("Credproxy-Error", "not_found");
+  response res{http::status::ok, 11};
+  res.set(http::field::content_type, "text/plain; version=0.0.4");
+  const auto text = routes.metrics();
+  res.body().assign(text.data(), text.size());
   return res;
+}
+
+admin_request to_admin_request(request& req) {
+  admin_request out;
+  out.method = std::string(req.method_string());
+  out.target = std::string(req.target());
+  if (auto it = req.find(http::field::authorization); it != req.end())
+    out.authorization.assign(it->value().data(), it->value().size());
+  if (auto it = req.find(http::field::content_type); it != req.end()) out.content_type = std::string(it->value());
+  out.body = std::move(req.body());
+  wipe(req.body());  // a moved-from short string keeps its bytes
+  return out;
+}
+
+response to_response(admin_reply& reply) {
+  response res{static_cast<http::status>(reply.status), 11};
+  // Token creation answers with a secret: no cache may keep any of these.
+  res.set(http::field::cache_control, "no-store");
+  if (!reply.body.empty()) res.set(http::field::content_type, "application/json");
+  if (!reply.error_code.empty()) res.set("Credproxy-Error", reply.error_code);
+  for (const auto& [name, value] : reply.headers) res.insert(name, value);
+  res.body() = std::move(reply.body);
+  wipe(reply.body);
+  return res;
+}
+
+// Runs on the API's thread pool. Parameters by value: the frame owns them.
+awaitable<admin_reply> call_api(const admin_handler* api, admin_request req) {
+  auto reply = (*api)(req);
+  wipe(req.authorization);
+  wipe(req.body);
+  co_return reply;
+}
+
+awaitable<response> api_reply(const admin_routes* routes, request* req) {
+  if (!routes->api) co_return error_reply(http::status::not_found, "not_found", "the admin API is not enabled");
+  auto call = call_api(&routes->api, to_admin_request(*req));
+  // Hop to the pool and back: the handler blocks (vault I/O), this thread must not.
+  auto hop = asio::co_spawn(routes->api_executor, std::move(call), use_tuple);
+  auto [failure, reply] = co_await std::move(hop);
+  if (failure) co_return error_reply(http::status::internal_server_error, "internal_error", "admin API failure");
+  co_return to_response(reply);
+}
+
+bool expects_continue(const request& req) {
+  auto it = req.find(http::field::expect);
+  return it != req.end() && beast::iequals(it->value(), "100-continue");
 }
 
 awaitable<void> admin_session(tcp::socket socket, const admin_routes* routes) {
   beast::tcp_stream stream(std::move(socket));
-  beast::flat_buffer buffer;
+  read_buffer buffer;
   for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.body_limit(64 * 1024);
-    stream.expires_after(std::chrono::seconds(30));
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
-    if (ec) break;
-    auto res = handle(parser.get(), *routes);
-    res.keep_alive(parser.get().keep_alive());
+    request_parser parser;
+    parser.header_limit(16 * 1024);
+    parser.body_limit(admin_body_limit);
+    stream.expires_after(idle_timeout);
+    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    sys_error ec = hec;
+    if (!ec && !parser.is_done() && expects_continue(parser.get())) {
+      http::response<http::empty_body> cont{http::status::continue_, 11};
+      auto [cec, cn] = co_await http::async_write(stream, cont, use_tuple);
+      ec = cec;
+    }
+    if (!ec && !parser.is_done()) {
+      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
+      ec = bec;
+    }
+    response res;
+    if (ec == http::error::body_limit) {
+      res = error_reply(http::status::payload_too_large, "payload_too_large", "request body over 1 MiB");
+    } else if (ec == http::error::header_limit) {
+      res = error_reply(http::status::request_header_fields_too_large, "bad_request", "request head too large");
+    } else if (ec) {
+      break;
+    } else {
+      auto& req = parser.get();
+      const auto target = std::string_view(req.target().data(), req.target().size());
+      if (is_api_target(target)) {
+        res = co_await api_reply(routes, &req);
+      } else {
+        res = probe_reply(req, target, *routes);
+      }
+    }
+    const bool keep_alive = !ec && parser.get().keep_alive();
+    res.keep_alive(keep_alive);
     res.prepare_payload();
+    stream.expires_after(idle_timeout);
     auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
-    if (wec || !res.keep_alive()) break;
+    wipe(res.body());
+    if (wec || !keep_alive) break;
   }
   sys_error ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);

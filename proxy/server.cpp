@@ -15,6 +15,9 @@ namespace credproxy::proxy {
 namespace {
 
 constexpr auto shutdown_grace = std::chrono::seconds(10);
+// Admin API calls are rare and serialize on the vault lock anyway; two
+// threads let a quick read proceed while a write waits for the lock.
+constexpr std::size_t admin_api_threads = 2;
 
 tcp::endpoint to_endpoint(const config::endpoint& e) {
   return {asio::ip::make_address(e.host), e.port};
@@ -90,6 +93,9 @@ server::server(const config::config& cfg, const vault::snapshot_holder& vault, s
 }
 
 server::~server() {
+  // Pool tasks resume sessions on the first worker's io_context: finish
+  // them while it still exists.
+  stop_admin_pool();
   for (auto& w : workers_) {
     w->ioc->stop();
     if (w->thread.joinable()) w->thread.join();
@@ -139,7 +145,11 @@ awaitable<void> server::accept_loop(server* self) {
 }
 
 void server::run() {
-  admin_routes routes{[this] { return metrics_text(); }, [this] { return !stopping_ && vault_.load() != nullptr; }};
+  if (admin_api_) admin_pool_ = std::make_unique<asio::thread_pool>(admin_api_threads);
+  asio::any_io_executor api_executor;
+  if (admin_pool_) api_executor = admin_pool_->get_executor();
+  admin_routes routes{[this] { return metrics_text(); }, [this] { return !stopping_ && vault_.load() != nullptr; },
+                      admin_api_, api_executor};
   auto& first = *workers_.front()->ioc;
   asio::co_spawn(first, accept_loop(this), asio::detached);
   asio::co_spawn(first, admin_accept_loop(admin_acceptor_.get(), &routes), asio::detached);
@@ -158,12 +168,14 @@ void server::run() {
     begin_shutdown();
   });
   wait_for_reload();
+  if (poll_ && poll_period_.count() > 0) schedule_poll();
   control_.run();
 
   for (auto& w : workers_) {
     w->ioc->stop();
     if (w->thread.joinable()) w->thread.join();
   }
+  stop_admin_pool();
   log_->info("stopped");
 }
 
@@ -175,8 +187,29 @@ void server::wait_for_reload() {
   });
 }
 
+void server::schedule_poll() {
+  poll_timer_.expires_after(poll_period_);
+  poll_timer_.async_wait([this](const sys_error& ec) {
+    if (ec || stopping_) return;
+    try {
+      poll_();
+    } catch (const std::exception& e) {
+      // The handler reports its own failures; this only keeps the loop alive.
+      log_->error("periodic task failed: {}", e.what());
+    }
+    schedule_poll();
+  });
+}
+
+void server::stop_admin_pool() noexcept {
+  // join, not stop: a vault write in progress completes (it is atomic
+  // either way, but its caller deserves the answer it paid for).
+  if (admin_pool_) admin_pool_->join();
+}
+
 void server::begin_shutdown() {
   stopping_ = true;
+  poll_timer_.cancel();
   for (auto& w : workers_) {
     asio::post(*w->ioc, [this, ctx = &w->context, first = w.get() == workers_.front().get()] {
       if (first) {

@@ -1,8 +1,9 @@
 #pragma once
 // The proxy process: one io_context per worker thread, the proxy acceptor
-// handing connections round-robin to workers, the admin listener, and a
-// control loop on the calling thread for signals (nothing there may block an
-// I/O thread, so slow work such as vault reloads belongs to the control loop).
+// handing connections round-robin to workers, the admin listener (whose API
+// handler runs on a small pool of its own), and a control loop on the
+// calling thread for signals and periodic polls (nothing may block an I/O
+// thread, so slow work such as vault reloads belongs to the control loop).
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -13,7 +14,10 @@
 
 #include "config/config.hpp"
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
+#include "proxy/admin_api.hpp"
 #include "proxy/net.hpp"
 #include "proxy/worker.hpp"
 #include "vault/snapshot_holder.hpp"
@@ -39,6 +43,18 @@ class server {
   // Called on the control thread on SIGHUP (e.g. to reload the vault).
   void on_reload(std::function<void()> handler) { reload_ = std::move(handler); }
 
+  // Called on the control thread every `period` (e.g. to notice a vault
+  // file changed by another process). It may block briefly: no I/O thread
+  // waits for it.
+  void on_poll(std::chrono::milliseconds period, std::function<void()> handler) {
+    poll_period_ = period;
+    poll_ = std::move(handler);
+  }
+
+  // Serves /v1 on the admin listener with `handler`, run on a small pool of
+  // its own threads since it blocks on vault I/O. Without it /v1 is 404.
+  void set_admin_api(admin_handler handler) { admin_api_ = std::move(handler); }
+
   // Prometheus text exposition of all workers' counters.
   std::string metrics_text() const;
 
@@ -48,6 +64,8 @@ class server {
   worker& next_worker() noexcept;
   static awaitable<void> accept_loop(server* self);
   void wait_for_reload();
+  void schedule_poll();
+  void stop_admin_pool() noexcept;
 
   std::shared_ptr<spdlog::logger> log_;
   proxy_settings settings_;
@@ -68,6 +86,11 @@ class server {
   asio::signal_set reload_signal_{control_, SIGHUP};
   std::atomic<bool> stopping_{false};
   std::function<void()> reload_;
+  std::chrono::milliseconds poll_period_{0};
+  std::function<void()> poll_;
+  asio::steady_timer poll_timer_{control_};
+  admin_handler admin_api_;
+  std::unique_ptr<asio::thread_pool> admin_pool_;
 };
 
 }  // namespace credproxy::proxy

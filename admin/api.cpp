@@ -1,0 +1,156 @@
+#include "admin/api.hpp"
+
+#include <boost/json/array.hpp>
+
+#include "admin/router.hpp"
+#include "vault/access_token.hpp"
+#include "vault/ops_errors.hpp"
+
+namespace credproxy::admin {
+
+namespace {
+
+constexpr std::string_view realm = R"(Bearer realm="credproxy admin")";
+
+// ASCII case-insensitive, for scheme names and media types.
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
+// RFC 6750: "Bearer" 1*SP token; nullopt for any other shape.
+std::optional<std::string_view> bearer_token(std::string_view authorization) {
+  const auto space = authorization.find(' ');
+  if (space == std::string_view::npos || !iequals(authorization.substr(0, space), "bearer")) return std::nullopt;
+  auto token = authorization.substr(space);
+  while (token.starts_with(' ')) token.remove_prefix(1);
+  while (token.ends_with(' ')) token.remove_suffix(1);
+  if (token.empty()) return std::nullopt;
+  return token;
+}
+
+proxy::admin_reply unauthorized(std::string_view message, bool token_given) {
+  auto reply = error_reply(error_code::admin_auth_required, message);
+  std::string challenge(realm);
+  if (token_given) challenge += R"(, error="invalid_token")";
+  reply.headers.emplace_back("WWW-Authenticate", std::move(challenge));
+  return reply;
+}
+
+boost::json::array string_array(const std::vector<std::string>& items) {
+  boost::json::array out;
+  for (const auto& item : items) out.emplace_back(item);
+  return out;
+}
+
+bool is_json_media_type(std::string_view content_type) {
+  const auto semicolon = content_type.find(';');
+  auto type = content_type.substr(0, semicolon);
+  while (type.ends_with(' ')) type.remove_suffix(1);
+  if (iequals(type, "application/json")) return true;
+  return type.size() > 5 && iequals(type.substr(type.size() - 5), "+json");  // application/merge-patch+json &c.
+}
+
+bool match(const route& r, const std::vector<std::string>& segments,
+           std::vector<std::pair<std::string_view, std::string>>& params) {
+  if (r.pattern.size() != segments.size()) return false;
+  params.clear();
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    if (r.pattern[i].starts_with('{')) {
+      if (segments[i].empty()) return false;  // "/credentials/" is no route, not an invalid key
+      params.emplace_back(r.pattern[i], segments[i]);
+    } else if (r.pattern[i] != segments[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+struct api::routes {
+  std::vector<route> table;
+};
+
+api::api(api_context context) : context_(std::move(context)), routes_(std::make_unique<routes>()) {
+  for (auto make : {credential_routes, org_routes, solution_routes}) {
+    auto more = make();
+    routes_->table.insert(routes_->table.end(), more.begin(), more.end());
+  }
+}
+
+api::~api() = default;
+
+proxy::admin_reply api::handle(const proxy::admin_request& request) const noexcept {
+  std::string key;         // the credential key of the route, for error replies
+  std::string route_name;  // for the log: the pattern, never the target (a token id slot may hold a token)
+  try {
+    // Authentication before routing: without a token nothing, not even which
+    // routes exist, can be learned.
+    if (request.authorization.empty())
+      return unauthorized("admin API requests need \"Authorization: Bearer <admin token>\" "
+                          "(credproxy admin token create)",
+                          false);
+    const auto token = bearer_token(request.authorization);
+    const auto snapshot = context_.snapshot ? context_.snapshot() : nullptr;
+    if (!token || snapshot == nullptr || !vault::verify_access_token(vault::token_kind::admin, *token, snapshot->admin_tokens))
+      return unauthorized("invalid admin token", true);
+
+    auto target = split(request.target);
+    std::vector<std::pair<std::string_view, std::string>> params;
+    std::string allowed;
+    const route* chosen = nullptr;
+    for (const auto& r : routes_->table) {
+      if (!match(r, target.segments, params)) continue;
+      if (r.method == request.method) {
+        chosen = &r;
+        break;
+      }
+      allowed += (allowed.empty() ? "" : ", ") + std::string(r.method);
+    }
+    if (chosen == nullptr && allowed.empty()) throw api_error(error_code::not_found, "no such endpoint");
+    if (chosen == nullptr) {
+      auto reply = error_reply(error_code::method_not_allowed, "method " + printable(request.method) +
+                                                                   " not allowed here (allowed: " + allowed + ")");
+      reply.headers.emplace_back("Allow", allowed);
+      return reply;
+    }
+    for (const auto segment : chosen->pattern) route_name += "/" + std::string(segment);
+    for (const auto& [name, value] : params) {
+      check_param(name, value);
+      if (name == "{key}") key = value;
+    }
+    if ((request.method == "PUT" || request.method == "POST") && !request.content_type.empty() &&
+        !is_json_media_type(request.content_type))
+      throw api_error(error_code::unsupported_media_type, "request bodies are JSON (Content-Type: application/json)");
+
+    const call c{context_, request, std::move(params), target.query,
+                 std::string(vault::access_token_id(vault::token_kind::admin, *token).value_or(""))};
+    return chosen->handler(c);
+  } catch (const api_error& e) {
+    return error_reply(e.code, e.what(), e.key.empty() ? key : e.key);
+  } catch (const vault::org_config_in_use& e) {
+    return error_reply(error_code::conflict, e.what(), {}, {{"users", string_array(e.users)}});
+  } catch (const vault::import_conflict& e) {
+    return error_reply(error_code::conflict, e.what(), {}, {{"keys", string_array(e.keys)}});
+  } catch (const vault::credential_not_found& e) {  // and the org, solution and token kinds
+    return error_reply(error_code::not_found, e.what(), key);
+  } catch (const vault::credential_exists& e) {
+    return error_reply(error_code::conflict, e.what(), key);
+  } catch (const vault::document_error& e) {
+    return error_reply(error_code::bad_request, e.what(), key);
+  } catch (const vault::vault_error& e) {
+    // Names checked above, so what is left is the vault file itself:
+    // unreadable, undecryptable, or the disk refused the write.
+    if (context_.log) context_.log->error("admin API: {} {}: {}", request.method, route_name, e.what());
+    return error_reply(error_code::internal_error, e.what(), key);
+  } catch (const std::exception& e) {
+    if (context_.log) context_.log->error("admin API: {} {}: {}", request.method, route_name, e.what());
+    return error_reply(error_code::internal_error, "internal error (see the server log)", key);
+  }
+}
+
+}  // namespace credproxy::admin

@@ -1,0 +1,52 @@
+#pragma once
+// Hot reload: publishes a new snapshot when the vault file changes, so that
+// `credproxy cred ...` (or the admin API) in another process takes effect
+// within one poll interval. A poll costs one stat(2); the vault is read and
+// decrypted only when its stamp (device, inode, size, mtime, ctime) moved.
+//
+// Blocking (file I/O, decryption): call from the control thread or the
+// admin API's pool, never an I/O thread. Thread-safe: calls are serialized.
+// In-flight requests keep the snapshot they started with (shared_ptr).
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include <spdlog/logger.h>
+
+#include "vault/file_stamp.hpp"
+#include "vault/snapshot_holder.hpp"
+#include "vault/store.hpp"
+
+namespace credproxy::admin {
+
+// Writers replace the file by rename: four stats a second find a change
+// well within the promised second and cost nothing measurable.
+inline constexpr std::chrono::milliseconds vault_poll_interval{250};
+
+class vault_watcher {
+ public:
+  vault_watcher(const vault::vault_store& store, vault::snapshot_holder& holder, std::shared_ptr<spdlog::logger> log);
+
+  // Reloads when the file's stamp differs from the last attempt's. A load
+  // that fails is logged once and not retried until the file changes again
+  // (or reload() is called): no log line, no decryption every 250 ms.
+  void poll();
+
+  // SIGHUP: reloads now, whatever the stamp, and always logs the outcome.
+  void reload();
+
+ private:
+  void load(const vault::file_stamp& stamp, bool forced);
+
+  const vault::vault_store& store_;
+  vault::snapshot_holder& holder_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::mutex mutex_;
+  // The stamp taken before the last load attempt; empty until the first
+  // poll, which therefore re-reads once (cheap insurance against a write
+  // between the initial load and the watcher's start).
+  std::optional<vault::file_stamp> attempted_;
+};
+
+}  // namespace credproxy::admin
