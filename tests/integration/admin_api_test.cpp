@@ -112,6 +112,7 @@ struct type_case {
   std::string name;
   std::string document;
   std::vector<std::string> secret_fields;
+  std::string org_config = {};  // PUT to /v1/org/oauth/sso.test first (aliases need one)
 };
 
 void PrintTo(const type_case& c, std::ostream* os) { *os << c.name; }
@@ -121,6 +122,9 @@ class AdminCredentialTypes : public AdminApiEndToEnd, public ::testing::WithPara
 TEST_P(AdminCredentialTypes, PutGetListUpdateDelete) {
   const auto& c = GetParam();
   const std::string path = "/v1/solutions/default/credentials/it." + c.name;
+  if (!c.org_config.empty()) {
+    ASSERT_EQ(send("PUT", "/v1/org/oauth/sso.test", c.org_config).status, 201u);
+  }
   auto r = send("PUT", path, c.document);
   ASSERT_EQ(r.status, 201u) << r.body;
   EXPECT_EQ(r.header("Location"), path);
@@ -155,7 +159,11 @@ INSTANTIATE_TEST_SUITE_P(
                                 R"({"type":"oauth","clientId":"app","clientSecret":")" + canary +
                                     R"(","issuer":"https://login.example.com","scopes":["read"],
                                     "grantType":"client_credentials","hosts":["api.example.com"]})",
-                                {"clientSecret"}}),
+                                {"clientSecret"}},
+                      type_case{"oauth_alias", R"({"type":"oauth_alias","alias":"sso.test"})", {},
+                                R"({"name":"Test SSO","provider":"generic","hosts":["api.example.com"],
+                                    "clientId":"app","clientSecret":")" + canary +
+                                    R"(","issuer":"https://login.example.com","grantType":"client_credentials"})"}),
     [](const ::testing::TestParamInfo<type_case>& p) { return p.param.name; });
 
 TEST_F(AdminApiEndToEnd, ValidationErrorsNameTheFieldAsTheCliDoes) {
