@@ -84,20 +84,31 @@ api::api(api_context context) : context_(std::move(context)), routes_(std::make_
 
 api::~api() = default;
 
-proxy::admin_reply api::handle(const proxy::admin_request& request) const noexcept {
-  std::string key;         // the credential key of the route, for error replies
-  std::string route_name;  // for the log: the pattern, never the target (a token id slot may hold a token)
+std::optional<proxy::admin_reply> api::authenticate(const proxy::admin_request& request) const noexcept {
   try {
-    // Authentication before routing: without a token nothing, not even which
-    // routes exist, can be learned.
     if (request.authorization.empty())
       return unauthorized("admin API requests need \"Authorization: Bearer <admin token>\" "
                           "(credproxy admin token create)",
                           false);
     const auto token = bearer_token(request.authorization);
     const auto snapshot = context_.snapshot ? context_.snapshot() : nullptr;
-    if (!token || snapshot == nullptr || !vault::verify_access_token(vault::token_kind::admin, *token, snapshot->admin_tokens))
+    if (!token || snapshot == nullptr ||
+        !vault::verify_access_token(vault::token_kind::admin, *token, snapshot->admin_tokens))
       return unauthorized("invalid admin token", true);
+    return std::nullopt;
+  } catch (const std::exception&) {
+    return error_reply(error_code::internal_error, "admin API failure");
+  }
+}
+
+proxy::admin_reply api::handle(const proxy::admin_request& request) const noexcept {
+  std::string key;         // the credential key of the route, for error replies
+  std::string route_name;  // for the log: the pattern, never the target (a token id slot may hold a token)
+  try {
+    // Authentication before routing: without a token nothing, not even which
+    // routes exist, can be learned.
+    if (auto refused = authenticate(request)) return std::move(*refused);
+    const auto token = bearer_token(request.authorization);
 
     auto target = split(request.target);
     std::vector<std::pair<std::string_view, std::string>> params;
@@ -142,6 +153,11 @@ proxy::admin_reply api::handle(const proxy::admin_request& request) const noexce
     return error_reply(error_code::conflict, e.what(), key);
   } catch (const vault::document_error& e) {
     return error_reply(error_code::bad_request, e.what(), key);
+  } catch (const vault::vault_busy& e) {
+    if (context_.log) context_.log->warn("admin API: {} {}: {}", request.method, route_name, e.what());
+    auto reply = error_reply(error_code::vault_busy, e.what(), key);
+    reply.headers.emplace_back("Retry-After", "1");
+    return reply;
   } catch (const vault::vault_error& e) {
     // Names checked above, so what is left is the vault file itself:
     // unreadable, undecryptable, or the disk refused the write.

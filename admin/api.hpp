@@ -40,6 +40,10 @@ class api {
   // Never throws: every failure is an error reply.
   proxy::admin_reply handle(const proxy::admin_request& request) const noexcept;
 
+  // The bearer check alone (proxy::admin_gate): a 401 reply, or nullopt
+  // when the admin token is valid. Non-blocking; handle() checks again.
+  std::optional<proxy::admin_reply> authenticate(const proxy::admin_request& request) const noexcept;
+
  private:
   struct routes;
   api_context context_;

@@ -13,6 +13,7 @@ std::string_view to_string(error_code code) noexcept {
     case error_code::conflict: return "conflict";
     case error_code::unsupported_media_type: return "unsupported_media_type";
     case error_code::internal_error: return "internal_error";
+    case error_code::vault_busy: return "vault_busy";
   }
   return "internal_error";
 }
@@ -26,6 +27,7 @@ unsigned status_of(error_code code) noexcept {
     case error_code::conflict: return 409;
     case error_code::unsupported_media_type: return 415;
     case error_code::internal_error: return 500;
+    case error_code::vault_busy: return 503;
   }
   return 500;
 }

@@ -20,6 +20,7 @@ enum class error_code {
   conflict,                // 409: exists already, still in use, import clashes
   unsupported_media_type,  // 415: a body that is not JSON
   internal_error,          // 500: the vault could not be read or written
+  vault_busy,              // 503: another writer held the vault lock too long (Retry-After)
 };
 
 std::string_view to_string(error_code code) noexcept;

@@ -30,8 +30,10 @@ void vault_watcher::load(const vault::file_stamp& stamp, bool forced) {
     log_->error("vault reload failed, keeping the current credentials: {}", e.what());
     return;
   }
+  // The same file bytes, not merely the same revision: a restored backup
+  // followed by one write repeats a revision with different contents.
   const auto current = holder_.load();
-  if (current != nullptr && current->generation == next->generation) {
+  if (current != nullptr && current->file_digest == next->file_digest) {
     if (forced) {
       // Every successful SIGHUP says so (operators and tests wait for it).
       log_->info("vault reloaded (revision {}, unchanged)", next->generation);

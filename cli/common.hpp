@@ -35,6 +35,12 @@ struct command_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A usage mistake CLI11 cannot see (options that contradict each other):
+// main prints "credproxy: <what>" on stderr, exits 1.
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Reads a whole document from a file path or "-" (stdin). The returned
 // string may hold secrets: wrap it in wipe_on_exit.
 std::string read_document(const std::string& path_or_dash);

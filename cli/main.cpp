@@ -22,6 +22,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 1;
+  } catch (const credproxy::cli::usage_error& e) {
+    std::fprintf(stderr, "credproxy: %s\n", e.what());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "credproxy: %s\n", e.what());
     return 2;

@@ -86,6 +86,7 @@ void register_solution_commands(CLI::App& app, global_options& options) {
   copy->add_option("to", o->target, "target solution")->required()->check(name_check());
   add_global_options(*copy, options);
   copy->callback([&options, o] {
+    if (o->solution == o->target) throw usage_error("solution copy: the source and the target are the same solution");
     report_imported("copied", o->target, vault::copy_solution(open_store(options), o->solution, o->target));
   });
 

@@ -79,7 +79,7 @@ void run_rekey(const global_options& options, const rekey_options& o) {
   auto to = from;
   to.kind = parse_kind(o.to, from.kind);
   if (!o.new_passphrase_file.empty() && to.kind != kind_t::passphrase)
-    throw command_error("--new-passphrase-file applies only when the new key is a passphrase (--to passphrase)");
+    throw usage_error("--new-passphrase-file applies only when the new key is a passphrase (--to passphrase)");
   const bool switching = to.kind != from.kind;
   auto store = open_store(cfg);
   const std::string vault_name = cfg.vault_path.string();

@@ -112,7 +112,15 @@ awaitable<admin_reply> call_api(const admin_handler* api, admin_request req) {
 
 awaitable<response> api_reply(const admin_routes* routes, request* req) {
   if (!routes->api) co_return error_reply(http::status::not_found, "not_found", "the admin API is not enabled");
-  auto call = call_api(&routes->api, to_admin_request(*req));
+  auto admin_req = to_admin_request(*req);
+  if (routes->gate) {
+    if (auto refused = routes->gate(admin_req)) {
+      wipe(admin_req.authorization);
+      wipe(admin_req.body);
+      co_return to_response(*refused);
+    }
+  }
+  auto call = call_api(&routes->api, std::move(admin_req));
   // Hop to the pool and back: the handler blocks (vault I/O), this thread must not.
   auto hop = asio::co_spawn(routes->api_executor, std::move(call), use_tuple);
   auto [failure, reply] = co_await std::move(hop);

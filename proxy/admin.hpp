@@ -16,6 +16,7 @@ struct admin_routes {
   std::function<std::string()> metrics;  // Prometheus text
   std::function<bool()> ready;           // vault loaded and listeners bound
   admin_handler api;                     // empty: /v1 answers 404
+  admin_gate gate;                       // empty: every /v1 request goes to `api`
   asio::any_io_executor api_executor;    // where `api` runs; never an I/O thread
 };
 

@@ -5,6 +5,7 @@
 // Authorization values and bodies may carry secrets (tokens, credential
 // documents): they live in wiping storage end to end.
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,5 +35,11 @@ struct admin_reply {
 // Blocking (vault file I/O, decryption): called on the admin API's own
 // thread pool, never on an I/O thread. Must not throw.
 using admin_handler = std::function<admin_reply(const admin_request&)>;
+
+// Non-blocking (a snapshot lookup and a hash): runs on the listener's own
+// thread before the hop to the pool, so clients without a valid admin token
+// are answered at once and can never occupy the pool's threads, even while
+// a writer holds the vault lock. nullopt: pass the request on.
+using admin_gate = std::function<std::optional<admin_reply>(const admin_request&)>;
 
 }  // namespace credproxy::proxy

@@ -149,7 +149,7 @@ void server::run() {
   asio::any_io_executor api_executor;
   if (admin_pool_) api_executor = admin_pool_->get_executor();
   admin_routes routes{[this] { return metrics_text(); }, [this] { return !stopping_ && vault_.load() != nullptr; },
-                      admin_api_, api_executor};
+                      admin_api_, admin_gate_, api_executor};
   auto& first = *workers_.front()->ioc;
   asio::co_spawn(first, accept_loop(this), asio::detached);
   asio::co_spawn(first, admin_accept_loop(admin_acceptor_.get(), &routes), asio::detached);

@@ -53,7 +53,10 @@ class server {
 
   // Serves /v1 on the admin listener with `handler`, run on a small pool of
   // its own threads since it blocks on vault I/O. Without it /v1 is 404.
-  void set_admin_api(admin_handler handler) { admin_api_ = std::move(handler); }
+  void set_admin_api(admin_handler handler, admin_gate gate = {}) {
+    admin_api_ = std::move(handler);
+    admin_gate_ = std::move(gate);
+  }
 
   // Prometheus text exposition of all workers' counters.
   std::string metrics_text() const;
@@ -90,6 +93,7 @@ class server {
   std::function<void()> poll_;
   asio::steady_timer poll_timer_{control_};
   admin_handler admin_api_;
+  admin_gate admin_gate_;
   std::unique_ptr<asio::thread_pool> admin_pool_;
 };
 

@@ -123,6 +123,10 @@ struct snapshot {
   string_map<org_oauth_config> org_oauth;  // by title
   string_map<token_digest> admin_tokens;   // admin API bearer tokens: id -> digest
   std::uint64_t generation = 0;
+  // SHA-256 of the vault file this snapshot was read from. Revisions can
+  // repeat (a backup restored, then one write); the file's bytes cannot,
+  // since every write seals with a fresh nonce. Hot reload compares this.
+  token_digest file_digest{};
 
   // nullptr when the solution or the key does not exist (the caller must not
   // be able to tell which).

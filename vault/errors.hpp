@@ -22,6 +22,12 @@ struct credential_exists : vault_error {
   using vault_error::vault_error;
 };
 
+// Another writer held the vault lock for longer than the wait allows (the
+// admin API answers 503): a stuck process must not hang every writer.
+struct vault_busy : vault_error {
+  using vault_error::vault_error;
+};
+
 // A credential document that does not match its description (the admin API
 // answers 400). what() joins every problem with "; ".
 struct document_error : vault_error {

@@ -7,7 +7,9 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <thread>
 #include <cstdio>
 #include <cstring>
 
@@ -135,6 +137,10 @@ void keep_backup(const std::filesystem::path& target, const std::filesystem::pat
         throw vault_error(errno_error("cannot rename over", backup, err).what() + std::string(" (") +
                           target.string() + " is unchanged)");
       }
+      // When the backup already was this very file (same inode, e.g. right
+      // after a rekey), rename(2) succeeds without doing anything and the
+      // temp link would stay behind as one more copy of the vault.
+      ::unlink(temp.c_str());
       return;
     }
     if (errno == ENOENT) return;  // no current version yet
@@ -162,11 +168,24 @@ void remove_stale_temp_files(const std::filesystem::path& target) {
   }
 }
 
-exclusive_file_lock::exclusive_file_lock(const std::filesystem::path& lock_path)
+exclusive_file_lock::exclusive_file_lock(const std::filesystem::path& lock_path, std::chrono::milliseconds wait)
     : fd_(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) {
   if (!fd_) throw errno_error("cannot open lock file", lock_path, errno);
-  while (::flock(fd_.get(), LOCK_EX) != 0) {
-    if (errno != EINTR) throw errno_error("cannot lock", lock_path, errno);
+  // Polling with a growing pause instead of a blocking flock: a blocked
+  // flock cannot be given a deadline, and a writer (an admin API thread,
+  // a shutdown waiting for it) must never hang on a stuck process.
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  auto pause = std::chrono::microseconds(500);
+  while (::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    if (errno != EWOULDBLOCK) throw errno_error("cannot lock", lock_path, errno);
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw vault_busy("the vault is locked by another writer for more than " +
+                       std::to_string(std::chrono::duration_cast<std::chrono::seconds>(wait).count()) +
+                       " s (lock file " + lock_path.string() +
+                       "); retry, or look for a stuck credproxy command (fuser " + lock_path.string() + ")");
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(20000));
   }
 }
 

@@ -6,6 +6,7 @@
 // Errors throw vault_error with the path and strerror, never file contents.
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
 #include <span>
 #include <string>
@@ -72,12 +73,18 @@ void keep_backup(const std::filesystem::path& target, const std::filesystem::pat
 // writers' lock: then nobody else can be writing them.
 void remove_stale_temp_files(const std::filesystem::path& target);
 
+// How long a writer waits for the vault lock before giving up. Writes hold
+// it for milliseconds; only a stuck or stopped process holds it this long.
+inline constexpr std::chrono::milliseconds vault_lock_wait{10000};
+
 // An exclusive flock(2) on `lock_path` (created 0600 if needed), held for
 // the guard's lifetime. flock locks belong to the open file description, so
 // two guards in one process exclude each other just like two processes.
+// Throws vault_busy when the lock is not free within `wait`.
 class exclusive_file_lock {
  public:
-  explicit exclusive_file_lock(const std::filesystem::path& lock_path);
+  explicit exclusive_file_lock(const std::filesystem::path& lock_path,
+                               std::chrono::milliseconds wait = vault_lock_wait);
 
  private:
   unique_fd fd_;

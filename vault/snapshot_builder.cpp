@@ -130,9 +130,11 @@ string_map<token_digest> digests_of(const boost::json::object* tokens, const std
 
 }  // namespace
 
-snapshot_ptr build_snapshot(const vault_contents& contents, const std::string& origin) {
+snapshot_ptr build_snapshot(const vault_contents& contents, const std::string& origin,
+                            const token_digest& file_digest) {
   auto snap = std::make_shared<snapshot>();
   snap->generation = contents.revision();
+  snap->file_digest = file_digest;
   const std::string prefix = "vault " + origin + ": ";
   for (const auto& [title, doc] : contents.org_oauth()) {
     try {

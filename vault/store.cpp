@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
+
 #include <cerrno>
 #include <mutex>
 #include <optional>
@@ -216,7 +218,12 @@ vault_contents parse_checked(const opened_vault& opened, const std::filesystem::
 
 vault_contents vault_store::read() const { return parse_checked(load().opened, vault_path_); }
 
-snapshot_ptr vault_store::snapshot() const { return build_snapshot(read(), vault_path_.string()); }
+snapshot_ptr vault_store::snapshot() const {
+  const auto file = load();
+  token_digest file_digest{};
+  SHA256(file.bytes.data(), file.bytes.size(), file_digest.data());
+  return build_snapshot(parse_checked(file.opened, vault_path_), vault_path_.string(), file_digest);
+}
 
 std::vector<unsigned char> vault_store::write_locked(const vault_contents& contents, const vault_keys& keys,
                                                      std::span<const unsigned char> previous) const {

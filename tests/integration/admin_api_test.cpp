@@ -5,6 +5,12 @@
 // over the API serving proxy requests at once. No secret ever comes back.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <thread>
+
 #include <boost/json.hpp>
 
 #include "tests/support/checks.hpp"
@@ -165,6 +171,39 @@ INSTANTIATE_TEST_SUITE_P(
                                     "clientId":"app","clientSecret":")" + canary +
                                     R"(","issuer":"https://login.example.com","grantType":"client_credentials"})"}),
     [](const ::testing::TestParamInfo<type_case>& p) { return p.param.name; });
+
+// A writer stuck holding the vault lock (here: this test) must not take the
+// admin API down: clients without a valid token are answered on the
+// listener's thread, before anything waits for the pool, whose threads are
+// all busy waiting for the lock.
+TEST_F(AdminApiEndToEnd, AHeldVaultLockNeverDelaysTheTokenCheck) {
+  auto lock_path = proxy_->vault_path();
+  lock_path += ".lock";
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  std::vector<unsigned> statuses(3, 0);
+  std::vector<std::thread> writers;
+  for (std::size_t i = 0; i < statuses.size(); ++i) {  // more writers than the pool has threads
+    writers.emplace_back([this, i, &statuses] {
+      statuses[i] = send("PUT", "/v1/solutions/default/credentials/w" + std::to_string(i),
+                         api_key_doc(canary, "a.example"), std::nullopt, {})
+                        .status;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the writers reach the pool
+
+  const auto started = std::chrono::steady_clock::now();
+  const auto refused = send("GET", "/v1/org/oauth", {}, std::string("cpa_000000000000_") + std::string(43, 'A'));
+  const auto took = std::chrono::steady_clock::now() - started;
+  ::flock(fd, LOCK_UN);
+  ::close(fd);
+  for (auto& t : writers) t.join();
+
+  EXPECT_TRUE(is_proxy_error(refused, 401, "admin_auth_required"));
+  EXPECT_LT(took, std::chrono::seconds(2)) << "the token check waited behind the vault lock";
+  for (auto status : statuses) EXPECT_EQ(status, 201u);  // and the writers got through once it was free
+}
 
 TEST_F(AdminApiEndToEnd, ValidationErrorsNameTheFieldAsTheCliDoes) {
   const std::string doc = R"({"type":"api_key","secret":")" + canary + R"("})";

@@ -108,7 +108,7 @@ TEST_F(CliSolution, CopyMarksEverySecretBearingCredentialIncomplete) {
   EXPECT_EQ(v_.ok({"cred", "show", "--solution", "dst", "--key", "k.api", "--json"}).find(canary), std::string::npos);
   const auto again = v_.fails({"solution", "copy", "src", "dst"});
   EXPECT_NE(again.find("k.api"), std::string::npos) << again;
-  v_.fails({"solution", "copy", "src", "src"});
+  v_.fails({"solution", "copy", "src", "src"}, {}, 1);  // a usage mistake: exit 1
   v_.fails({"solution", "copy", "src"}, {}, 1);
 }
 

@@ -62,6 +62,23 @@ TEST_F(VaultWatcher, ATouchedFileWithTheSameRevisionIsNotPublished) {
   EXPECT_THAT(log_.text(), HasSubstr("is already in use"));
 }
 
+// Revisions can repeat: restore the backup (revision N-1) and write once
+// (revision N again, other contents). The new contents must be published.
+TEST_F(VaultWatcher, ARepeatedRevisionWithOtherContentsIsPublished) {
+  vault::add_credential(other_writer(), "default", "first", api_key_doc());
+  watcher_->poll();
+  const auto revision_seen = holder_.load()->generation;
+  auto backup = vault_path();
+  backup += ".bak";
+  std::filesystem::copy_file(backup, vault_path(), std::filesystem::copy_options::overwrite_existing);
+  vault::add_credential(other_writer(), "default", "second", api_key_doc());
+  watcher_->poll();
+  const auto now = holder_.load();
+  EXPECT_EQ(now->generation, revision_seen);
+  EXPECT_NE(now->find("default", "second"), nullptr);
+  EXPECT_EQ(now->find("default", "first"), nullptr);
+}
+
 TEST_F(VaultWatcher, AnExplicitReloadAlwaysSaysSo) {
   watcher_->poll();
   const auto generation = holder_.generation();

@@ -605,3 +605,29 @@ TEST(VaultFirstRun, LongLivedPassphraseStoreFollowsARekeyOfThePassphraseFile) {
 
 }  // namespace
 }  // namespace credproxy::vault
+
+namespace credproxy::vault {
+namespace {
+
+// A stuck writer must not hang every other writer: the wait for the lock
+// has a deadline and then says what is wrong.
+TEST(VaultLock, WaitGivesUpWithVaultBusyAndSaysWhy) {
+  const auto dir = std::filesystem::temp_directory_path() / ("credproxy-lock-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto lock_path = dir / "v.vault.lock";
+  {
+    exclusive_file_lock held(lock_path);
+    try {
+      exclusive_file_lock second(lock_path, std::chrono::milliseconds(50));
+      ADD_FAILURE() << "took a lock that another writer holds";
+    } catch (const vault_busy& e) {
+      EXPECT_NE(std::string(e.what()).find("locked by another writer"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(lock_path.string()), std::string::npos) << e.what();
+    }
+  }
+  exclusive_file_lock free_again(lock_path, std::chrono::milliseconds(50));  // released with the guard
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace credproxy::vault
