@@ -26,12 +26,15 @@ void vault_watcher::load(const vault::file_stamp& stamp, bool forced) {
   try {
     next = store_.snapshot();
   } catch (const std::exception& e) {
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    stale_.store(true, std::memory_order_relaxed);
     // vault_error messages name the file and the failure, never contents.
     log_->error("vault reload failed, keeping the current credentials: {}", e.what());
     return;
   }
   // The same file bytes, not merely the same revision: a restored backup
   // followed by one write repeats a revision with different contents.
+  stale_.store(false, std::memory_order_relaxed);
   const auto current = holder_.load();
   if (current != nullptr && current->file_digest == next->file_digest) {
     if (forced) {
@@ -44,7 +47,27 @@ void vault_watcher::load(const vault::file_stamp& stamp, bool forced) {
   }
   const auto revision = next->generation;
   holder_.publish(std::move(next));
+  reloads_.fetch_add(1, std::memory_order_relaxed);
   log_->info("vault reloaded (revision {})", revision);
+}
+
+std::string vault_watcher::metrics_text() const {
+  const auto current = holder_.load();
+  std::string out;
+  auto metric = [&out](const char* name, const char* type, const char* help, std::uint64_t value) {
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name).append(" ");
+    out.append(type).append("\n").append(name).append(" ").append(std::to_string(value)).append("\n");
+  };
+  metric("credproxy_vault_revision", "gauge", "Revision of the vault snapshot in use.",
+         current ? current->generation : 0);
+  metric("credproxy_vault_reloads_total", "counter", "Vault snapshots published after a change on disk or SIGHUP.",
+         reloads_.load(std::memory_order_relaxed));
+  metric("credproxy_vault_reload_failures_total", "counter",
+         "Vault loads that failed; the snapshot in use stayed.", failures_.load(std::memory_order_relaxed));
+  metric("credproxy_vault_stale", "gauge",
+         "1 while the vault file on disk cannot be loaded and an older snapshot is served.",
+         stale_.load(std::memory_order_relaxed) ? 1 : 0);
+  return out;
 }
 
 }  // namespace credproxy::admin

@@ -7,7 +7,10 @@
 // Blocking (file I/O, decryption): call from the control thread or the
 // admin API's pool, never an I/O thread. Thread-safe: calls are serialized.
 // In-flight requests keep the snapshot they started with (shared_ptr).
+#include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <string>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -36,6 +39,10 @@ class vault_watcher {
   // SIGHUP: reloads now, whatever the stamp, and always logs the outcome.
   void reload();
 
+  // Prometheus text: the revision in use, reloads, failed loads, and
+  // whether the file on disk is newer than what is served (a failed load).
+  std::string metrics_text() const;
+
  private:
   void load(const vault::file_stamp& stamp, bool forced);
 
@@ -47,6 +54,9 @@ class vault_watcher {
   // poll, which therefore re-reads once (cheap insurance against a write
   // between the initial load and the watcher's start).
   std::optional<vault::file_stamp> attempted_;
+  std::atomic<std::uint64_t> reloads_{0};
+  std::atomic<std::uint64_t> failures_{0};
+  std::atomic<bool> stale_{false};  // the last load failed: an older snapshot is served
 };
 
 }  // namespace credproxy::admin

@@ -67,6 +67,7 @@ void serve(const global_options& options) {
 
     proxy::server server(cfg, holder, log);
     server.on_reload([&watcher] { watcher.reload(); });
+    server.add_metrics([&watcher] { return watcher.metrics_text(); });
     server.on_poll(admin::vault_poll_interval, [&watcher] { watcher.poll(); });
     server.set_admin_api([&admin_api](const proxy::admin_request& r) { return admin_api.handle(r); },
                          [&admin_api](const proxy::admin_request& r) { return admin_api.authenticate(r); });

@@ -274,6 +274,7 @@ std::string server::metrics_text() const {
         .append(std::to_string(errors[i]))
         .append("\n");
   }
+  if (more_metrics_) out += more_metrics_();
   return out;
 }
 

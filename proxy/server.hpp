@@ -53,6 +53,8 @@ class server {
 
   // Serves /v1 on the admin listener with `handler`, run on a small pool of
   // its own threads since it blocks on vault I/O. Without it /v1 is 404.
+  // More Prometheus text for /metrics (e.g. the vault watcher's).
+  void add_metrics(std::function<std::string()> more) { more_metrics_ = std::move(more); }
   void set_admin_api(admin_handler handler, admin_gate gate = {}) {
     admin_api_ = std::move(handler);
     admin_gate_ = std::move(gate);
@@ -94,6 +96,7 @@ class server {
   asio::steady_timer poll_timer_{control_};
   admin_handler admin_api_;
   admin_gate admin_gate_;
+  std::function<std::string()> more_metrics_;
   std::unique_ptr<asio::thread_pool> admin_pool_;
 };
 

@@ -115,12 +115,18 @@ TEST_F(VaultWatcher, RecoversWhenTheFileIsFixed) {
   watcher_->poll();
   EXPECT_EQ(log_.count("vault reload failed"), 1u);
   EXPECT_EQ(revision(), before);
+  // Operators see it in /metrics, not only in the log.
+  EXPECT_THAT(watcher_->metrics_text(), HasSubstr("\ncredproxy_vault_stale 1\n"));
+  EXPECT_THAT(watcher_->metrics_text(), HasSubstr("\ncredproxy_vault_reload_failures_total 1\n"));
   // Restored the way writers write: a new file renamed over the old.
   replace_vault(good);
   watcher_->poll();
   EXPECT_EQ(revision(), before + 1);
   EXPECT_NE(holder_.load()->find("default", "k"), nullptr);
   EXPECT_EQ(log_.count("vault reload failed"), 1u);
+  EXPECT_THAT(watcher_->metrics_text(), HasSubstr("\ncredproxy_vault_stale 0\n"));
+  EXPECT_THAT(watcher_->metrics_text(),
+              HasSubstr("\ncredproxy_vault_revision " + std::to_string(before + 1) + "\n"));
 }
 
 TEST_F(VaultWatcher, AMissingFileIsLoggedOnce) {
