@@ -1,9 +1,10 @@
 #include "admin/api.hpp"
 
-#include <boost/json/array.hpp>
+#include <boost/json/value_from.hpp>
 
 #include "admin/router.hpp"
 #include "vault/access_token.hpp"
+#include "vault/document_validation.hpp"
 #include "vault/ops_errors.hpp"
 
 namespace credproxy::admin {
@@ -38,12 +39,6 @@ proxy::admin_reply unauthorized(std::string_view message, bool token_given) {
   if (token_given) challenge += R"(, error="invalid_token")";
   reply.headers.emplace_back("WWW-Authenticate", std::move(challenge));
   return reply;
-}
-
-boost::json::array string_array(const std::vector<std::string>& items) {
-  boost::json::array out;
-  for (const auto& item : items) out.emplace_back(item);
-  return out;
 }
 
 bool is_json_media_type(std::string_view content_type) {
@@ -124,7 +119,7 @@ proxy::admin_reply api::handle(const proxy::admin_request& request) const noexce
     }
     if (chosen == nullptr && allowed.empty()) throw api_error(error_code::not_found, "no such endpoint");
     if (chosen == nullptr) {
-      auto reply = error_reply(error_code::method_not_allowed, "method " + printable(request.method) +
+      auto reply = error_reply(error_code::method_not_allowed, "method " + vault::quote_for_message(request.method) +
                                                                    " not allowed here (allowed: " + allowed + ")");
       reply.headers.emplace_back("Allow", allowed);
       return reply;
@@ -144,9 +139,9 @@ proxy::admin_reply api::handle(const proxy::admin_request& request) const noexce
   } catch (const api_error& e) {
     return error_reply(e.code, e.what(), e.key.empty() ? key : e.key);
   } catch (const vault::org_config_in_use& e) {
-    return error_reply(error_code::conflict, e.what(), {}, {{"users", string_array(e.users)}});
+    return error_reply(error_code::conflict, e.what(), {}, {{"users", boost::json::value_from(e.users)}});
   } catch (const vault::import_conflict& e) {
-    return error_reply(error_code::conflict, e.what(), {}, {{"keys", string_array(e.keys)}});
+    return error_reply(error_code::conflict, e.what(), {}, {{"keys", boost::json::value_from(e.keys)}});
   } catch (const vault::credential_not_found& e) {  // and the org, solution and token kinds
     return error_reply(error_code::not_found, e.what(), key);
   } catch (const vault::credential_exists& e) {

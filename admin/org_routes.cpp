@@ -1,5 +1,7 @@
 // /v1/org/oauth[/{title}]: the API face of `org oauth list|show|add|update|
 // remove`, through the same vault operations.
+#include <boost/json/value_from.hpp>
+
 #include "admin/route_support.hpp"
 #include "vault/org_ops.hpp"
 
@@ -52,9 +54,7 @@ proxy::admin_reply remove(const call& c) {
     throw api_error(error_code::bad_request, "query parameter force: true or false");
   const auto users = vault::remove_org_oauth(store_of(c), title, force_text == "true");
   wrote(c, "organization OAuth configuration " + title + " removed");
-  boost::json::array broken;
-  for (const auto& u : users) broken.emplace_back(u);
-  return json_reply(200, {{"title", title}, {"result", "removed"}, {"brokenAliases", std::move(broken)}});
+  return json_reply(200, {{"title", title}, {"result", "removed"}, {"brokenAliases", boost::json::value_from(users)}});
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "admin/router.hpp"
 
 #include "vault/credential_schema.hpp"
+#include "vault/document_validation.hpp"
 
 namespace credproxy::admin {
 
@@ -70,40 +71,19 @@ split_target split(std::string_view target) {
   return out;
 }
 
-std::string printable(std::string_view text) {
-  static constexpr char hex[] = "0123456789abcdef";
-  constexpr std::size_t limit = 80;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < text.size() && i < limit; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 0xf];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (text.size() > limit) out += "...";
-  return out + "\"";
-}
-
 void check_param(std::string_view name, std::string_view value) {
   if (vault::is_valid_name(value)) return;
   // The CLI's wording (vault/credential_ops.cpp, org_ops.cpp).
   if (name == "{key}")
     throw api_error(error_code::bad_request,
-                    "key " + printable(value) + ": keys are 1-128 characters of A-Z a-z 0-9 . _ -");
+                    "key " + vault::quote_for_message(value) + ": keys are 1-128 characters of A-Z a-z 0-9 . _ -");
   if (name == "{title}")
     throw api_error(error_code::bad_request,
-                    "title " + printable(value) + ": titles are 1-128 characters of A-Z a-z 0-9 . _ -");
+                    "title " + vault::quote_for_message(value) + ": titles are 1-128 characters of A-Z a-z 0-9 . _ -");
   // Not echoed: a user may paste a whole token where its id belongs.
   if (name == "{id}") throw api_error(error_code::not_found, "token ids are 12 hex digits, as token list shows them");
   throw api_error(error_code::bad_request,
-                  "solution " + printable(value) + ": names are 1-128 characters of A-Z a-z 0-9 . _ -");
+                  "solution " + vault::quote_for_message(value) + ": names are 1-128 characters of A-Z a-z 0-9 . _ -");
 }
 
 }  // namespace credproxy::admin

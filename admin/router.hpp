@@ -55,7 +55,4 @@ std::optional<std::string> percent_decode(std::string_view text);
 // CLI's messages.
 void check_param(std::string_view name, std::string_view value);
 
-// A text for messages: control and non-ASCII bytes escaped, at most 80 bytes.
-std::string printable(std::string_view text);
-
 }  // namespace credproxy::admin

@@ -2,6 +2,7 @@
 // export|import` and `solution token create|list|revoke`, through the same
 // vault operations.
 #include "admin/route_support.hpp"
+#include "vault/document_validation.hpp"
 #include "vault/secure_json.hpp"
 #include "vault/solution_ops.hpp"
 #include "vault/token_ops.hpp"
@@ -36,7 +37,7 @@ std::string token_description(const call& c) {
   if (!value->is_object()) throw api_error(error_code::bad_request, "body: a JSON object, e.g. {\"description\": \"...\"}");
   std::string description;
   for (const auto& [name, member] : value->get_object()) {
-    if (name != "description") throw api_error(error_code::bad_request, "body: unknown field " + printable(name));
+    if (name != "description") throw api_error(error_code::bad_request, "body: unknown field " + vault::quote_for_message(name));
     if (!member.is_string()) throw api_error(error_code::bad_request, "field \"description\": a string");
     description = std::string(member.get_string());
   }

@@ -52,6 +52,16 @@ vault::vault_store open_store(const config::config& cfg) {
 
 vault::vault_store open_store(const global_options& options) { return open_store(effective_config(options)); }
 
+void add_document_option(CLI::App& command, std::string& path_or_dash) {
+  command.add_option("--json", path_or_dash, "JSON document file, or - for stdin")->required();
+}
+
+void with_document(const std::string& path_or_dash, const std::function<void(std::string_view)>& use) {
+  std::string text = read_document(path_or_dash);
+  wipe_on_exit wipe(text);
+  use(text);
+}
+
 std::string read_document(const std::string& path_or_dash) {
   // Read into wiping storage first so that no reallocation leaves a copy of
   // a secret behind, then hand out one exactly sized string (the caller

@@ -1,7 +1,9 @@
 #pragma once
 // What every subcommand shares: --config/--vault, loading the effective
 // configuration, and the exit-code convention (0 ok, 1 usage, 2 runtime).
+#include <functional>
 #include <stdexcept>
+#include <string_view>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -42,8 +44,15 @@ struct usage_error : std::runtime_error {
 };
 
 // Reads a whole document from a file path or "-" (stdin). The returned
-// string may hold secrets: wrap it in wipe_on_exit.
+// string may hold secrets: wrap it in wipe_on_exit, or use with_document.
 std::string read_document(const std::string& path_or_dash);
+
+// `--json FILE|-` (required): where add/update commands take their document.
+void add_document_option(CLI::App& command, std::string& path_or_dash);
+
+// Reads the document, hands it to `use`, and wipes it afterwards whatever
+// happens: documents carry secrets.
+void with_document(const std::string& path_or_dash, const std::function<void(std::string_view)>& use);
 
 void register_serve_command(CLI::App& app, global_options& options);
 void register_vault_commands(CLI::App& app, global_options& options);

@@ -32,10 +32,6 @@ void add_solution_and_key(CLI::App& cmd, cred_options& o) {
   cmd.add_option("--key", o.key, "credential key")->required()->check(name_check());
 }
 
-void add_document(CLI::App& cmd, cred_options& o) {
-  cmd.add_option("--json", o.document, "JSON document file, or - for stdin")->required();
-}
-
 void run_list(const global_options& options, const cred_options& o) {
   const auto contents = open_store(options).read();
   const auto summaries = vault::list_credentials(
@@ -95,24 +91,24 @@ void register_cred_commands(CLI::App& app, global_options& options) {
 
   auto* add = cred->add_subcommand("add", "Add a credential from a JSON document (file or - for stdin)");
   add_solution_and_key(*add, *o);
-  add_document(*add, *o);
+  add_document_option(*add, o->document);
   add_global_options(*add, options);
   add->callback([&options, o] {
-    std::string text = read_document(o->document);
-    wipe_on_exit wipe(text);
-    vault::add_credential(open_store(options), o->solution, o->key, text);
+    with_document(o->document, [&](std::string_view text) {
+      vault::add_credential(open_store(options), o->solution, o->key, text);
+    });
     std::cout << "added credential " << o->key << " to solution " << o->solution << '\n';
   });
 
   auto* update = cred->add_subcommand(
       "update", "Replace a credential's document; every secret field must be given again");
   add_solution_and_key(*update, *o);
-  add_document(*update, *o);
+  add_document_option(*update, o->document);
   add_global_options(*update, options);
   update->callback([&options, o] {
-    std::string text = read_document(o->document);
-    wipe_on_exit wipe(text);
-    vault::update_credential(open_store(options), o->solution, o->key, text);
+    with_document(o->document, [&](std::string_view text) {
+      vault::update_credential(open_store(options), o->solution, o->key, text);
+    });
     std::cout << "updated credential " << o->key << " in solution " << o->solution << '\n';
   });
 

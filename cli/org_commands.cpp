@@ -26,10 +26,6 @@ void add_title(CLI::App& cmd, org_options& o) {
   cmd.add_option("--title", o.title, "configuration title, e.g. sso.oauth.microsoft")->required()->check(name_check());
 }
 
-void add_document(CLI::App& cmd, org_options& o) {
-  cmd.add_option("--json", o.document, "JSON document file, or - for stdin")->required();
-}
-
 void run_list(const global_options& options, const org_options& o) {
   const auto summaries = vault::list_org_oauth(open_store(options).read());
   if (o.json) {
@@ -75,24 +71,24 @@ void register_org_commands(CLI::App& app, global_options& options) {
 
   auto* add = oauth->add_subcommand("add", "Add a configuration from a JSON document (file or - for stdin)");
   add_title(*add, *o);
-  add_document(*add, *o);
+  add_document_option(*add, o->document);
   add_global_options(*add, options);
   add->callback([&options, o] {
-    std::string text = read_document(o->document);
-    wipe_on_exit wipe(text);
-    vault::add_org_oauth(open_store(options), o->title, text);
+    with_document(o->document, [&](std::string_view text) {
+      vault::add_org_oauth(open_store(options), o->title, text);
+    });
     std::cout << "added organization OAuth configuration " << o->title << '\n';
   });
 
   auto* update = oauth->add_subcommand(
       "update", "Replace a configuration's document; every secret field must be given again");
   add_title(*update, *o);
-  add_document(*update, *o);
+  add_document_option(*update, o->document);
   add_global_options(*update, options);
   update->callback([&options, o] {
-    std::string text = read_document(o->document);
-    wipe_on_exit wipe(text);
-    vault::update_org_oauth(open_store(options), o->title, text);
+    with_document(o->document, [&](std::string_view text) {
+      vault::update_org_oauth(open_store(options), o->title, text);
+    });
     std::cout << "updated organization OAuth configuration " << o->title
               << " (tokens obtained with the old configuration were dropped)\n";
   });

@@ -76,9 +76,10 @@ void register_solution_commands(CLI::App& app, global_options& options) {
   imp->add_option("--as", o->target, "solution to create the credentials in")->required()->check(name_check());
   add_global_options(*imp, options);
   imp->callback([&options, o] {
-    std::string text = read_document(o->file);
-    wipe_on_exit wipe(text);  // a hand-edited export could hold secrets
-    report_imported("imported", o->target, vault::import_solution(open_store(options), o->target, text));
+    // A hand-edited export could hold secrets: with_document wipes it.
+    with_document(o->file, [&](std::string_view text) {
+      report_imported("imported", o->target, vault::import_solution(open_store(options), o->target, text));
+    });
   });
 
   auto* copy = solution->add_subcommand("copy", "Copy a solution's credentials with every secret field blank");

@@ -157,14 +157,12 @@ std::vector<credential_summary> list_credentials(const vault_contents& contents,
 }
 
 boost::json::object to_json(const credential_summary& s) {
-  boost::json::array hosts;
-  for (const auto& h : s.hosts) hosts.emplace_back(h);
   boost::json::object out;
   out["solution"] = s.solution;
   out["key"] = s.key;
   out["type"] = s.type;
   if (!s.description.empty()) out["description"] = s.description;
-  out["hosts"] = std::move(hosts);
+  out["hosts"] = boost::json::value_from(s.hosts);
   if (!s.hosts_from.empty()) out["hostsFrom"] = s.hosts_from;
   out["updatedAt"] = s.updated_at;
   out["complete"] = s.complete;

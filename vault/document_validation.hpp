@@ -59,8 +59,9 @@ boost::json::value parse_document_text(std::string_view text);
 void check_secrets_reentered(const document_spec& spec, const boost::json::object* old_doc,
                              const boost::json::object& new_doc);
 
-// `text` quoted and escaped for an error message, cut at 80 characters.
-// Only for values that are not secret.
+// `text` quoted for an error message: quotes and backslashes escaped,
+// control and non-ASCII bytes as \xNN, cut at 80 bytes. Only for values that
+// are not secret. The CLI and the admin API both word messages with it.
 std::string quote_for_message(std::string_view text);
 
 }  // namespace credproxy::vault

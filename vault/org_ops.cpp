@@ -133,18 +133,14 @@ std::vector<org_oauth_summary> list_org_oauth(const vault_contents& contents) {
 }
 
 boost::json::object to_json(const org_oauth_summary& s) {
-  boost::json::array hosts;
-  for (const auto& h : s.hosts) hosts.emplace_back(h);
-  boost::json::array users;
-  for (const auto& u : s.users) users.emplace_back(u);
   boost::json::object out;
   out["title"] = s.title;
   out["name"] = s.name;
   out["provider"] = s.provider;
   if (!s.description.empty()) out["description"] = s.description;
-  out["hosts"] = std::move(hosts);
+  out["hosts"] = boost::json::value_from(s.hosts);
   out["updatedAt"] = s.updated_at;
-  out["usedBy"] = std::move(users);
+  out["usedBy"] = boost::json::value_from(s.users);
   return out;
 }
 

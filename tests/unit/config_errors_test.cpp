@@ -7,17 +7,12 @@
 
 #include "config/config.hpp"
 
+#include "tests/unit/config_test_support.hpp"
+
 namespace credproxy::config {
 namespace {
 
-std::string error_of(const std::string& yaml) {
-  try {
-    load_config_text(yaml, "credproxy.yaml");
-  } catch (const config_error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing_support::error_of;
 
 TEST(ConfigErrors, BadInteger) {
   EXPECT_EQ(error_of("vault:\n  path: a\nupstream:\n  ca_file: \"\"\n\n\n  connect_timeout_ms: abc\n"),

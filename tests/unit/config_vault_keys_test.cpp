@@ -5,19 +5,14 @@
 
 #include "config/config.hpp"
 
+#include "tests/unit/config_test_support.hpp"
+
 namespace credproxy::config {
 namespace {
 
 using kind = config::key_source_kind;
 
-std::string error_of(const std::string& yaml) {
-  try {
-    load_config_text(yaml, "credproxy.yaml");
-  } catch (const config_error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing_support::error_of;
 
 TEST(ConfigVaultKeys, DefaultsAreTheKeyFile) {
   const config c = load_config_text("", "t.yaml");

@@ -25,6 +25,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 using testing_support::canary;
+using testing_support::scoped_env;
 using testing_support::temp_dir;
 
 secure_chars chars(std::string_view s) { return secure_chars(s.begin(), s.end()); }
@@ -42,23 +43,6 @@ std::string error_of(F&& f) {
   return "";
 }
 
-// Sets (or, with nullptr, unsets) an environment variable for one scope.
-class scoped_env {
- public:
-  scoped_env(const char* name, const char* value) : name_(name) {
-    if (value != nullptr) {
-      ::setenv(name, value, 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~scoped_env() { ::unsetenv(name_); }
-  scoped_env(const scoped_env&) = delete;
-  scoped_env& operator=(const scoped_env&) = delete;
-
- private:
-  const char* name_;
-};
 
 void write_secret(const fs::path& path, const std::string& contents, mode_t mode = 0600) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << contents;

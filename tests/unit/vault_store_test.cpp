@@ -34,6 +34,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 using testing_support::canary;
+using testing_support::scoped_env;
 using testing_support::temp_dir;
 
 class VaultStore : public ::testing::Test {
@@ -490,22 +491,6 @@ TEST_F(VaultStore, RekeyWhoseFirstWriteFailsChangesNothing) {
 
 // ---- other key sources ---------------------------------------------------------
 
-class scoped_env {
- public:
-  scoped_env(const char* name, const std::string* value) : name_(name) {
-    if (value != nullptr) {
-      ::setenv(name, value->c_str(), 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~scoped_env() { ::unsetenv(name_); }
-  scoped_env(const scoped_env&) = delete;
-  scoped_env& operator=(const scoped_env&) = delete;
-
- private:
-  const char* name_;
-};
 
 TEST(VaultFirstRun, EnvironmentKey) {
   temp_dir dir;
@@ -527,7 +512,7 @@ TEST(VaultFirstRun, EnvironmentKey) {
   }
   const auto hex = hex_encode_key(generate_master_key());
   const std::string value(hex.begin(), hex.end());
-  scoped_env env("CREDPROXY_TEST_STORE_KEY", &value);
+  scoped_env env("CREDPROXY_TEST_STORE_KEY", value.c_str());
   EXPECT_TRUE(ensure_vault(v, source));
   EXPECT_FALSE(ensure_vault(v, source));
   EXPECT_FALSE(fs::exists(source.key_file));  // no key file for an environment key

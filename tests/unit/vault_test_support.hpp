@@ -21,4 +21,22 @@ struct temp_dir {
   temp_dir& operator=(const temp_dir&) = delete;
 };
 
+// Sets (or, with nullptr, unsets) an environment variable for one scope.
+class scoped_env {
+ public:
+  scoped_env(const char* name, const char* value) : name_(name) {
+    if (value != nullptr) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~scoped_env() { ::unsetenv(name_); }
+  scoped_env(const scoped_env&) = delete;
+  scoped_env& operator=(const scoped_env&) = delete;
+
+ private:
+  const char* name_;
+};
+
 }  // namespace credproxy::vault::testing_support
