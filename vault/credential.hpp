@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -73,6 +74,38 @@ struct oauth_client {
   secret refresh_token;  // from the document (obtained elsewhere); may be empty
   std::vector<std::pair<std::string, std::string>> additional_parameters;
   std::string client_auth_method = "client_secret_basic";
+  // Endpoints (explicit or discovered) may be http:// when their host is
+  // loopback ("allowHttpEndpoints", for local testing); https otherwise.
+  bool allow_http_endpoints = false;
+};
+
+// Whose OAuth tokens: a credential of a solution (an `oauth` credential's
+// own), or an organization configuration (shared by every alias of it).
+struct token_owner {
+  enum class kind { credential, org_config };
+  kind owner_kind = kind::credential;
+  std::string solution;  // credential owners only
+  std::string name;      // credential key, or configuration title
+
+  static token_owner credential(std::string_view solution, std::string_view key);
+  static token_owner org_config(std::string_view title);
+  // "credential \"K\" in solution \"S\"" / "organization OAuth configuration \"T\"".
+  std::string describe() const;
+  bool operator==(const token_owner&) const = default;
+};
+
+// One token cache slot: owner + user ("" = the owner's own tokens). The id
+// is a string that cannot collide between kinds ("c\0S\0K\0U" / "o\0T\0U").
+std::string token_slot_id(const token_owner& owner, std::string_view user);
+
+// Tokens obtained for a slot, as persisted in the vault (oauth_token_store.hpp).
+struct oauth_token_set {
+  secret access_token;
+  std::string token_type = "Bearer";
+  std::optional<std::chrono::system_clock::time_point> expires_at;
+  secret refresh_token;  // empty: none
+  std::string scope;     // empty: none granted explicitly
+  std::chrono::system_clock::time_point obtained_at{};
 };
 
 // An organization OAuth configuration (SPEC §2), by title.
@@ -127,6 +160,9 @@ struct snapshot {
   // repeat (a backup restored, then one write); the file's bytes cannot,
   // since every write seals with a fresh nonce. Hot reload compares this.
   token_digest file_digest{};
+  // OAuth tokens persisted in the vault, by token_slot_id(owner, user): what
+  // the token machinery starts from, so a restart does not refresh needlessly.
+  string_map<oauth_token_set> oauth_tokens;
 
   // nullptr when the solution or the key does not exist (the caller must not
   // be able to tell which).

@@ -46,6 +46,19 @@ token_owner token_owner::org_config(std::string_view title) {
   return token_owner{kind::org_config, std::string(), std::string(title)};
 }
 
+std::string token_slot_id(const token_owner& owner, std::string_view user) {
+  std::string id;
+  if (owner.owner_kind == token_owner::kind::credential) {
+    id.append("c").push_back('\0');
+    id.append(owner.solution).push_back('\0');
+  } else {
+    id.append("o").push_back('\0');
+  }
+  id.append(owner.name).push_back('\0');
+  id.append(user);
+  return id;
+}
+
 std::string token_owner::describe() const {
   if (owner_kind == kind::credential) return "credential \"" + name + "\" in solution \"" + solution + "\"";
   return "organization OAuth configuration \"" + name + "\"";
@@ -126,6 +139,22 @@ std::vector<std::string> oauth_token_users(const vault_contents& contents, const
     for (const auto& member : *users) out.emplace_back(member.key());
   }
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::pair<token_owner, std::string>> all_oauth_token_slots(const vault_contents& contents) {
+  std::vector<std::pair<token_owner, std::string>> out;
+  const auto add_users = [&out](const token_owner& owner, const boost::json::value& users) {
+    if (!users.is_object()) return;
+    for (const auto& [user, set] : users.get_object()) out.emplace_back(owner, std::string(user));
+  };
+  for (const auto& [solution, value] : contents.solutions()) {
+    const auto* owners = contents.find_object({"solutions", solution, "oauthTokens"});
+    if (owners == nullptr) continue;
+    for (const auto& [key, users] : *owners) add_users(token_owner::credential(solution, key), users);
+  }
+  if (const auto* owners = contents.find_object({"org", "oauthTokens"}))
+    for (const auto& [title, users] : *owners) add_users(token_owner::org_config(title), users);
   return out;
 }
 

@@ -17,34 +17,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/secret.hpp"
+#include "vault/credential.hpp"
 #include "vault/vault_contents.hpp"
 
 namespace credproxy::vault {
-
-// Whose tokens: a credential of a solution, or an organization configuration.
-struct token_owner {
-  enum class kind { credential, org_config };
-  kind owner_kind = kind::credential;
-  std::string solution;  // credential owners only
-  std::string name;      // credential key, or configuration title
-
-  static token_owner credential(std::string_view solution, std::string_view key);
-  static token_owner org_config(std::string_view title);
-  // "credential \"K\" in solution \"S\"" / "organization OAuth configuration \"T\"".
-  std::string describe() const;
-};
-
-struct oauth_token_set {
-  secret access_token;
-  std::string token_type = "Bearer";
-  std::optional<std::chrono::system_clock::time_point> expires_at;
-  secret refresh_token;  // empty: none
-  std::string scope;     // empty: none granted explicitly
-  std::chrono::system_clock::time_point obtained_at{};
-};
 
 // User names: at most 256 characters, no control characters ("" is the
 // shared slot). vault_error otherwise.
@@ -61,6 +41,8 @@ void store_oauth_tokens(vault_contents& contents, const token_owner& owner, std:
 bool drop_oauth_tokens(vault_contents& contents, const token_owner& owner, std::string_view user);
 // Drops every user's tokens of `owner`; returns how many sets were dropped.
 std::size_t drop_all_oauth_tokens(vault_contents& contents, const token_owner& owner);
+// Every (owner, user) that has tokens stored, in no particular order.
+std::vector<std::pair<token_owner, std::string>> all_oauth_token_slots(const vault_contents& contents);
 // The users that have tokens for `owner`, sorted.
 std::vector<std::string> oauth_token_users(const vault_contents& contents, const token_owner& owner);
 

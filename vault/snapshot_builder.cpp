@@ -1,5 +1,7 @@
 #include "vault/snapshot_builder.hpp"
 
+#include "vault/oauth_token_store.hpp"
+
 #include "vault/access_token.hpp"
 #include "vault/credential_schema.hpp"
 #include "vault/document_validation.hpp"
@@ -60,6 +62,8 @@ std::shared_ptr<const oauth_client> build_client(const boost::json::object& doc)
       c->additional_parameters.emplace_back(std::string(name), std::string(value.get_string()));
   }
   if (doc.contains("clientAuthMethod")) c->client_auth_method = std::string(string_field(doc, "clientAuthMethod"));
+  if (const auto* v = doc.if_contains("allowHttpEndpoints"); v != nullptr && v->is_bool())
+    c->allow_http_endpoints = v->get_bool();
   return c;
 }
 
@@ -157,6 +161,10 @@ snapshot_ptr build_snapshot(const vault_contents& contents, const std::string& o
                                      prefix + "solution \"" + std::string(solution_name) + "\" proxy");
   }
   snap->admin_tokens = digests_of(contents.find_object({"admin", "tokens"}), prefix + "admin");
+  for (const auto& [owner, user] : all_oauth_token_slots(contents)) {
+    if (auto tokens = load_oauth_tokens(contents, owner, user))
+      snap->oauth_tokens.emplace(token_slot_id(owner, user), *std::move(tokens));
+  }
   return snap;
 }
 

@@ -235,13 +235,23 @@ std::vector<unsigned char> vault_store::write_locked(const vault_contents& conte
 }
 
 std::uint64_t vault_store::modify(const std::function<void(vault_contents&)>& change) const {
+  std::uint64_t revision = 0;
+  modify_if([&](vault_contents& contents) {
+    change(contents);
+    revision = contents.revision() + 1;
+    return true;
+  });
+  return revision;
+}
+
+bool vault_store::modify_if(const std::function<bool(vault_contents&)>& change) const {
   exclusive_file_lock lock(lock_path_for(vault_path_));
   const auto current = load();  // re-read under the lock: another writer may have just finished
   auto contents = parse_checked(current.opened, vault_path_);
-  change(contents);
+  if (!change(contents)) return false;
   contents.bump_revision();
   write_locked(contents, current.opened.keys, current.bytes);
-  return contents.revision();
+  return true;
 }
 
 void vault_store::rekey(master_key new_key, const std::function<void()>& commit) const {

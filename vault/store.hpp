@@ -74,6 +74,10 @@ class vault_store {
   // nothing is written and the exception propagates. Returns the revision
   // written.
   std::uint64_t modify(const std::function<void(vault_contents&)>& change) const;
+  // The same, but `change` may decide under the lock that nothing is to be
+  // written (returns false): e.g. another process already rotated a token.
+  // Returns whether the vault was written.
+  bool modify_if(const std::function<bool(vault_contents&)>& change) const;
 
   // Rekey, all under the lock: (a) write the contents under a fresh data key
   // wrapped in two slots, the current key's and `new_key`'s; (b) `commit`
