@@ -61,6 +61,8 @@ class config_reader {
         {"limits", [&](const value_ref& v) { read_limits(v); }},
         {"egress", [&](const value_ref& v) { read_egress(v); }},
         {"log", [&](const value_ref& v) { read_log(v); }},
+        {"oauth", [&](const value_ref& v) { read_oauth(v); }},
+        {"testing", [&](const value_ref& v) { read_testing(v); }},
     });
     // Both listeners on one fixed port would fail at bind time with a far
     // less helpful message.
@@ -183,6 +185,26 @@ class config_reader {
            });
            out_.egress_allow = std::move(ranges);
          }},
+    });
+  }
+
+  void read_oauth(const value_ref& section) {
+    auto& o = out_.oauth;
+    reader_.read_map(section, {
+        {"refresh_margin_s",
+         [&](const value_ref& v) { o.refresh_margin = std::chrono::seconds(reader_.integer(v, 0, 86'400)); }},
+        {"token_timeout_ms", [&](const value_ref& v) { o.token_timeout = reader_.milliseconds(v); }},
+        {"backoff_initial_ms", [&](const value_ref& v) { o.backoff_initial = reader_.milliseconds(v); }},
+        {"backoff_max_ms", [&](const value_ref& v) { o.backoff_max = reader_.milliseconds(v); }},
+        {"replay_on_401", [&](const value_ref& v) { o.replay_on_401 = static_cast<unsigned>(reader_.integer(v, 0, 10)); }},
+        {"replay_buffer_bytes",
+         [&](const value_ref& v) { o.replay_buffer_bytes = reader_.integer(v, 0, 16 << 20); }},
+    });
+  }
+
+  void read_testing(const value_ref& section) {
+    reader_.read_map(section, {
+        {"adjustable_clock", [&](const value_ref& v) { out_.testing_adjustable_clock = reader_.boolean(v); }},
     });
   }
 

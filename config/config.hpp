@@ -38,6 +38,16 @@ struct timeouts_config {
   std::chrono::milliseconds idle{60000};  // no progress while streaming a body; pooled connection lifetime
 };
 
+// OAuth token machinery (oauth/token_service.hpp).
+struct oauth_config {
+  std::chrono::seconds refresh_margin{60};          // refresh this long before expiry
+  std::chrono::milliseconds token_timeout{5000};    // one token endpoint exchange, end to end
+  std::chrono::milliseconds backoff_initial{1000};  // first retry after a failed fetch (doubles, jittered)
+  std::chrono::milliseconds backoff_max{300000};
+  unsigned replay_on_401 = 2;                       // replays of one request after an upstream 401 (0 = off)
+  std::size_t replay_buffer_bytes = 64 * 1024;      // larger request bodies are not replayed
+};
+
 struct config {
   endpoint listen{"127.0.0.1", 8080};
   endpoint admin_listen{"127.0.0.1", 9090};
@@ -63,6 +73,11 @@ struct config {
   std::vector<cidr> egress_allow;
 
   std::string log_level = "info";  // trace | debug | info | warn | error
+
+  oauth_config oauth;
+  // Test-only: the admin API may move the token clock forward
+  // (POST /v1/testing/clock). Never for production.
+  bool testing_adjustable_clock = false;
 };
 
 // Thrown for every invalid configuration; what() names the field and the
