@@ -1,0 +1,587 @@
+// Token cache, single-flight fetches, backoff and persistence. One mutex
+// guards the bookkeeping; the table the I/O threads read is immutable and
+// replaced as a whole (copy on write), so they never take it.
+#include "oauth/token_service.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <boost/asio/post.hpp>
+
+#include "vault/errors.hpp"
+#include "vault/oauth_token_store.hpp"
+
+namespace credproxy::oauth {
+
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+// When a token should be replaced: `margin` before expiry, but never earlier
+// than half-way through its life (a 60 s token with a 300 s margin would
+// otherwise be refreshed continuously).
+time_point due_at(time_point obtained, time_point expires, seconds margin) {
+  const auto lifetime = expires - obtained;
+  const auto lead = std::min<std::chrono::system_clock::duration>(margin, lifetime / 2);
+  return expires - lead;
+}
+
+bool same_secret(const secret& a, const secret& b) { return !a.empty() && a.view() == b.view(); }
+
+// Parses a vault::token_slot_id back into owner + user.
+bool parse_slot_id(std::string_view id, vault::token_owner& owner, std::string& user) {
+  auto next = [&id](std::string_view& part) {
+    const auto nul = id.find('\0');
+    if (nul == std::string_view::npos) return false;
+    part = id.substr(0, nul);
+    id.remove_prefix(nul + 1);
+    return true;
+  };
+  std::string_view kind, a, b;
+  if (!next(kind)) return false;
+  if (kind == "c") {
+    if (!next(a) || !next(b)) return false;
+    owner = vault::token_owner::credential(a, b);
+  } else if (kind == "o") {
+    if (!next(a)) return false;
+    owner = vault::token_owner::org_config(a);
+  } else {
+    return false;
+  }
+  user.assign(id);
+  return true;
+}
+
+bool owner_exists(const vault::vault_contents& contents, const vault::token_owner& owner) {
+  return owner.owner_kind == vault::token_owner::kind::credential
+             ? contents.find_credential(owner.solution, owner.name) != nullptr
+             : contents.find_org_oauth(owner.name) != nullptr;
+}
+
+// The client settings a snapshot has for an owner (nullptr when it is gone).
+std::shared_ptr<const vault::oauth_client> client_in(const vault::snapshot& snap, const vault::token_owner& owner) {
+  if (owner.owner_kind == vault::token_owner::kind::credential) {
+    const auto* c = snap.find(owner.solution, owner.name);
+    return c != nullptr && c->type == vault::credential_type::oauth ? c->oauth : nullptr;
+  }
+  const auto it = snap.org_oauth.find(owner.name);
+  return it == snap.org_oauth.end() ? nullptr : it->second.client;
+}
+
+}  // namespace
+
+struct token_service::slot_state {
+  vault::token_owner owner;
+  std::string user;
+  std::string key;  // the credential key requests name (the title for an organization configuration)
+  std::shared_ptr<const vault::oauth_client> client;
+  bool in_flight = false;
+  std::vector<waiter> waiters;
+  unsigned failures = 0;
+  time_point retry_at{};
+  std::string last_error;
+  // invalid_grant, or no refresh token: only a login or a new document
+  // helps, so requests fail at once instead of asking the provider again.
+  bool needs_login = false;
+  std::string login_message;
+  secret dead_document_refresh_token;
+  std::optional<time_point> dead_persisted_at;
+  // A rotated token set the vault could not take (full disk): kept here so
+  // the new refresh token is not lost, and written with the next fetch.
+  std::optional<vault::oauth_token_set> unsaved;
+
+  std::string describe() const {
+    std::string out = owner.owner_kind == vault::token_owner::kind::credential
+                          ? "credential " + in_quotes(owner.name) + " of solution " + in_quotes(owner.solution)
+                          : "organization OAuth configuration " + in_quotes(owner.name) +
+                                (key.empty() || key == owner.name ? "" : " (via credential " + in_quotes(key) + ")");
+    if (!user.empty()) out += " for user " + in_quotes(user);
+    return out;
+  }
+  std::string named_key() const { return in_quotes(key.empty() ? owner.name : key); }
+  std::string login_command() const {
+    std::string cmd = owner.owner_kind == vault::token_owner::kind::credential
+                          ? "credproxy oauth login --solution " + owner.solution + " --key " + owner.name
+                          : "credproxy oauth login --org " + owner.name;
+    if (!user.empty()) cmd += " --user " + user;
+    return cmd;
+  }
+};
+
+struct token_service::fetch_result {
+  token_outcome::status status = token_outcome::status::failed;
+  std::string detail;
+  std::optional<vault::oauth_token_set> tokens;
+  bool persisted = true;
+  bool adopted = false;  // found in the vault, no provider call
+  bool rotated = false;
+  bool invalid_grant = false;
+  std::optional<seconds> retry_after;
+  secret dead_document_refresh_token;
+  std::optional<time_point> dead_persisted_at;
+};
+
+token_service::token_service(const vault::vault_store& store, const clock& clk, service_settings settings,
+                             std::shared_ptr<spdlog::logger> log)
+    : store_(store),
+      clock_(clk),
+      settings_(std::move(settings)),
+      log_(std::move(log)),
+      table_(std::make_shared<const token_table>()),
+      jitter_(std::random_device{}()),
+      pool_(std::max(1u, settings_.threads)),
+      scheduler_([this] { scheduler_loop(); }) {}
+
+token_service::~token_service() { stop(); }
+
+void token_service::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && !scheduler_.joinable()) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (scheduler_.joinable()) scheduler_.join();
+  pool_.join();  // running fetches end within their timeouts and answer their waiters
+  std::vector<waiter> left;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, slot] : slots_)
+      for (auto& w : slot->waiters) left.push_back(std::move(w));
+  }
+  for (auto& w : left) w(token_outcome{token_outcome::status::failed, "the proxy is shutting down"});
+}
+
+void token_service::wake() { wake_.notify_all(); }
+
+void token_service::request(token_request req, std::function<void(token_outcome)> done) {
+  const std::string id = vault::token_slot_id(req.owner, req.user);
+  std::unique_lock lock(mutex_);
+  ++counters_.waits;
+  if (stopping_) {
+    lock.unlock();
+    done({token_outcome::status::failed, "the proxy is shutting down"});
+    return;
+  }
+  auto& entry = slots_[id];
+  if (!entry) {
+    entry = std::make_unique<slot_state>();
+    entry->owner = req.owner;
+    entry->user = req.user;
+  }
+  slot_state& slot = *entry;
+  if (!req.key.empty()) slot.key = req.key;
+  if (req.client) slot.client = req.client;
+  if (req.rejected_serial != 0) ++counters_.rejected;
+
+  const auto now = clock_.now();
+  const cached_token* have = current()->find(id);
+  // Already there (another request's fetch finished first), or already
+  // newer than the one the upstream rejected.
+  if (have != nullptr && have->usable_at(now) && have->serial != req.rejected_serial) {
+    lock.unlock();
+    done({token_outcome::status::ready, {}});
+    return;
+  }
+  if (slot.in_flight) {
+    slot.waiters.push_back(std::move(done));
+    return;
+  }
+  if (slot.needs_login) {
+    const std::string message = slot.login_message;
+    lock.unlock();
+    done({token_outcome::status::missing, message});
+    return;
+  }
+  if (now < slot.retry_at) {
+    const auto wait = duration_cast<seconds>(slot.retry_at - now).count() + 1;
+    const std::string message = "the token endpoint for credential " + slot.named_key() + " failed (" +
+                                slot.last_error + "); next attempt in " + std::to_string(wait) + " s";
+    lock.unlock();
+    done({token_outcome::status::failed, message});
+    return;
+  }
+  slot.waiters.push_back(std::move(done));
+  start_fetch_locked(id, slot, req.rejected_serial, false);
+}
+
+void token_service::start_fetch_locked(const std::string& id, slot_state& slot, std::uint64_t rejected_serial,
+                                       bool proactive) {
+  slot.in_flight = true;
+  boost::asio::post(pool_, [this, id, rejected_serial, proactive] { run_fetch(id, rejected_serial, proactive); });
+}
+
+void token_service::run_fetch(std::string id, std::uint64_t rejected_serial, bool proactive) {
+  std::unique_lock lock(mutex_);
+  slot_state& slot = *slots_.at(id);
+  slot_state input;  // a copy to work from without the lock
+  input.owner = slot.owner;
+  input.user = slot.user;
+  input.key = slot.key;
+  input.client = slot.client;
+  input.unsaved = slot.unsaved;
+  secret rejected_access;
+  if (const cached_token* have = current()->find(id)) {
+    // A proactive refresh replaces the current token even though it is still valid.
+    if ((rejected_serial != 0 && have->serial == rejected_serial) || proactive) rejected_access = have->access_token;
+  }
+  lock.unlock();
+
+  fetch_result result;
+  if (!input.client) {
+    result.status = token_outcome::status::missing;
+    result.detail = "its OAuth configuration no longer exists";
+  } else {
+    try {
+      result = fetch(input, rejected_access);
+    } catch (const std::exception& e) {  // vault I/O, lock timeouts: no secrets in these messages
+      result.status = token_outcome::status::failed;
+      result.detail = e.what();
+    }
+  }
+
+  lock.lock();
+  const auto now = clock_.now();
+  token_outcome outcome{result.status, {}};
+  if (result.status == token_outcome::status::ready && result.tokens) {
+    const auto lifetime = result.tokens->expires_at
+                              ? duration_cast<seconds>(*result.tokens->expires_at - result.tokens->obtained_at).count()
+                              : -1;
+    if (result.adopted) {
+      log_->debug("oauth: {} has a newer token in the vault; using it", slot.describe());
+    } else {
+      ++counters_.fetched;
+      log_->info("oauth: new access token for {}{}{}", slot.describe(), result.rotated ? ", refresh token rotated" : "",
+                 lifetime >= 0 ? ", valid for " + std::to_string(lifetime) + " s" : "");
+    }
+    if (!result.persisted) slot.unsaved = result.tokens;
+    else slot.unsaved.reset();
+    install_locked(id, *std::move(result.tokens), result.persisted);
+    slot.failures = 0;
+    slot.retry_at = {};
+    slot.needs_login = false;
+  } else if (result.status == token_outcome::status::missing) {
+    slot.needs_login = true;
+    slot.dead_document_refresh_token = std::move(result.dead_document_refresh_token);
+    slot.dead_persisted_at = result.dead_persisted_at;
+    if (result.invalid_grant) {
+      ++counters_.invalid_grant;
+      slot.login_message = "the identity provider rejected the refresh token of credential " + slot.named_key() +
+                           " (invalid_grant); sign in again with: " + slot.login_command();
+      log_->warn("oauth: the provider rejected the refresh token of {} (invalid_grant); a new login is needed: {}",
+                 slot.describe(), slot.login_command());
+    } else {
+      slot.login_message = "credential " + slot.named_key() + " has no usable OAuth token: " + result.detail;
+      log_->warn("oauth: {} has no usable token: {}", slot.describe(), result.detail);
+    }
+    outcome.message = slot.login_message;
+  } else {
+    ++counters_.failed;
+    ++slot.failures;
+    const auto delay = backoff_locked(slot.failures, result.retry_after);
+    slot.retry_at = now + delay;
+    slot.last_error = result.detail;
+    const auto delay_s = (delay.count() + 999) / 1000;
+    log_->warn("oauth: token request for {} failed: {}; attempt {}, next in {} s", slot.describe(), result.detail,
+               slot.failures, delay_s);
+    outcome.result = token_outcome::status::failed;
+    outcome.message = "the token endpoint for credential " + slot.named_key() + " failed (" + result.detail +
+                      "); next attempt in " + std::to_string(delay_s) + " s";
+  }
+  slot.in_flight = false;
+  std::vector<waiter> waiters;
+  waiters.swap(slot.waiters);
+  lock.unlock();
+  for (auto& w : waiters) w(outcome);
+  wake_.notify_all();
+}
+
+token_service::fetch_result token_service::fetch(const slot_state& slot, const secret& rejected_access) {
+  client_options options = settings_.client;
+  options.allow_http_loopback = slot.client->allow_http_endpoints;
+  const auto found = discovery_.endpoints_for(*slot.client, options, clock_.now());
+  if (!found.ok) {
+    fetch_result r;
+    r.detail = found.error;
+    return r;
+  }
+  if (slot.client->grant_type == "client_credentials") return fetch_client_credentials(slot, found.endpoints, rejected_access);
+  return fetch_with_refresh_token(slot, found.endpoints, rejected_access);
+}
+
+namespace {
+
+// Whether a persisted set can serve instead of a new fetch.
+bool adoptable(const vault::oauth_token_set& set, const secret& rejected, time_point now) {
+  if (same_secret(set.access_token, rejected)) return false;
+  return !set.access_token.empty() && (!set.expires_at || now + seconds(5) < *set.expires_at);
+}
+
+}  // namespace
+
+token_service::fetch_result token_service::fetch_client_credentials(const slot_state& slot,
+                                                                    const provider_endpoints& endpoints,
+                                                                    const secret& rejected_access) {
+  fetch_result r;
+  // Another process sharing the vault may have fetched one meanwhile.
+  try {
+    const auto contents = store_.read();
+    if (auto stored = vault::load_oauth_tokens(contents, slot.owner, slot.user);
+        stored && adoptable(*stored, rejected_access, clock_.now())) {
+      r.status = token_outcome::status::ready;
+      r.adopted = true;
+      r.tokens = std::move(stored);
+      return r;
+    }
+  } catch (const vault::vault_error& e) {
+    log_->debug("oauth: could not read the vault before fetching a token for {}: {}", slot.describe(), e.what());
+  }
+
+  client_options options = settings_.client;
+  options.allow_http_loopback = slot.client->allow_http_endpoints;
+  auto response = request_client_credentials(*slot.client, endpoints.token_endpoint, clock_.now(), options);
+  r.detail = response.detail;
+  r.retry_after = response.retry_after;
+  if (response.result != token_response::status::ok) {
+    r.status = response.result == token_response::status::invalid_grant ? token_outcome::status::missing
+                                                                          : token_outcome::status::failed;
+    r.invalid_grant = response.result == token_response::status::invalid_grant;
+    return r;
+  }
+  r.status = token_outcome::status::ready;
+  try {
+    bool gone = false;
+    store_.modify_if([&](vault::vault_contents& contents) {
+      if (!owner_exists(contents, slot.owner)) {
+        gone = true;
+        return false;
+      }
+      vault::store_oauth_tokens(contents, slot.owner, slot.user, response.tokens);
+      return true;
+    });
+    if (gone) {
+      r.status = token_outcome::status::missing;
+      r.detail = "it was removed";
+      return r;
+    }
+  } catch (const vault::vault_error& e) {
+    // A client_credentials token can always be fetched again: use it from memory.
+    r.persisted = false;
+    log_->error("oauth: could not save the new token of {} in the vault: {}; using it from memory", slot.describe(),
+                e.what());
+  }
+  r.tokens = std::move(response.tokens);
+  return r;
+}
+
+token_service::fetch_result token_service::fetch_with_refresh_token(const slot_state& slot,
+                                                                    const provider_endpoints& endpoints,
+                                                                    const secret& rejected_access) {
+  fetch_result r;
+  client_options options = settings_.client;
+  options.allow_http_loopback = slot.client->allow_http_endpoints;
+  bool wrote = false;
+  try {
+    // Under the vault's write lock from the re-read to the write: two
+    // processes (or two fetches) never present the same refresh token, so a
+    // provider with reuse detection never revokes the family.
+    wrote = store_.modify_if([&](vault::vault_contents& contents) {
+      if (!owner_exists(contents, slot.owner)) {
+        r.status = token_outcome::status::missing;
+        r.detail = "it was removed";
+        return false;
+      }
+      std::optional<vault::oauth_token_set> stored;
+      try {
+        stored = vault::load_oauth_tokens(contents, slot.owner, slot.user);
+      } catch (const vault::vault_error&) {
+        stored.reset();  // malformed: as if absent
+      }
+      // A rotated set this process could not write last time is newer.
+      if (slot.unsaved && (!stored || stored->obtained_at < slot.unsaved->obtained_at)) stored = slot.unsaved;
+      const bool unsaved_newer = stored && slot.unsaved && stored->obtained_at == slot.unsaved->obtained_at;
+      if (stored && adoptable(*stored, rejected_access, clock_.now())) {
+        r.status = token_outcome::status::ready;
+        r.adopted = true;
+        r.tokens = stored;
+        if (!unsaved_newer) return false;
+        vault::store_oauth_tokens(contents, slot.owner, slot.user, *stored);
+        return true;
+      }
+      secret refresh_token = stored ? stored->refresh_token : secret{};
+      if (refresh_token.empty() && slot.user.empty()) refresh_token = slot.client->refresh_token;
+      r.dead_document_refresh_token = slot.client->refresh_token;
+      if (stored) r.dead_persisted_at = stored->obtained_at;
+      if (refresh_token.empty()) {
+        r.status = token_outcome::status::missing;
+        r.detail = "there is no refresh token; sign in with: " + slot.login_command();
+        return false;
+      }
+      auto response = request_refresh(*slot.client, endpoints.token_endpoint, refresh_token, clock_.now(), options);
+      r.detail = response.detail;
+      r.retry_after = response.retry_after;
+      switch (response.result) {
+        case token_response::status::ok:
+          r.status = token_outcome::status::ready;
+          r.rotated = !same_secret(response.tokens.refresh_token, refresh_token);
+          r.tokens = std::move(response.tokens);
+          vault::store_oauth_tokens(contents, slot.owner, slot.user, *r.tokens);
+          return true;  // written before the caller may use it
+        case token_response::status::invalid_grant:
+          r.status = token_outcome::status::missing;
+          r.invalid_grant = true;
+          return false;
+        default:
+          r.status = token_outcome::status::failed;
+          return false;
+      }
+    });
+  } catch (const std::exception& e) {
+    if (r.status == token_outcome::status::ready && r.tokens) {
+      // The provider rotated, the vault could not take it (full disk,
+      // busy): keep the new refresh token in memory and retry the write.
+      r.persisted = false;
+      log_->error("oauth: could not save the rotated token of {} in the vault: {}; kept in memory, saved with the next refresh",
+                  slot.describe(), e.what());
+      return r;
+    }
+    r.status = token_outcome::status::failed;
+    r.detail = e.what();
+    return r;
+  }
+  (void)wrote;
+  return r;
+}
+
+void token_service::install_locked(const std::string& id, vault::oauth_token_set tokens, bool persisted) {
+  auto next = std::make_shared<token_table>(*current());
+  auto token = std::make_shared<cached_token>();
+  token->access_token = std::move(tokens.access_token);
+  token->expires_at = tokens.expires_at;
+  token->obtained_at = tokens.obtained_at;
+  token->serial = next_serial_++;
+  next->by_slot[id] = std::move(token);
+  if (persisted) unpersisted_.erase(id);
+  else unpersisted_.insert(id);
+  publish_locked(std::move(next));
+}
+
+void token_service::publish_locked(std::shared_ptr<token_table> next) {
+  table_.store(std::move(next), std::memory_order_release);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void token_service::adopt(const vault::snapshot& snap) {
+  std::lock_guard lock(mutex_);
+  auto next = std::make_shared<token_table>(*current());
+  bool changed = false;
+  for (const auto& [id, set] : snap.oauth_tokens) {
+    vault::token_owner owner;
+    std::string user;
+    if (!parse_slot_id(id, owner, user)) continue;
+    auto& entry = slots_[id];
+    if (!entry) {
+      entry = std::make_unique<slot_state>();
+      entry->owner = owner;
+      entry->user = user;
+    }
+    const auto it = next->by_slot.find(id);
+    const bool newer = it == next->by_slot.end() ||
+                       (!same_secret(it->second->access_token, set.access_token) &&
+                        set.obtained_at >= it->second->obtained_at);
+    if (newer) {
+      auto token = std::make_shared<cached_token>();
+      token->access_token = set.access_token;
+      token->expires_at = set.expires_at;
+      token->obtained_at = set.obtained_at;
+      token->serial = next_serial_++;
+      next->by_slot[id] = std::move(token);
+      unpersisted_.erase(id);
+      ++counters_.adopted;
+      changed = true;
+    }
+  }
+  // Gone from the vault (the credential was updated or removed, or its
+  // tokens dropped): gone from the cache, unless only this process has it.
+  for (auto it = next->by_slot.begin(); it != next->by_slot.end();) {
+    if (!snap.oauth_tokens.contains(it->first) && !unpersisted_.contains(it->first)) {
+      it = next->by_slot.erase(it);
+      changed = true;
+    } else {
+      ++it;
+    }
+  }
+  // Current client settings for every slot; a login or a new document
+  // lets a slot that needed one try again.
+  for (auto& [id, slot] : slots_) {
+    auto client = client_in(snap, slot->owner);
+    if (client) slot->client = client;
+    if (!slot->needs_login) continue;
+    const auto persisted = snap.oauth_tokens.find(id);
+    const std::optional<time_point> persisted_at =
+        persisted == snap.oauth_tokens.end() ? std::nullopt : std::optional(persisted->second.obtained_at);
+    const bool new_document = client && client->refresh_token.view() != slot->dead_document_refresh_token.view();
+    if (!client || new_document || persisted_at != slot->dead_persisted_at) slot->needs_login = false;
+  }
+  if (changed) publish_locked(std::move(next));
+}
+
+std::chrono::milliseconds token_service::backoff_locked(unsigned failures, std::optional<seconds> retry_after) {
+  const double base = static_cast<double>(settings_.backoff_initial.count()) *
+                      std::pow(2.0, static_cast<double>(std::min(failures, 30u) - 1));
+  const double capped = std::min(base, static_cast<double>(settings_.backoff_max.count()));
+  // Full jitter in the upper half: processes that failed together do not retry together.
+  std::uniform_real_distribution<double> spread(0.5, 1.0);
+  auto delay = milliseconds(static_cast<long long>(capped * spread(jitter_)));
+  if (retry_after) delay = std::max<milliseconds>(delay, *retry_after);
+  return std::max(delay, milliseconds(1));
+}
+
+void token_service::scheduler_loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    const auto now = clock_.now();
+    const auto table = current();
+    for (const auto& [id, token] : table->by_slot) {
+      if (!token->expires_at || !token->used.load(std::memory_order_relaxed)) continue;
+      const auto it = slots_.find(id);
+      if (it == slots_.end()) continue;
+      slot_state& slot = *it->second;
+      if (slot.in_flight || slot.needs_login || !slot.client) continue;
+      const auto due = std::max(due_at(token->obtained_at, *token->expires_at, settings_.refresh_margin), slot.retry_at);
+      if (due <= now) {
+        log_->debug("oauth: refreshing the token of {} ahead of expiry", slot.describe());
+        start_fetch_locked(id, slot, token->serial, true);
+      }
+    }
+    // Checks at least once a second: cheap, and notices tokens that became
+    // used and clock moves without bookkeeping on the hot path.
+    wake_.wait_for(lock, seconds(1));
+  }
+}
+
+std::string token_service::metrics_text() const {
+  std::lock_guard lock(mutex_);
+  std::string out;
+  out += "# HELP credproxy_oauth_token_fetches_total Token endpoint requests by outcome.\n";
+  out += "# TYPE credproxy_oauth_token_fetches_total counter\n";
+  out += "credproxy_oauth_token_fetches_total{result=\"ok\"} " + std::to_string(counters_.fetched) + "\n";
+  out += "credproxy_oauth_token_fetches_total{result=\"failed\"} " + std::to_string(counters_.failed) + "\n";
+  out += "credproxy_oauth_token_fetches_total{result=\"invalid_grant\"} " + std::to_string(counters_.invalid_grant) + "\n";
+  out += "# HELP credproxy_oauth_token_waits_total Requests that had to ask for a token (none usable, or rejected upstream).\n";
+  out += "# TYPE credproxy_oauth_token_waits_total counter\n";
+  out += "credproxy_oauth_token_waits_total " + std::to_string(counters_.waits) + "\n";
+  out += "# HELP credproxy_oauth_upstream_rejections_total Upstream 401s to an injected token.\n";
+  out += "# TYPE credproxy_oauth_upstream_rejections_total counter\n";
+  out += "credproxy_oauth_upstream_rejections_total " + std::to_string(counters_.rejected) + "\n";
+  out += "# HELP credproxy_oauth_tokens Access tokens held.\n";
+  out += "# TYPE credproxy_oauth_tokens gauge\n";
+  out += "credproxy_oauth_tokens " + std::to_string(current()->by_slot.size()) + "\n";
+  return out;
+}
+
+}  // namespace credproxy::oauth

@@ -1,0 +1,103 @@
+#pragma once
+// The one interface the proxy uses to get OAuth access tokens.
+//
+// Hot path: current() is a lock-free load of an immutable table of tokens
+// by slot (vault::token_slot_id); the injector renders from it. Only when a
+// slot has no usable token, or the upstream rejected the one injected, does
+// a request call request() and wait: the source runs at most one fetch per
+// slot at a time (single flight) on threads of its own, never an I/O
+// thread, and calls `done` exactly once when that fetch ends (or at once
+// when no fetch can help).
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/secret.hpp"
+#include "oauth/clock.hpp"
+#include "vault/credential.hpp"
+
+namespace credproxy::oauth {
+
+// A token as the injector sees it.
+struct cached_token {
+  secret access_token;
+  std::optional<time_point> expires_at;  // nullopt: the provider gave no lifetime
+  time_point obtained_at{};
+  std::uint64_t serial = 0;              // unique per token obtained by this process; 0 never used
+  // Set (relaxed) by the injector when it renders this token: only tokens in
+  // use are refreshed ahead of expiry.
+  mutable std::atomic<bool> used{false};
+
+  // Usable for a request sent at `now`: a token about to expire is not
+  // ("an expired token is never injected"), so `min_validity` is left.
+  bool usable_at(time_point now, std::chrono::seconds min_validity = std::chrono::seconds(5)) const noexcept {
+    return !access_token.empty() && (!expires_at || now + min_validity < *expires_at);
+  }
+};
+
+struct token_table {
+  vault::string_map<std::shared_ptr<const cached_token>> by_slot;  // token_slot_id -> token
+  const cached_token* find(std::string_view slot_id) const noexcept {
+    auto it = by_slot.find(slot_id);
+    return it == by_slot.end() ? nullptr : it->second.get();
+  }
+};
+using token_table_ptr = std::shared_ptr<const token_table>;
+
+// What a request needs: the slot, and the client settings from the request's
+// own vault snapshot (so a fetch always uses the configuration the request
+// was checked against).
+struct token_request {
+  vault::token_owner owner;
+  std::string user;                                // "" = the owner's own tokens
+  std::string key;                                 // the credential key the request named (messages, logs)
+  std::shared_ptr<const vault::oauth_client> client;
+  std::uint64_t rejected_serial = 0;  // the upstream answered 401 to this token: get a newer one
+};
+
+struct token_outcome {
+  enum class status {
+    ready,    // the table now has a usable token for the slot
+    missing,  // no way to get one without a login (oauth_credentials_missing, 401)
+    failed,   // the token endpoint failed (oauth_refresh_failed, 502)
+  };
+  status result = status::failed;
+  std::string message;  // for the error body: names the key, never a token or secret
+};
+
+class token_source {
+ public:
+  virtual ~token_source() = default;
+  virtual token_table_ptr current() const = 0;
+  // Bumped on every change of current(); lets a worker cache the table.
+  virtual std::uint64_t generation() const noexcept = 0;
+  virtual time_point now() const noexcept = 0;
+  // `done` runs exactly once, on a thread of the source (or the caller's,
+  // when the answer is immediate); it must not block.
+  virtual void request(token_request request, std::function<void(token_outcome)> done) = 0;
+};
+
+// Per-worker cache of the table: one atomic load per request when nothing changed.
+class token_table_cache {
+ public:
+  explicit token_table_cache(const token_source& source) : source_(source) {}
+  const token_table_ptr& get() {
+    const auto gen = source_.generation();
+    if (!cached_ || gen != generation_) {
+      generation_ = gen;
+      cached_ = source_.current();
+    }
+    return cached_;
+  }
+
+ private:
+  const token_source& source_;
+  token_table_ptr cached_;
+  std::uint64_t generation_ = ~std::uint64_t{0};
+};
+
+}  // namespace credproxy::oauth
