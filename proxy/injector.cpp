@@ -27,6 +27,7 @@ struct use {
   std::string_view key;  // the credential key the name resolved to
   placeholder_field field = placeholder_field::none;
   const credential* cred = nullptr;
+  const oauth::cached_token* token = nullptr;  // oauth / oauth_alias: the usable token found
 };
 
 std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
@@ -77,6 +78,10 @@ std::optional<proxy_error> resolve(const vault::snapshot& vault, std::string_vie
                        "credential " + quoted(u.key) + " is an alias of the organization OAuth configuration " +
                            quoted(u.cred->alias) + ", which no longer exists",
                        std::string(u.key)};
+  const bool is_oauth = u.cred->type == credential_type::oauth || u.cred->type == credential_type::oauth_alias;
+  if (is_oauth && !u.cred->oauth)  // cannot happen for a built snapshot; fail closed anyway
+    return proxy_error{error_code::oauth_credentials_missing,
+                       "credential " + quoted(u.key) + " has no OAuth client settings", std::string(u.key)};
   if (!field_allowed(u.cred->type, u.field))
     return proxy_error{error_code::bad_request,
                        "credential " + quoted(u.key) + " of type " + std::string(vault::to_string(u.cred->type)) +
@@ -137,13 +142,26 @@ std::optional<proxy_error> render(const use& u, secure_chars& out) {
       return std::nullopt;
     case credential_type::oauth:
     case credential_type::oauth_alias:
-      // OAuth hook: once the token machinery exists, look up a valid access
-      // token here and render "Bearer <token>" (or the raw token for .token).
-      break;
+      // Tokens were looked up (and found usable) before rendering began.
+      if (u.field != placeholder_field::token) append(out, "Bearer ");
+      append(out, u.token->access_token.view());
+      return std::nullopt;
   }
-  return proxy_error{error_code::oauth_credentials_missing,
-                     "credential " + quoted(u.key) + " has no usable OAuth access token; a login or refresh token is needed",
-                     std::string(u.key)};
+  return proxy_error{error_code::bad_request, "unknown credential type", std::string(u.key)};
+}
+
+// Whose tokens an OAuth credential uses: an `oauth` credential its own, an
+// alias its organization configuration's (so every alias shares them). A
+// client_credentials token belongs to the client, not to a person: the
+// user is ignored there.
+oauth::token_request slot_of(const use& u, std::string_view solution, std::string_view user) {
+  oauth::token_request r;
+  r.owner = u.cred->type == credential_type::oauth ? vault::token_owner::credential(solution, u.key)
+                                                   : vault::token_owner::org_config(u.cred->alias);
+  if (u.cred->oauth->grant_type != "client_credentials") r.user = std::string(user);
+  r.key = std::string(u.key);
+  r.client = u.cred->oauth;
+  return r;
 }
 
 // Field values are sent raw, so anything that could end or fold the header
@@ -224,8 +242,8 @@ std::optional<proxy_error> scan_request(const request_view& r, std::vector<use>&
 
 }  // namespace
 
-std::variant<injection_plan, proxy_error> plan_injection(const request_view& request, const vault::snapshot& vault,
-                                                         std::string_view solution, const inject_options& options) {
+injection_result plan_injection(const request_view& request, const vault::snapshot& vault, std::string_view solution,
+                                const inject_options& options, const token_view& tokens) {
   injection_plan plan;
   if (!any_placeholder(request)) {
     plan.upstream = {std::string(request.scheme), std::string(request.host), request.port};
@@ -248,6 +266,22 @@ std::variant<injection_plan, proxy_error> plan_injection(const request_view& req
       return proxy_error{error_code::host_not_allowed,
                          "credential " + quoted(u.key) + " is not allowed for " + describe(plan.upstream),
                          std::string(u.key)};
+
+  // OAuth tokens last: a request that fails any other check never waits.
+  for (use& u : uses) {
+    if (u.cred->type != credential_type::oauth && u.cred->type != credential_type::oauth_alias) continue;
+    auto slot = slot_of(u, solution, request.user);
+    const std::string id = vault::token_slot_id(slot.owner, slot.user);
+    u.token = tokens.table != nullptr ? tokens.table->find(id) : nullptr;
+    if (u.token == nullptr || !u.token->usable_at(tokens.now)) return token_needed{std::move(slot)};
+    // Only tokens in use are refreshed ahead of expiry; the check avoids a
+    // shared cache-line write per request.
+    if (!u.token->used.load(std::memory_order_relaxed)) u.token->used.store(true, std::memory_order_relaxed);
+    const bool seen = std::any_of(plan.oauth_uses.begin(), plan.oauth_uses.end(), [&](const oauth_use& o) {
+      return o.serial == u.token->serial;
+    });
+    if (!seen) plan.oauth_uses.push_back({std::move(slot), u.token->serial});
+  }
 
   const use* const end = uses.data() + uses.size();
   for (const use* group = uses.data(); group != end;) {

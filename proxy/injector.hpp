@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/secret.hpp"
+#include "oauth/token_source.hpp"
 #include "proxy/errors.hpp"
 #include "vault/credential.hpp"
 
@@ -30,6 +31,26 @@ struct request_view {
   bool port_explicit = false;
   std::string_view target;  // origin-form: path and query, e.g. "/quote?token=x"
   std::span<const field_view> fields;
+  std::string_view user;    // Credproxy-User: whose OAuth tokens ("" = the credential's own)
+};
+
+// The OAuth tokens a request may use, and the time it is sent at.
+struct token_view {
+  const oauth::token_table* table = nullptr;  // nullptr: none
+  oauth::time_point now{};
+};
+
+// An OAuth token a plan rendered: which slot, which token (for a replay
+// after the upstream rejects it).
+struct oauth_use {
+  oauth::token_request slot;  // rejected_serial 0
+  std::uint64_t serial = 0;
+};
+
+// The plan cannot be made before the token source has a usable token for
+// this slot: wait for it (token_source::request), then plan again.
+struct token_needed {
+  oauth::token_request request;
 };
 
 struct upstream_target {
@@ -49,6 +70,7 @@ struct injection_plan {
   // Rewritten values, by index into request_view::fields, ascending.
   std::vector<std::pair<std::size_t, secret>> field_values;
   std::vector<std::string> keys_used;  // distinct, in order of first use
+  std::vector<oauth_use> oauth_uses;   // distinct slots
 };
 
 struct inject_options {
@@ -59,11 +81,12 @@ struct inject_options {
 // form in the target), resolves it in `solution`, checks host binding against
 // the actual upstream and renders it. Fails closed: any problem yields a
 // proxy_error and nothing is to be forwarded. A request without placeholders
-// yields a plan with no changes and the request's own upstream.
-std::variant<injection_plan, proxy_error> plan_injection(const request_view& request,
-                                                         const vault::snapshot& vault,
-                                                         std::string_view solution,
-                                                         const inject_options& options);
+// yields a plan with no changes and the request's own upstream. OAuth
+// credentials render the slot's token from `tokens` when it is usable at
+// `tokens.now`; otherwise, once every other check passed, token_needed.
+using injection_result = std::variant<injection_plan, proxy_error, token_needed>;
+injection_result plan_injection(const request_view& request, const vault::snapshot& vault, std::string_view solution,
+                                const inject_options& options, const token_view& tokens = {});
 
 // Does `solution` hold any credential bound to this upstream? (A CONNECT
 // tunnel to such a host must not be opaque: its placeholders would pass

@@ -59,9 +59,9 @@ awaitable<void> sweep_pool(worker_context* worker) {
 }  // namespace
 
 struct server::worker {
-  worker(const proxy_settings& s, const vault::snapshot_holder& vault, ssl::context& tls, const egress_policy& e,
-         spdlog::logger& l, std::atomic<std::size_t>& connections)
-      : ioc(std::make_unique<asio::io_context>(1)), context(s, vault, tls, e, l, connections) {}
+  worker(const proxy_settings& s, const vault::snapshot_holder& vault, oauth::token_source& tokens, ssl::context& tls,
+         const egress_policy& e, spdlog::logger& l, std::atomic<std::size_t>& connections)
+      : ioc(std::make_unique<asio::io_context>(1)), context(s, vault, tokens, tls, e, l, connections) {}
   ~worker() {
     // Pooled sockets belong to the io_context's services: close them first.
     context.pool.clear();
@@ -74,7 +74,8 @@ struct server::worker {
   std::thread thread;
 };
 
-server::server(const config::config& cfg, const vault::snapshot_holder& vault, std::shared_ptr<spdlog::logger> log)
+server::server(const config::config& cfg, const vault::snapshot_holder& vault, oauth::token_source& tokens,
+               std::shared_ptr<spdlog::logger> log)
     : log_(std::move(log)),
       vault_(vault),
       upstream_tls_(make_upstream_tls_context(cfg.upstream_ca_file.string())),
@@ -85,10 +86,14 @@ server::server(const config::config& cfg, const vault::snapshot_holder& vault, s
   settings_.inject.upgrade_plaintext = cfg.upgrade_plaintext;
   settings_.timeouts = cfg.timeouts;
   settings_.limits = cfg.limits;
+  settings_.replay_on_401 = cfg.oauth.replay_on_401;
+  settings_.replay_buffer_bytes = cfg.oauth.replay_buffer_bytes;
+  // Worst case of one fetch: the vault lock wait (10 s) plus one exchange.
+  settings_.token_wait = cfg.oauth.token_timeout + std::chrono::seconds(15);
   unsigned n = cfg.workers != 0 ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(
-        std::make_unique<worker>(settings_, vault_, *upstream_tls_, egress_, *log_, open_connections_));
+        std::make_unique<worker>(settings_, vault_, tokens, *upstream_tls_, egress_, *log_, open_connections_));
   }
 }
 

@@ -26,7 +26,9 @@ namespace credproxy::proxy {
 
 class server {
  public:
-  server(const config::config& cfg, const vault::snapshot_holder& vault, std::shared_ptr<spdlog::logger> log);
+  // `tokens` must outlive the server's workers (sessions wait on it).
+  server(const config::config& cfg, const vault::snapshot_holder& vault, oauth::token_source& tokens,
+         std::shared_ptr<spdlog::logger> log);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;

@@ -54,9 +54,23 @@ struct session::request_state {
   bool reused = false;        // the upstream connection came from the pool
   bool idempotent = false;    // may be sent again if a pooled connection was stale (RFC 9110 §9.2.2)
   std::string solution;
-  upstream_target dest;
+  upstream_target origin;     // what the request asked for
+  bool port_explicit = false;
+  std::string_view target;    // origin-form; into in_, or into replay_head after keep_for_replay
+  bool length_given = false;  // the request had Content-Length
+  bool may_inject = false;    // a placeholder may be present
+  std::string user;           // Credproxy-User
+  vault::snapshot_ptr snap;   // one snapshot for the whole request, replays included
+  upstream_target dest;       // where it goes (differs from origin after a plaintext upgrade)
   std::string key;            // pool key
   std::vector<std::string> keys_used;
+  std::vector<oauth_use> oauth_uses;
+  // Replay after an upstream 401 to an injected OAuth token.
+  bool replayable = false;    // the body (if any) is kept in replay_body as it is sent
+  bool replaying = false;     // sending replay_head's request again, body from replay_body
+  unsigned replays_left = 0;
+  wiping_string replay_head;
+  wiping_string replay_body;
   request_parser* parser = nullptr;  // for chunked request bodies
 
   bool has_body() const noexcept { return chunked || content_length > 0; }
@@ -78,11 +92,26 @@ struct session::request_state {
     reused = false;
     idempotent = false;
     solution.clear();
+    origin = {};
+    port_explicit = false;
+    target = {};
+    length_given = false;
+    may_inject = false;
+    user.clear();
+    snap.reset();
     dest.scheme.clear();
     dest.host.clear();
     dest.port = 0;
     key.clear();
     keys_used.clear();
+    oauth_uses.clear();
+    replayable = false;
+    replaying = false;
+    replays_left = 0;
+    secure_wipe(replay_head.data(), replay_head.size());
+    replay_head.clear();
+    secure_wipe(replay_body.data(), replay_body.size());
+    replay_body.clear();
     parser = nullptr;
   }
 };
@@ -185,6 +214,8 @@ void session::on_deadline() noexcept {
     case phase::awaiting_response:
       abort_upstream();  // the client still gets a 504
       break;
+    case phase::token_wait:
+      break;  // the token source answers within its own bounds
     default:
       abort_upstream();
       client_.close(ignored);
@@ -322,54 +353,159 @@ awaitable<session::outcome> session::serve_one() {
     set_error(error_code::bad_request, std::move(why));
     co_return co_await reply_error(rq, rq.has_body());
   }
-  rq.dest.scheme = parsed.https ? "https" : "http";
-  rq.dest.host.assign(parsed.host);
-  rq.dest.port = parsed.port;
-  const bool port_explicit = parsed.port_explicit;
-  const std::string_view target = parsed.path_and_query;
+  rq.origin.scheme = parsed.https ? "https" : "http";
+  rq.origin.host.assign(parsed.host);
+  rq.origin.port = parsed.port;
+  rq.dest = rq.origin;
+  rq.port_explicit = parsed.port_explicit;
+  rq.target = parsed.path_and_query;
+  rq.length_given = parser.content_length().has_value();
 
   // 3. End-to-end fields: hop-by-hop ones and those named in Connection go.
+  // Credproxy-User (whose OAuth tokens) is read here and never forwarded.
   connection_tokens_.clear();
+  std::size_t user_fields = 0;
   for (const auto& f : fields_) {
     if (f.id == http::field::connection || f.id == http::field::proxy_connection) {
       split_connection_tokens(f.value, connection_tokens_);
+    } else if (f.id == http::field::unknown && iequals(f.name, "credproxy-user")) {
+      ++user_fields;
+      rq.user.assign(f.value);
     }
   }
+  if (user_fields > 1 || rq.user.size() > 256) {
+    set_error(error_code::bad_request, "Credproxy-User must appear at most once and be at most 256 characters");
+    co_return co_await reply_error(rq, rq.has_body());
+  }
   end_to_end_.clear();
-  bool may_inject = may_contain_placeholder(target);
+  bool may_inject = may_contain_placeholder(rq.target);
   for (const auto& f : fields_) {
     if (is_hop_by_hop(f.id, f.name) || f.id == http::field::expect) continue;  // 100-continue is answered here
     if (!connection_tokens_.empty() && named_in_connection(f.name, connection_tokens_)) continue;
     end_to_end_.push_back(field_view{f.name, f.value});
     may_inject = may_inject || may_contain_placeholder(f.value);
   }
+  rq.may_inject = may_inject;
 
-  // 4. Which solution, then injection: a pure function of head and snapshot.
-  // One snapshot for authentication and injection; held by value because
-  // the worker's cache may move on while this request is in flight.
-  const vault::snapshot_ptr snap = w_.snapshots.get();
-  const std::string_view solution = authorize(*snap);
+  // 4. Which solution, then injection: a pure function of head, snapshot
+  // and tokens. One snapshot for authentication, injection and replays; held
+  // by value because the worker's cache may move on meanwhile.
+  rq.snap = w_.snapshots.get();
+  const std::string_view solution = authorize(*rq.snap);
   if (solution.empty()) co_return co_await reply_error(rq, rq.has_body());
   rq.solution.assign(solution);
-  std::optional<injection_plan> plan;
-  if (may_inject) {
-    const request_view view{rq.dest.scheme, rq.dest.host, rq.dest.port, port_explicit, target, end_to_end_};
-    auto result = plan_injection(view, *snap, solution, w_.settings.inject);
-    if (auto* error = std::get_if<proxy_error>(&result)) {
-      if (!error->key.empty()) rq.keys_used.push_back(error->key);
-      pending_error_ = std::move(*error);
-      co_return co_await reply_error(rq, rq.has_body());
-    }
-    plan.emplace(std::move(std::get<injection_plan>(result)));
-    rq.dest = plan->upstream;
-    rq.keys_used = std::move(plan->keys_used);
-    if (!rq.keys_used.empty()) worker_metrics::bump(w_.metrics.requests_injected);
+  if (!co_await prepare(rq)) co_return co_await reply_error(rq, rq.has_body());
+  if (!rq.keys_used.empty()) worker_metrics::bump(w_.metrics.requests_injected);
+  if (!rq.oauth_uses.empty() && w_.settings.replay_on_401 > 0) keep_for_replay(rq);
+  if (w_.log.should_log(spdlog::level::debug)) {
+    std::string names;
+    for (const auto& f : end_to_end_) names.append(f.name).push_back(' ');
+    w_.log.debug("forwarding {} {}://{}:{} fields: {}", rq.method, rq.dest.scheme, rq.dest.host, rq.dest.port, names);
   }
 
-  // 5. The outgoing head, in one buffer, sent in one write.
+  const auto result = co_await forward(rq);
+  rq.parser = nullptr;  // the parser dies with this frame
+  co_return result;
+}
+
+awaitable<bool> session::prepare(request_state& rq) {
+  const request_view view{rq.origin.scheme, rq.origin.host, rq.origin.port, rq.port_explicit,
+                          rq.target,        end_to_end_,    rq.user};
+  std::optional<injection_plan> plan;
+  if (rq.may_inject) {
+    for (int round = 0;; ++round) {
+      const token_view tokens{w_.token_cache.get().get(), w_.tokens.now()};
+      auto result = plan_injection(view, *rq.snap, rq.solution, w_.settings.inject, tokens);
+      if (auto* error = std::get_if<proxy_error>(&result)) {
+        if (!error->key.empty()) rq.keys_used.push_back(error->key);
+        pending_error_ = std::move(*error);
+        co_return false;
+      }
+      if (auto* need = std::get_if<token_needed>(&result)) {
+        rq.keys_used.assign(1, need->request.key);
+        // The source answered "ready" twice, yet the token is unusable (e.g.
+        // it expires within seconds): do not loop.
+        if (round == 2) {
+          set_error(error_code::oauth_credentials_missing,
+                    "credential '" + need->request.key + "' has no usable OAuth access token", need->request.key);
+          co_return false;
+        }
+        pending_token_ = std::move(need->request);
+        if (!co_await wait_for_token()) co_return false;
+        continue;
+      }
+      plan.emplace(std::move(std::get<injection_plan>(result)));
+      break;
+    }
+    rq.dest = plan->upstream;
+    rq.keys_used = std::move(plan->keys_used);
+    rq.oauth_uses = std::move(plan->oauth_uses);
+  } else {
+    rq.dest = rq.origin;
+  }
+  write_head(rq, plan ? &*plan : nullptr);
+  plan.reset();  // wipes the rendered values; out_ is wiped after sending
+  co_return true;
+}
+
+namespace {
+
+// Hands a token request to the source and resumes the waiting coroutine on
+// its own executor when the source answers (from one of its threads).
+struct token_initiation {
+  oauth::token_source* source;
+  asio::any_io_executor executor;
+
+  template <class Handler>
+  void operator()(Handler&& handler, oauth::token_request request) const {
+    auto waiting = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
+    source->request(std::move(request), [waiting, ex = executor](oauth::token_outcome outcome) {
+      asio::post(ex, [waiting, outcome = std::move(outcome)]() mutable { (*waiting)(std::move(outcome)); });
+    });
+  }
+};
+
+}  // namespace
+
+awaitable<bool> session::wait_for_token() {
+  // The source bounds every fetch (token_timeout, vault lock wait); this
+  // deadline only marks the phase.
+  arm(w_.settings.token_wait, phase::token_wait);
+  const std::string key = pending_token_.key;
+  const token_initiation initiation{&w_.tokens, client_.get_executor()};
+  auto wait = asio::async_initiate<const asio::use_awaitable_t<>&, void(oauth::token_outcome)>(
+      initiation, asio::use_awaitable, std::move(pending_token_));
+  oauth::token_outcome answer = co_await std::move(wait);
+  if (answer.result == oauth::token_outcome::status::ready) co_return true;
+  set_error(answer.result == oauth::token_outcome::status::missing ? error_code::oauth_credentials_missing
+                                                                   : error_code::oauth_refresh_failed,
+            std::move(answer.message), key);
+  co_return false;
+}
+
+void session::keep_for_replay(request_state& rq) {
+  const char* base = in_.data().data();
+  rq.replay_head.assign(base, rq.head_len);
+  const auto from = reinterpret_cast<std::uintptr_t>(base);
+  const auto rebase = [&](std::string_view v) {
+    const auto at = reinterpret_cast<std::uintptr_t>(v.data());
+    if (v.empty() || at < from || at + v.size() > from + rq.head_len) return v;  // not in the head
+    return std::string_view(rq.replay_head.data() + (at - from), v.size());
+  };
+  rq.target = rebase(rq.target);
+  for (auto& f : end_to_end_) {
+    f.name = rebase(f.name);
+    f.value = rebase(f.value);
+  }
+  // Chunked bodies and bodies above the buffer pass a 401 through instead.
+  rq.replayable = !rq.chunked && rq.content_length <= w_.settings.replay_buffer_bytes;
+  rq.replays_left = w_.settings.replay_on_401;
+}
+
+void session::write_head(const request_state& rq, const injection_plan* plan) {
   wipe_out();
   out_.append(rq.method).push_back(' ');
-  out_.append(plan && plan->target_changed ? plan->target.view() : target);
+  out_.append(plan && plan->target_changed ? plan->target.view() : rq.target);
   out_.append(" HTTP/1.1\r\nHost: ");
   const bool v6 = rq.dest.host.find(':') != std::string::npos;
   if (v6) out_.push_back('[');
@@ -391,25 +527,36 @@ awaitable<session::outcome> session::serve_one() {
   }
   if (rq.chunked) {
     out_.append("Transfer-Encoding: chunked\r\n");
-  } else if (parser.content_length()) {
+  } else if (rq.length_given) {
     out_.append("Content-Length: ");
     append_number(out_, rq.content_length);
     out_.append("\r\n");
   }
   out_.append("\r\n");
-  if (w_.log.should_log(spdlog::level::debug)) {
-    std::string names;
-    for (const auto& f : end_to_end_) names.append(f.name).push_back(' ');
-    w_.log.debug("forwarding {} {}://{}:{} fields: {}", rq.method, rq.dest.scheme, rq.dest.host, rq.dest.port, names);
-  }
-  plan.reset();  // wipes the rendered values; out_ is wiped when the session ends
-
-  const auto result = co_await forward(rq);
-  rq.parser = nullptr;  // the parser dies with this frame
-  co_return result;
 }
 
 awaitable<session::outcome> session::forward(request_state& rq) {
+  for (;;) {
+    const auto result = co_await send_and_relay(rq);
+    if (result != outcome::replay) co_return result;
+    // The upstream rejected an injected OAuth token: one forced refresh per
+    // slot (single flight in the source, so a burst of 401s costs one), then
+    // the same request again with the new token.
+    --rq.replays_left;
+    rq.replaying = true;
+    w_.log.debug("upstream {} answered 401; replaying with a new token ({} replays left)", rq.dest.host,
+                 rq.replays_left);
+    const auto uses = rq.oauth_uses;
+    for (const auto& use : uses) {
+      pending_token_ = use.slot;
+      pending_token_.rejected_serial = use.serial;
+      if (!co_await wait_for_token()) co_return co_await reply_error(rq, false);
+    }
+    if (!co_await prepare(rq)) co_return co_await reply_error(rq, false);
+  }
+}
+
+awaitable<session::outcome> session::send_and_relay(request_state& rq) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     timed_out_ = false;
     pool_key(rq.dest, rq.solution, rq.key);
@@ -428,34 +575,39 @@ awaitable<session::outcome> session::forward(request_state& rq) {
                     "connecting to " + rq.dest.host + ":" + std::to_string(rq.dest.port) + " timed out", {}};
         }
         pending_error_ = std::move(*error);
-        co_return co_await reply_error(rq, rq.has_body());
+        co_return co_await reply_error(rq, rq.has_body() && !rq.body_done);
       }
       upstream_ = std::move(std::get<std::unique_ptr<upstream_connection>>(result));
       worker_metrics::bump(w_.metrics.upstream_connects);
     }
 
-    // The head plus whatever part of a Content-Length body is buffered, in one write.
+    // The head plus whatever part of a Content-Length body is buffered (or,
+    // for a replay, the whole kept body), in one write.
     arm(w_.settings.timeouts.idle, phase::request_body);
+    const bool first_send = attempt == 0 && !rq.replaying;
     std::size_t first_body = 0;
-    if (attempt == 0 && !rq.chunked && rq.content_length > 0) {
+    if (first_send && !rq.chunked && rq.content_length > 0) {
       first_body = static_cast<std::size_t>(std::min<std::uint64_t>(rq.content_length, in_.size() - rq.head_len));
     }
-    const std::size_t head_offset = attempt == 0 ? rq.head_len : 0;
-    const std::array<asio::const_buffer, 2> head_and_body{
-        asio::buffer(out_), asio::buffer(in_.data().data() + head_offset, first_body)};
+    const std::size_t head_offset = first_send ? rq.head_len : 0;
+    const asio::const_buffer body = rq.replaying ? asio::const_buffer(asio::buffer(rq.replay_body))
+                                                 : asio::buffer(in_.data().data() + head_offset, first_body);
+    const std::array<asio::const_buffer, 2> head_and_body{asio::buffer(out_), body};
     auto [wec, wn] = co_await upstream_->write(head_and_body);
-    if (attempt == 0) {
+    if (first_send) {
+      if (rq.replayable) rq.replay_body.append(in_.data().data() + rq.head_len, first_body);
       in_.consume(rq.head_len + first_body);
+      rq.head_consumed = true;
       rq.body_sent = first_body;
     }
     if (wec) {
       close_upstream();
-      if (rq.reused && rq.idempotent && !rq.has_body() && !timed_out_) continue;
+      if (rq.reused && rq.idempotent && (!rq.has_body() || rq.replaying) && !timed_out_) continue;
       set_error(timed_out_ ? error_code::upstream_timeout : error_code::upstream_connect_failed,
                "sending the request to " + rq.dest.host + " failed", {});
       co_return co_await reply_error(rq, true);
     }
-    if (rq.has_body()) {
+    if (rq.has_body() && !rq.replaying && !rq.body_done) {
       wipe_out();  // out_ is reused for the re-chunked body; the head may hold secrets
       if (rq.expect_continue && rq.client_version >= 11) {
         auto [cec, cn] = co_await asio::async_write(client_, asio::buffer(continue_response), use_tuple);
@@ -487,6 +639,7 @@ awaitable<bool> session::send_request_body(request_state& rq) {
       const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, in_.size()));
       auto [wec, wn] = co_await upstream_->write(asio::buffer(in_.data().data(), take));
       if (wec) co_return false;
+      if (rq.replayable) rq.replay_body.append(in_.data().data(), take);
       in_.consume(take);
       remaining -= take;
     }
@@ -593,6 +746,19 @@ awaitable<session::outcome> session::relay_response(request_state& rq) {
       if (wec) co_return outcome::close;
     }
     uin_.consume(head_len);
+  }
+  if (rp->status() == 401 && !rq.oauth_uses.empty()) {
+    if (rq.replayable && rq.replays_left > 0 && rq.body_done) {
+      close_upstream();  // its 401 body is not wanted
+      uin_.consume(uin_.size());
+      co_return outcome::replay;
+    }
+    // Passed through as it is; the next request finds a fresh token.
+    for (const auto& use : rq.oauth_uses) {
+      auto rejected = use.slot;
+      rejected.rejected_serial = use.serial;
+      w_.tokens.request(std::move(rejected), [](const oauth::token_outcome&) {});
+    }
   }
   co_return co_await relay_response_body(rq, *rp, head_len);
 }

@@ -8,6 +8,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "oauth/token_source.hpp"
 #include "proxy/http_head.hpp"
 #include "proxy/io_buffer.hpp"
 #include "proxy/net.hpp"
@@ -30,8 +31,10 @@ class session {
   void close_if_idle() noexcept;
 
  private:
-  enum class phase { idle, request_head, request_body, connecting, awaiting_response, response_body, tunnel };
-  enum class outcome { keep_alive, close, retry };  // retry: stale pooled connection, nothing sent back yet
+  enum class phase { idle, request_head, request_body, connecting, awaiting_response, response_body, tunnel, token_wait };
+  // retry: stale pooled connection, nothing sent back yet; replay: the
+  // upstream answered 401 to an injected OAuth token, nothing sent back yet.
+  enum class outcome { keep_alive, close, retry, replay };
   struct request_state;
 
   // The solution this request acts for (proxy/proxy_auth.hpp), a view into
@@ -43,7 +46,18 @@ class session {
   void on_deadline() noexcept;
 
   awaitable<outcome> serve_one();
+  // Plans injection, waiting for OAuth tokens where needed, and writes the
+  // outgoing head into out_; false with pending_error_ staged otherwise.
+  awaitable<bool> prepare(request_state& rq);
+  void write_head(const request_state& rq, const injection_plan* plan);
+  // Keeps what a replay after an upstream 401 needs: the head (the views
+  // into in_ die once it is consumed) and, as it is sent, the body.
+  void keep_for_replay(request_state& rq);
+  // Waits for the token source to answer pending_token_ (no arguments:
+  // g++ 12 and non-trivial coroutine temporaries).
+  awaitable<bool> wait_for_token();
   awaitable<outcome> forward(request_state& rq);
+  awaitable<outcome> send_and_relay(request_state& rq);
   // CONNECT: an opaque byte tunnel, two transfers under one idle watchdog.
   awaitable<outcome> tunnel(request_state& rq, std::string_view target);
   awaitable<void> tunnel_client_to_upstream();
@@ -85,6 +99,7 @@ class session {
   std::unique_ptr<upstream_connection> upstream_;
   connect_cancel_points connect_points_;
   proxy_error pending_error_;
+  oauth::token_request pending_token_;
   std::unique_ptr<request_state> request_;
 };
 

@@ -8,6 +8,7 @@
 #include <spdlog/logger.h>
 
 #include "config/config.hpp"
+#include "oauth/token_source.hpp"
 #include "proxy/egress.hpp"
 #include "proxy/injector.hpp"
 #include "proxy/metrics.hpp"
@@ -24,13 +25,19 @@ struct proxy_settings {
   inject_options inject;
   config::timeouts_config timeouts;
   config::limits_config limits;
+  unsigned replay_on_401 = 2;                 // replays of one request after an upstream 401 to an OAuth token
+  std::size_t replay_buffer_bytes = 64 * 1024;
+  std::chrono::milliseconds token_wait{30000};  // marks a request waiting for a token (the source bounds it)
 };
 
 struct worker_context {
-  worker_context(const proxy_settings& s, const vault::snapshot_holder& vault, ssl::context& tls,
-                 const egress_policy& e, spdlog::logger& l, std::atomic<std::size_t>& connections)
+  worker_context(const proxy_settings& s, const vault::snapshot_holder& vault, oauth::token_source& token_source,
+                 ssl::context& tls, const egress_policy& e, spdlog::logger& l,
+                 std::atomic<std::size_t>& connections)
       : settings(s),
         snapshots(vault),
+        tokens(token_source),
+        token_cache(token_source),
         pool(s.limits.max_idle_upstream_per_host, s.timeouts.idle),
         upstream_tls(tls),
         egress(e),
@@ -39,6 +46,8 @@ struct worker_context {
 
   const proxy_settings& settings;
   vault::snapshot_cache snapshots;
+  oauth::token_source& tokens;
+  oauth::token_table_cache token_cache;
   upstream_pool pool;
   ssl::context& upstream_tls;
   const egress_policy& egress;
