@@ -71,7 +71,7 @@ struct api::routes {
 };
 
 api::api(api_context context) : context_(std::move(context)), routes_(std::make_unique<routes>()) {
-  for (auto make : {credential_routes, org_routes, solution_routes}) {
+  for (auto make : {credential_routes, org_routes, solution_routes, testing_routes}) {
     auto more = make();
     routes_->table.insert(routes_->table.end(), more.begin(), more.end());
   }

@@ -9,11 +9,14 @@
 // snapshot is hot reloaded (vault_watcher), so a token made by `credproxy
 // admin token create` works, and a revoked one stops working, within one
 // poll interval, without decrypting the vault on every request.
+#include <chrono>
 #include <functional>
+#include <string>
 #include <memory>
 
 #include <spdlog/logger.h>
 
+#include "oauth/http_client.hpp"
 #include "proxy/admin_api.hpp"
 #include "vault/credential.hpp"
 #include "vault/store.hpp"
@@ -28,6 +31,12 @@ struct api_context {
   // proxy at once rather than at the next poll. May be empty.
   std::function<void()> after_write;
   std::shared_ptr<spdlog::logger> log;  // may be null
+  // Test-only (testing.adjustable_clock): moves the token clock forward and
+  // returns the new time (RFC 3339). Empty: POST /v1/testing/clock is 404.
+  std::function<std::string(std::chrono::seconds)> advance_clock;
+  // Reaching OAuth providers (TLS trust, egress, timeout) to revoke the
+  // tokens of a removed credential or configuration. Null: no revocation.
+  const oauth::client_options* provider = nullptr;
 };
 
 class api {

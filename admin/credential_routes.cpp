@@ -51,8 +51,10 @@ proxy::admin_reply put(const call& c) {
 proxy::admin_reply remove(const call& c) {
   const auto& solution = c.param("{solution}");
   const auto& key = c.param("{key}");
+  const auto pending = oauth::tokens_of_credential(store_of(c), solution, key);
   vault::remove_credential(store_of(c), solution, key);
   wrote(c, "credential " + key + " removed from solution " + solution);
+  revoke_removed(c, pending);  // after the proxy dropped them (wrote() published the change)
   return no_content();
 }
 

@@ -12,4 +12,16 @@ void wrote(const call& c, std::string_view what) {
   }
 }
 
+std::string revoke_removed(const call& c, const oauth::tokens_to_revoke& pending) {
+  if (c.context.provider == nullptr || !pending.client || pending.sets.empty()) return {};
+  try {
+    auto summary = oauth::revoke_all(*pending.client, pending.sets, *c.context.provider);
+    if (c.context.log && !summary.empty()) c.context.log->info("admin API: {}", summary);
+    return summary;
+  } catch (const std::exception& e) {
+    if (c.context.log) c.context.log->warn("admin API: could not revoke tokens at the provider: {}", e.what());
+    return "could not revoke tokens at the provider";
+  }
+}
+
 }  // namespace credproxy::admin

@@ -38,6 +38,7 @@ struct route {
 std::vector<route> credential_routes();
 std::vector<route> org_routes();
 std::vector<route> solution_routes();
+std::vector<route> testing_routes();
 
 struct split_target {
   std::vector<std::string> segments;  // decoded

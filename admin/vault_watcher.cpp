@@ -46,7 +46,9 @@ void vault_watcher::load(const vault::file_stamp& stamp, bool forced) {
     return;
   }
   const auto revision = next->generation;
+  const vault::snapshot_ptr published = next;
   holder_.publish(std::move(next));
+  if (on_publish_) on_publish_(*published);
   reloads_.fetch_add(1, std::memory_order_relaxed);
   log_->info("vault reloaded (revision {})", revision);
 }

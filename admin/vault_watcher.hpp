@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <memory>
 #include <mutex>
@@ -36,6 +37,10 @@ class vault_watcher {
   // (or reload() is called): no log line, no decryption every 250 ms.
   void poll();
 
+  // Called (under the watcher's lock) after each publish, e.g. to take in
+  // the OAuth tokens another process persisted. Set before the first poll.
+  void on_publish(std::function<void(const vault::snapshot&)> listener) { on_publish_ = std::move(listener); }
+
   // SIGHUP: reloads now, whatever the stamp, and always logs the outcome.
   void reload();
 
@@ -56,7 +61,8 @@ class vault_watcher {
   std::optional<vault::file_stamp> attempted_;
   std::atomic<std::uint64_t> reloads_{0};
   std::atomic<std::uint64_t> failures_{0};
-  std::atomic<bool> stale_{false};  // the last load failed: an older snapshot is served
+  std::atomic<bool> stale_{false};
+  std::function<void(const vault::snapshot&)> on_publish_;  // the last load failed: an older snapshot is served
 };
 
 }  // namespace credproxy::admin
