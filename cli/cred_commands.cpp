@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/common.hpp"
+#include "cli/oauth_support.hpp"
 #include "cli/output.hpp"
 #include "common/secret.hpp"
 #include "vault/credential_ops.hpp"
@@ -116,8 +117,14 @@ void register_cred_commands(CLI::App& app, global_options& options) {
   add_solution_and_key(*remove, *o);
   add_global_options(*remove, options);
   remove->callback([&options, o] {
-    vault::remove_credential(open_store(options), o->solution, o->key);
+    // Tokens are read first: removal drops them from the vault at once, and
+    // the provider is told afterwards, best effort (it never fails the removal).
+    const auto cfg = effective_config(options);
+    const auto store = open_store(cfg);
+    const auto pending = oauth::tokens_of_credential(store, o->solution, o->key);
+    vault::remove_credential(store, o->solution, o->key);
     std::cout << "removed credential " << o->key << " from solution " << o->solution << '\n';
+    revoke_removed_tokens(cfg, pending);
   });
 
   auto* list = cred->add_subcommand("list", "List credentials (never their secrets)");

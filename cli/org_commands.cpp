@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cli/common.hpp"
+#include "cli/oauth_support.hpp"
 #include "cli/output.hpp"
 #include "common/secret.hpp"
 #include "vault/document_view.hpp"
@@ -98,8 +99,13 @@ void register_org_commands(CLI::App& app, global_options& options) {
   remove->add_flag("--force", o->force, "remove even though oauth_alias credentials use it (they stop working)");
   add_global_options(*remove, options);
   remove->callback([&options, o] {
-    const auto users = vault::remove_org_oauth(open_store(options), o->title, o->force);
+    // As for `cred remove`: tokens read first, revoked after the removal.
+    const auto cfg = effective_config(options);
+    const auto store = open_store(cfg);
+    const auto pending = oauth::tokens_of_org_config(store, o->title);
+    const auto users = vault::remove_org_oauth(store, o->title, o->force);
     std::cout << "removed organization OAuth configuration " << o->title << '\n';
+    revoke_removed_tokens(cfg, pending);
     if (!users.empty())
       std::cerr << "credproxy: warning: these oauth_alias credentials now name no configuration and fail at "
                    "request time: "

@@ -10,8 +10,12 @@
 #include "admin/api.hpp"
 #include "admin/vault_watcher.hpp"
 #include "cli/common.hpp"
+#include "oauth/token_service.hpp"
+#include "proxy/egress.hpp"
 #include "proxy/server.hpp"
+#include "proxy/upstream.hpp"
 #include "vault/store.hpp"
+#include "vault/timestamp.hpp"
 
 namespace credproxy::cli {
 
@@ -53,21 +57,54 @@ void serve(const global_options& options) {
   vault::snapshot_holder holder(std::move(snapshot));
 
   try {
+    // OAuth tokens: fetched and refreshed on the service's own threads, with
+    // the same trust (SPEC §10) and egress policy as upstream connections.
+    oauth::system_clock system_time;
+    oauth::adjustable_clock test_time;
+    const oauth::clock& token_clock = cfg.testing_adjustable_clock ? static_cast<const oauth::clock&>(test_time)
+                                                                   : system_time;
+    if (cfg.testing_adjustable_clock)
+      log->warn("testing.adjustable_clock is on: the admin API can move the token clock; never use this in production");
+    const auto oauth_tls = proxy::make_upstream_tls_context(cfg.upstream_ca_file.string());
+    const proxy::egress_policy oauth_egress(cfg.egress_allow);
+    oauth::client_options provider_access;
+    provider_access.tls = oauth_tls.get();
+    provider_access.timeout = cfg.oauth.token_timeout;
+    provider_access.address_allowed = [&oauth_egress](const boost::asio::ip::address& a) {
+      return oauth_egress.permits(a);
+    };
+    oauth::service_settings token_settings;
+    token_settings.refresh_margin = cfg.oauth.refresh_margin;
+    token_settings.backoff_initial = cfg.oauth.backoff_initial;
+    token_settings.backoff_max = cfg.oauth.backoff_max;
+    token_settings.client = provider_access;
+    oauth::token_service tokens(*store, token_clock, std::move(token_settings), log);
+    tokens.adopt(*holder.load());
+    test_time.on_advance([&tokens] { tokens.wake(); });
+
     // Hot reload (changes by other processes, within a poll) and the admin
     // API. Both block on vault I/O, so they run on the server's control
     // thread and the API's own pool, never an I/O thread. Declared before
     // the server: its threads use them until it is destroyed.
     admin::vault_watcher watcher(*store, holder, log);
+    watcher.on_publish([&tokens](const vault::snapshot& snap) { tokens.adopt(snap); });
     admin::api_context api_context;
     api_context.store = &*store;
     api_context.snapshot = [&holder] { return holder.load(); };
     api_context.after_write = [&watcher] { watcher.poll(); };  // the proxy sees an API write at once
     api_context.log = log;
+    api_context.provider = &provider_access;  // revocation on DELETE
+    if (cfg.testing_adjustable_clock) {
+      api_context.advance_clock = [&test_time](std::chrono::seconds by) {
+        test_time.advance(by);
+        return vault::format_timestamp(test_time.now());
+      };
+    }
     const admin::api admin_api(std::move(api_context));
 
-    proxy::server server(cfg, holder, log);
+    proxy::server server(cfg, holder, tokens, log);
     server.on_reload([&watcher] { watcher.reload(); });
-    server.add_metrics([&watcher] { return watcher.metrics_text(); });
+    server.add_metrics([&watcher, &tokens] { return watcher.metrics_text() + tokens.metrics_text(); });
     server.on_poll(admin::vault_poll_interval, [&watcher] { watcher.poll(); });
     server.set_admin_api([&admin_api](const proxy::admin_request& r) { return admin_api.handle(r); },
                          [&admin_api](const proxy::admin_request& r) { return admin_api.authenticate(r); });
@@ -82,6 +119,7 @@ void serve(const global_options& options) {
       log->info("clients without proxy authentication use solution '{}'", cfg.default_solution);
     }
     server.run();
+    tokens.stop();  // answers waiting sessions while their io_contexts still exist
   } catch (const std::exception& e) {
     log->flush();
     throw command_error(e.what());
