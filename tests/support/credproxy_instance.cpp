@@ -101,6 +101,8 @@ void credproxy_instance::write_config(const instance_options& options) {
   }
   yaml << "egress:\n  allow_cidrs: [127.0.0.0/8]\n"
        << "log:\n  level: " << options.log_level << "\n";
+  if (options.adjustable_clock) yaml << "testing:\n  adjustable_clock: true\n";
+  yaml << options.extra_yaml;
   write_file(config_path_, yaml.str());
 }
 
@@ -129,7 +131,7 @@ void credproxy_instance::start() {
   static const std::regex admin_re(R"(admin listening on 127\.0\.0\.1:(\d+))");
   const bool ready = wait_until(
       [&] {
-        const std::string text = log();
+        const std::string text = read_file(log_path_);  // this run's only
         if (auto p = find_port(text, proxy_re)) proxy_port_ = *p;
         if (auto a = find_port(text, admin_re)) admin_port_ = *a;
         return (proxy_port_ != 0 && admin_port_ != 0) || !serve_->running();
@@ -143,7 +145,51 @@ void credproxy_instance::start() {
   }
 }
 
-std::string credproxy_instance::log() const { return read_file(log_path_); }
+std::string credproxy_instance::log() const {
+  std::string text;
+  for (const auto& earlier : earlier_logs_) text += read_file(earlier);
+  return text + read_file(log_path_);
+}
+
+const std::string& credproxy_instance::admin_token() {
+  if (admin_token_.empty()) {
+    const std::vector<std::string> args = {"admin", "token", "create"};
+    auto r = cli(args);
+    if (r.status.signaled || r.status.code != 0) throw std::runtime_error(describe(args, r));
+    admin_token_ = r.out;
+    while (!admin_token_.empty() && (admin_token_.back() == '\n' || admin_token_.back() == '\r')) admin_token_.pop_back();
+  }
+  return admin_token_;
+}
+
+bool credproxy_instance::advance_clock(std::chrono::seconds by) {
+  const std::string token = admin_token();
+  curl_runner direct(0, dir_.path());
+  curl_request request;
+  request.urls = {"http://127.0.0.1:" + std::to_string(admin_port_) + "/v1/testing/clock"};
+  request.args = {"-X", "POST", "-H", "Authorization: Bearer " + token, "-H", "Content-Type: application/json",
+                  "--data-binary", R"({"advanceSeconds":)" + std::to_string(by.count()) + "}"};
+  // A token created a moment ago is known to serve within one vault poll.
+  bool ok = false;
+  wait_until(
+      [&] {
+        auto r = direct.perform(request);
+        ok = r.status.code == 0 && r.responses.size() == 1 && r.responses[0].status == 200;
+        return ok || (r.responses.size() == 1 && r.responses[0].status != 401);
+      },
+      std::chrono::seconds(5));
+  return ok;
+}
+
+void credproxy_instance::restart() {
+  stop();
+  stopped_.reset();
+  earlier_logs_.push_back(log_path_);
+  log_path_ = dir_ / ("serve-" + std::to_string(earlier_logs_.size()) + ".log");
+  proxy_port_ = 0;
+  admin_port_ = 0;
+  start();
+}
 
 bool credproxy_instance::wait_for_log(const std::regex& pattern, std::chrono::milliseconds timeout) const {
   return wait_until([&] { return std::regex_search(log(), pattern); }, timeout);

@@ -40,6 +40,8 @@ struct instance_options {
   std::string log_level = "debug";
   unsigned workers = 2;
   std::string default_solution = "default";  // "" = every client must authenticate
+  bool adjustable_clock = false;  // testing.adjustable_clock: advance_clock() works
+  std::string extra_yaml;         // appended to the config verbatim (whole top-level sections)
 
   // Fluent setters: g++ 12 warns on designated initializers that skip members.
   instance_options& with_credential(std::string key, std::string json, std::string solution = "default") {
@@ -52,6 +54,8 @@ struct instance_options {
   instance_options& with_response_timeout_ms(unsigned ms) { response_timeout_ms = ms; return *this; }
   instance_options& with_connect_timeout_ms(unsigned ms) { connect_timeout_ms = ms; return *this; }
   instance_options& with_client_header_timeout_ms(unsigned ms) { client_header_timeout_ms = ms; return *this; }
+  instance_options& with_adjustable_clock() { adjustable_clock = true; return *this; }
+  instance_options& with_yaml(std::string text) { extra_yaml += text; return *this; }
 };
 
 class credproxy_instance {
@@ -87,6 +91,15 @@ class credproxy_instance {
 
   curl_runner curl() const { return curl_runner(proxy_port_, dir_.path()); }
 
+  // An admin API bearer token (created with the CLI on first use).
+  const std::string& admin_token();
+  // POST /v1/testing/clock: moves serve's token clock forward (needs
+  // with_adjustable_clock()). False when the API refused.
+  bool advance_clock(std::chrono::seconds by);
+  // Stops serve and starts it again on the same config and vault (new
+  // ports); log() keeps every run's output.
+  void restart();
+
  private:
   void write_config(const instance_options& options);
   void start();
@@ -94,6 +107,8 @@ class credproxy_instance {
   temp_dir dir_;
   std::filesystem::path config_path_;
   std::filesystem::path log_path_;
+  std::vector<std::filesystem::path> earlier_logs_;
+  std::string admin_token_;
   std::unique_ptr<process> serve_;
   std::optional<exit_status> stopped_;
   std::uint16_t proxy_port_ = 0;
