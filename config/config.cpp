@@ -194,6 +194,7 @@ class config_reader {
         {"refresh_margin_s",
          [&](const value_ref& v) { o.refresh_margin = std::chrono::seconds(reader_.integer(v, 0, 86'400)); }},
         {"token_timeout_ms", [&](const value_ref& v) { o.token_timeout = reader_.milliseconds(v); }},
+        {"wait_timeout_ms", [&](const value_ref& v) { o.wait_timeout = reader_.milliseconds(v); }},
         {"backoff_initial_ms", [&](const value_ref& v) { o.backoff_initial = reader_.milliseconds(v); }},
         {"backoff_max_ms", [&](const value_ref& v) { o.backoff_max = reader_.milliseconds(v); }},
         {"replay_on_401", [&](const value_ref& v) { o.replay_on_401 = static_cast<unsigned>(reader_.integer(v, 0, 10)); }},

@@ -42,6 +42,7 @@ struct timeouts_config {
 struct oauth_config {
   std::chrono::seconds refresh_margin{60};          // refresh this long before expiry
   std::chrono::milliseconds token_timeout{5000};    // one token endpoint exchange, end to end
+  std::chrono::milliseconds wait_timeout{10000};    // longest a request waits for a token (502 after)
   std::chrono::milliseconds backoff_initial{1000};  // first retry after a failed fetch (doubles, jittered)
   std::chrono::milliseconds backoff_max{300000};
   unsigned replay_on_401 = 2;                       // replays of one request after an upstream 401 (0 = off)

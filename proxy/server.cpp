@@ -88,8 +88,7 @@ server::server(const config::config& cfg, const vault::snapshot_holder& vault, o
   settings_.limits = cfg.limits;
   settings_.replay_on_401 = cfg.oauth.replay_on_401;
   settings_.replay_buffer_bytes = cfg.oauth.replay_buffer_bytes;
-  // Worst case of one fetch: the vault lock wait (10 s) plus one exchange.
-  settings_.token_wait = cfg.oauth.token_timeout + std::chrono::seconds(15);
+  settings_.token_wait = cfg.oauth.wait_timeout;
   unsigned n = cfg.workers != 0 ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(

@@ -450,32 +450,39 @@ awaitable<bool> session::prepare(request_state& rq) {
 
 namespace {
 
-// Hands a token request to the source and resumes the waiting coroutine on
-// its own executor when the source answers (from one of its threads).
-struct token_initiation {
-  oauth::token_source* source;
-  asio::any_io_executor executor;
-
-  template <class Handler>
-  void operator()(Handler&& handler, oauth::token_request request) const {
-    auto waiting = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
-    source->request(std::move(request), [waiting, ex = executor](oauth::token_outcome outcome) {
-      asio::post(ex, [waiting, outcome = std::move(outcome)]() mutable { (*waiting)(std::move(outcome)); });
-    });
-  }
+// A request waiting for the token source: the answer, posted to the
+// session's executor, cancels the timer; the timer expiring first is the
+// request's deadline (the fetch goes on and serves the next request).
+struct pending_token_wait {
+  explicit pending_token_wait(const asio::any_io_executor& executor) : timer(executor) {}
+  asio::steady_timer timer;
+  std::optional<oauth::token_outcome> answer;
 };
 
 }  // namespace
 
 awaitable<bool> session::wait_for_token() {
-  // The source bounds every fetch (token_timeout, vault lock wait); this
-  // deadline only marks the phase.
-  arm(w_.settings.token_wait, phase::token_wait);
+  arm(w_.settings.token_wait + std::chrono::seconds(1), phase::token_wait);
   const std::string key = pending_token_.key;
-  const token_initiation initiation{&w_.tokens, client_.get_executor()};
-  auto wait = asio::async_initiate<const asio::use_awaitable_t<>&, void(oauth::token_outcome)>(
-      initiation, asio::use_awaitable, std::move(pending_token_));
-  oauth::token_outcome answer = co_await std::move(wait);
+  auto wait = std::make_shared<pending_token_wait>(client_.get_executor());
+  wait->timer.expires_after(w_.settings.token_wait);
+  // The answer may come at once (on this thread) or from the source's
+  // threads; either way it is posted, so it runs after the wait below began.
+  w_.tokens.request(std::move(pending_token_), [wait, ex = client_.get_executor()](oauth::token_outcome answer) {
+    asio::post(ex, [wait, answer = std::move(answer)]() mutable {
+      wait->answer = std::move(answer);
+      wait->timer.cancel();
+    });
+  });
+  co_await wait->timer.async_wait(use_tuple);
+  if (!wait->answer) {
+    set_error(error_code::oauth_refresh_failed,
+              "no OAuth token for credential '" + key + "' within " + std::to_string(w_.settings.token_wait.count()) +
+                  " ms (oauth.wait_timeout_ms); the fetch goes on, retry shortly",
+              key);
+    co_return false;
+  }
+  oauth::token_outcome& answer = *wait->answer;
   if (answer.result == oauth::token_outcome::status::ready) co_return true;
   set_error(answer.result == oauth::token_outcome::status::missing ? error_code::oauth_credentials_missing
                                                                    : error_code::oauth_refresh_failed,

@@ -27,7 +27,7 @@ struct proxy_settings {
   config::limits_config limits;
   unsigned replay_on_401 = 2;                 // replays of one request after an upstream 401 to an OAuth token
   std::size_t replay_buffer_bytes = 64 * 1024;
-  std::chrono::milliseconds token_wait{30000};  // marks a request waiting for a token (the source bounds it)
+  std::chrono::milliseconds token_wait{10000};  // longest a request waits for an OAuth token
 };
 
 struct worker_context {

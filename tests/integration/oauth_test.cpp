@@ -296,6 +296,23 @@ TEST(OAuth, HangingAndMalformedTokenEndpointsFailCleanly) {
   EXPECT_TRUE(upstream_untouched(s.api));
 }
 
+TEST(OAuth, ARequestWaitsForATokenOnlyUntilItsDeadline) {
+  oauth_setup s("oauth:\n  token_timeout_ms: 3000\n  wait_timeout_ms: 300\n");
+  s.add("svc.OAuth", oauth_doc(s.idp, s.api, "client_credentials"));
+  s.idp.fail_next(1, {idp_failure::kind::hang, 0});
+  const auto started = std::chrono::steady_clock::now();
+  const auto r = s.get("svc.OAuth");
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_TRUE(is_proxy_error(r.only(), 502, "oauth_refresh_failed", "svc.OAuth"));
+  EXPECT_NE(r.only().body.find("wait_timeout_ms"), std::string::npos) << r.only().body;
+  EXPECT_LT(waited, 2500ms) << "answered at the wait deadline, not at the end of the exchange";
+  // The hung exchange ends at token_timeout_ms; the next fetch then succeeds.
+  s.advance(10s);
+  ASSERT_TRUE(s.proxy->wait_for_log(std::regex("token request for .* failed: timed out"), 5s));
+  s.advance(10s);
+  EXPECT_EQ(status_of(s.get("svc.OAuth")), 200u);
+}
+
 TEST(OAuth, InvalidGrantMeansLoginNeeded) {
   oauth_setup s;
   s.add("ms.OAuth", oauth_doc(s.idp, s.api, "refresh_token", s.idp.issue_refresh_token("app")));

@@ -202,17 +202,19 @@ TEST(ConfigLoad, OAuthAndTestingKeys) {
   const auto defaults = load_config_text("", "t.yaml");
   EXPECT_EQ(defaults.oauth.refresh_margin, 60s);
   EXPECT_EQ(defaults.oauth.token_timeout, 5000ms);
+  EXPECT_EQ(defaults.oauth.wait_timeout, 10000ms);
   EXPECT_EQ(defaults.oauth.replay_on_401, 2u);
   EXPECT_EQ(defaults.oauth.replay_buffer_bytes, 65536u);
   EXPECT_FALSE(defaults.testing_adjustable_clock);
 
   const auto c = load_config_text(
-      "oauth:\n  refresh_margin_s: 300\n  token_timeout_ms: 2500\n  backoff_initial_ms: 200\n"
+      "oauth:\n  refresh_margin_s: 300\n  token_timeout_ms: 2500\n  wait_timeout_ms: 700\n  backoff_initial_ms: 200\n"
       "  backoff_max_ms: 60000\n  replay_on_401: 0\n  replay_buffer_bytes: 1024\n"
       "testing:\n  adjustable_clock: true\n",
       "t.yaml");
   EXPECT_EQ(c.oauth.refresh_margin, 300s);
   EXPECT_EQ(c.oauth.token_timeout, 2500ms);
+  EXPECT_EQ(c.oauth.wait_timeout, 700ms);
   EXPECT_EQ(c.oauth.backoff_initial, 200ms);
   EXPECT_EQ(c.oauth.backoff_max, 60000ms);
   EXPECT_EQ(c.oauth.replay_on_401, 0u);
