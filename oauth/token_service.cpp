@@ -1,6 +1,7 @@
-// Token cache, single-flight fetches, backoff and persistence. One mutex
-// guards the bookkeeping; the table the I/O threads read is immutable and
-// replaced as a whole (copy on write), so they never take it.
+// Token cache, single-flight fetches, backoff and scheduling (how one fetch
+// obtains tokens is token_fetch.cpp). One mutex guards the bookkeeping; the
+// table the I/O threads read is immutable and replaced as a whole (copy on
+// write), so they never take it.
 #include "oauth/token_service.hpp"
 
 #include <algorithm>
@@ -8,8 +9,6 @@
 
 #include <boost/asio/post.hpp>
 
-#include "vault/errors.hpp"
-#include "vault/oauth_token_store.hpp"
 
 namespace credproxy::oauth {
 
@@ -29,8 +28,6 @@ time_point due_at(time_point obtained, time_point expires, seconds margin) {
   const auto lead = std::min<std::chrono::system_clock::duration>(margin, lifetime / 2);
   return expires - lead;
 }
-
-bool same_secret(const secret& a, const secret& b) { return !a.empty() && a.view() == b.view(); }
 
 // Parses a vault::token_slot_id back into owner + user.
 bool parse_slot_id(std::string_view id, vault::token_owner& owner, std::string& user) {
@@ -54,12 +51,6 @@ bool parse_slot_id(std::string_view id, vault::token_owner& owner, std::string& 
   }
   user.assign(id);
   return true;
-}
-
-bool owner_exists(const vault::vault_contents& contents, const vault::token_owner& owner) {
-  return owner.owner_kind == vault::token_owner::kind::credential
-             ? contents.find_credential(owner.solution, owner.name) != nullptr
-             : contents.find_org_oauth(owner.name) != nullptr;
 }
 
 // The client settings a snapshot has for an owner (nullptr when it is gone).
@@ -110,19 +101,6 @@ struct token_service::slot_state {
     if (!user.empty()) cmd += " --user " + user;
     return cmd;
   }
-};
-
-struct token_service::fetch_result {
-  token_outcome::status status = token_outcome::status::failed;
-  std::string detail;
-  std::optional<vault::oauth_token_set> tokens;
-  bool persisted = true;
-  bool adopted = false;  // found in the vault, no provider call
-  bool rotated = false;
-  bool invalid_grant = false;
-  std::optional<seconds> retry_after;
-  secret dead_document_refresh_token;
-  std::optional<time_point> dead_persisted_at;
 };
 
 token_service::token_service(const vault::vault_store& store, const clock& clk, service_settings settings,
@@ -218,12 +196,13 @@ void token_service::start_fetch_locked(const std::string& id, slot_state& slot, 
 void token_service::run_fetch(std::string id, std::uint64_t rejected_serial, bool proactive) {
   std::unique_lock lock(mutex_);
   slot_state& slot = *slots_.at(id);
-  slot_state input;  // a copy to work from without the lock
-  input.owner = slot.owner;
-  input.user = slot.user;
-  input.key = slot.key;
-  input.client = slot.client;
-  input.unsaved = slot.unsaved;
+  fetch_target target;  // a copy to work from without the lock
+  target.owner = slot.owner;
+  target.user = slot.user;
+  target.client = slot.client;
+  target.unsaved = slot.unsaved;
+  target.description = slot.describe();
+  target.login_command = slot.login_command();
   secret rejected_access;
   if (const cached_token* have = current()->find(id)) {
     // A proactive refresh replaces the current token even though it is still valid.
@@ -232,12 +211,13 @@ void token_service::run_fetch(std::string id, std::uint64_t rejected_serial, boo
   lock.unlock();
 
   fetch_result result;
-  if (!input.client) {
+  if (!target.client) {
     result.status = token_outcome::status::missing;
     result.detail = "its OAuth configuration no longer exists";
   } else {
     try {
-      result = fetch(input, rejected_access);
+      const fetch_context context{store_, discovery_, settings_.client, clock_, *log_};
+      result = fetch_tokens(target, rejected_access, context);
     } catch (const std::exception& e) {  // vault I/O, lock timeouts: no secrets in these messages
       result.status = token_outcome::status::failed;
       result.detail = e.what();
@@ -298,163 +278,6 @@ void token_service::run_fetch(std::string id, std::uint64_t rejected_serial, boo
   lock.unlock();
   for (auto& w : waiters) w(outcome);
   wake_.notify_all();
-}
-
-token_service::fetch_result token_service::fetch(const slot_state& slot, const secret& rejected_access) {
-  client_options options = settings_.client;
-  options.allow_http_loopback = slot.client->allow_http_endpoints;
-  const auto found = discovery_.endpoints_for(*slot.client, options, clock_.now());
-  if (!found.ok) {
-    fetch_result r;
-    r.detail = found.error;
-    return r;
-  }
-  if (slot.client->grant_type == "client_credentials") return fetch_client_credentials(slot, found.endpoints, rejected_access);
-  return fetch_with_refresh_token(slot, found.endpoints, rejected_access);
-}
-
-namespace {
-
-// Whether a persisted set can serve instead of a new fetch.
-bool adoptable(const vault::oauth_token_set& set, const secret& rejected, time_point now) {
-  if (same_secret(set.access_token, rejected)) return false;
-  return !set.access_token.empty() && (!set.expires_at || now + seconds(5) < *set.expires_at);
-}
-
-}  // namespace
-
-token_service::fetch_result token_service::fetch_client_credentials(const slot_state& slot,
-                                                                    const provider_endpoints& endpoints,
-                                                                    const secret& rejected_access) {
-  fetch_result r;
-  // Another process sharing the vault may have fetched one meanwhile.
-  try {
-    const auto contents = store_.read();
-    if (auto stored = vault::load_oauth_tokens(contents, slot.owner, slot.user);
-        stored && adoptable(*stored, rejected_access, clock_.now())) {
-      r.status = token_outcome::status::ready;
-      r.adopted = true;
-      r.tokens = std::move(stored);
-      return r;
-    }
-  } catch (const vault::vault_error& e) {
-    log_->debug("oauth: could not read the vault before fetching a token for {}: {}", slot.describe(), e.what());
-  }
-
-  client_options options = settings_.client;
-  options.allow_http_loopback = slot.client->allow_http_endpoints;
-  auto response = request_client_credentials(*slot.client, endpoints.token_endpoint, clock_.now(), options);
-  r.detail = response.detail;
-  r.retry_after = response.retry_after;
-  if (response.result != token_response::status::ok) {
-    r.status = response.result == token_response::status::invalid_grant ? token_outcome::status::missing
-                                                                          : token_outcome::status::failed;
-    r.invalid_grant = response.result == token_response::status::invalid_grant;
-    return r;
-  }
-  r.status = token_outcome::status::ready;
-  try {
-    bool gone = false;
-    store_.modify_if([&](vault::vault_contents& contents) {
-      if (!owner_exists(contents, slot.owner)) {
-        gone = true;
-        return false;
-      }
-      vault::store_oauth_tokens(contents, slot.owner, slot.user, response.tokens);
-      return true;
-    });
-    if (gone) {
-      r.status = token_outcome::status::missing;
-      r.detail = "it was removed";
-      return r;
-    }
-  } catch (const vault::vault_error& e) {
-    // A client_credentials token can always be fetched again: use it from memory.
-    r.persisted = false;
-    log_->error("oauth: could not save the new token of {} in the vault: {}; using it from memory", slot.describe(),
-                e.what());
-  }
-  r.tokens = std::move(response.tokens);
-  return r;
-}
-
-token_service::fetch_result token_service::fetch_with_refresh_token(const slot_state& slot,
-                                                                    const provider_endpoints& endpoints,
-                                                                    const secret& rejected_access) {
-  fetch_result r;
-  client_options options = settings_.client;
-  options.allow_http_loopback = slot.client->allow_http_endpoints;
-  bool wrote = false;
-  try {
-    // Under the vault's write lock from the re-read to the write: two
-    // processes (or two fetches) never present the same refresh token, so a
-    // provider with reuse detection never revokes the family.
-    wrote = store_.modify_if([&](vault::vault_contents& contents) {
-      if (!owner_exists(contents, slot.owner)) {
-        r.status = token_outcome::status::missing;
-        r.detail = "it was removed";
-        return false;
-      }
-      std::optional<vault::oauth_token_set> stored;
-      try {
-        stored = vault::load_oauth_tokens(contents, slot.owner, slot.user);
-      } catch (const vault::vault_error&) {
-        stored.reset();  // malformed: as if absent
-      }
-      // A rotated set this process could not write last time is newer.
-      if (slot.unsaved && (!stored || stored->obtained_at < slot.unsaved->obtained_at)) stored = slot.unsaved;
-      const bool unsaved_newer = stored && slot.unsaved && stored->obtained_at == slot.unsaved->obtained_at;
-      if (stored && adoptable(*stored, rejected_access, clock_.now())) {
-        r.status = token_outcome::status::ready;
-        r.adopted = true;
-        r.tokens = stored;
-        if (!unsaved_newer) return false;
-        vault::store_oauth_tokens(contents, slot.owner, slot.user, *stored);
-        return true;
-      }
-      secret refresh_token = stored ? stored->refresh_token : secret{};
-      if (refresh_token.empty() && slot.user.empty()) refresh_token = slot.client->refresh_token;
-      r.dead_document_refresh_token = slot.client->refresh_token;
-      if (stored) r.dead_persisted_at = stored->obtained_at;
-      if (refresh_token.empty()) {
-        r.status = token_outcome::status::missing;
-        r.detail = "there is no refresh token; sign in with: " + slot.login_command();
-        return false;
-      }
-      auto response = request_refresh(*slot.client, endpoints.token_endpoint, refresh_token, clock_.now(), options);
-      r.detail = response.detail;
-      r.retry_after = response.retry_after;
-      switch (response.result) {
-        case token_response::status::ok:
-          r.status = token_outcome::status::ready;
-          r.rotated = !same_secret(response.tokens.refresh_token, refresh_token);
-          r.tokens = std::move(response.tokens);
-          vault::store_oauth_tokens(contents, slot.owner, slot.user, *r.tokens);
-          return true;  // written before the caller may use it
-        case token_response::status::invalid_grant:
-          r.status = token_outcome::status::missing;
-          r.invalid_grant = true;
-          return false;
-        default:
-          r.status = token_outcome::status::failed;
-          return false;
-      }
-    });
-  } catch (const std::exception& e) {
-    if (r.status == token_outcome::status::ready && r.tokens) {
-      // The provider rotated, the vault could not take it (full disk,
-      // busy): keep the new refresh token in memory and retry the write.
-      r.persisted = false;
-      log_->error("oauth: could not save the rotated token of {} in the vault: {}; kept in memory, saved with the next refresh",
-                  slot.describe(), e.what());
-      return r;
-    }
-    r.status = token_outcome::status::failed;
-    r.detail = e.what();
-    return r;
-  }
-  (void)wrote;
-  return r;
 }
 
 void token_service::install_locked(const std::string& id, vault::oauth_token_set tokens, bool persisted) {

@@ -26,6 +26,7 @@
 
 #include "oauth/clock.hpp"
 #include "oauth/token_endpoint.hpp"
+#include "oauth/token_fetch.hpp"
 #include "oauth/token_source.hpp"
 #include "vault/store.hpp"
 
@@ -72,16 +73,10 @@ class token_service final : public token_source {
 
  private:
   struct slot_state;
-  struct fetch_result;
   using waiter = std::function<void(token_outcome)>;
 
   void start_fetch_locked(const std::string& id, slot_state& slot, std::uint64_t rejected_serial, bool proactive);
   void run_fetch(std::string id, std::uint64_t rejected_serial, bool proactive);
-  fetch_result fetch(const slot_state& slot, const secret& rejected_access);
-  fetch_result fetch_client_credentials(const slot_state& slot, const provider_endpoints& endpoints,
-                                        const secret& rejected_access);
-  fetch_result fetch_with_refresh_token(const slot_state& slot, const provider_endpoints& endpoints,
-                                        const secret& rejected_access);
   void install_locked(const std::string& id, vault::oauth_token_set tokens, bool persisted);
   void publish_locked(std::shared_ptr<token_table> next);
   std::chrono::milliseconds backoff_locked(unsigned failures, std::optional<std::chrono::seconds> retry_after);

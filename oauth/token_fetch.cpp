@@ -1,0 +1,171 @@
+// How one slot's tokens are obtained: re-read the vault (another process
+// may have them already), else ask the provider, and persist the result.
+#include "oauth/token_fetch.hpp"
+
+#include "vault/errors.hpp"
+#include "vault/oauth_token_store.hpp"
+
+namespace credproxy::oauth {
+
+namespace {
+
+using std::chrono::seconds;
+
+bool owner_exists(const vault::vault_contents& contents, const vault::token_owner& owner) {
+  return owner.owner_kind == vault::token_owner::kind::credential
+             ? contents.find_credential(owner.solution, owner.name) != nullptr
+             : contents.find_org_oauth(owner.name) != nullptr;
+}
+
+// Whether a persisted set can serve instead of a new fetch.
+bool adoptable(const vault::oauth_token_set& set, const secret& rejected, time_point now) {
+  if (same_secret(set.access_token, rejected)) return false;
+  return !set.access_token.empty() && (!set.expires_at || now + seconds(5) < *set.expires_at);
+}
+
+fetch_result fetch_client_credentials(const fetch_target& slot, const provider_endpoints& endpoints,
+                                      const secret& rejected_access, const fetch_context& ctx) {
+  fetch_result r;
+  // Another process sharing the vault may have fetched one meanwhile.
+  try {
+    const auto contents = ctx.store.read();
+    if (auto stored = vault::load_oauth_tokens(contents, slot.owner, slot.user);
+        stored && adoptable(*stored, rejected_access, ctx.time.now())) {
+      r.status = token_outcome::status::ready;
+      r.adopted = true;
+      r.tokens = std::move(stored);
+      return r;
+    }
+  } catch (const vault::vault_error& e) {
+    ctx.log.debug("oauth: could not read the vault before fetching a token for {}: {}", slot.description, e.what());
+  }
+
+  client_options options = ctx.client;
+  options.allow_http_loopback = slot.client->allow_http_endpoints;
+  auto response = request_client_credentials(*slot.client, endpoints.token_endpoint, ctx.time.now(), options);
+  r.detail = response.detail;
+  r.retry_after = response.retry_after;
+  if (response.result != token_response::status::ok) {
+    r.status = response.result == token_response::status::invalid_grant ? token_outcome::status::missing
+                                                                          : token_outcome::status::failed;
+    r.invalid_grant = response.result == token_response::status::invalid_grant;
+    return r;
+  }
+  r.status = token_outcome::status::ready;
+  try {
+    bool gone = false;
+    ctx.store.modify_if([&](vault::vault_contents& contents) {
+      if (!owner_exists(contents, slot.owner)) {
+        gone = true;
+        return false;
+      }
+      vault::store_oauth_tokens(contents, slot.owner, slot.user, response.tokens);
+      return true;
+    });
+    if (gone) {
+      r.status = token_outcome::status::missing;
+      r.detail = "it was removed";
+      return r;
+    }
+  } catch (const vault::vault_error& e) {
+    // A client_credentials token can always be fetched again: use it from memory.
+    r.persisted = false;
+    ctx.log.error("oauth: could not save the new token of {} in the vault: {}; using it from memory", slot.description,
+                e.what());
+  }
+  r.tokens = std::move(response.tokens);
+  return r;
+}
+
+fetch_result fetch_with_refresh_token(const fetch_target& slot, const provider_endpoints& endpoints,
+                                      const secret& rejected_access, const fetch_context& ctx) {
+  fetch_result r;
+  client_options options = ctx.client;
+  options.allow_http_loopback = slot.client->allow_http_endpoints;
+  try {
+    // Under the vault's write lock from the re-read to the write: two
+    // processes (or two fetches) never present the same refresh token, so a
+    // provider with reuse detection never revokes the family.
+    ctx.store.modify_if([&](vault::vault_contents& contents) {
+      if (!owner_exists(contents, slot.owner)) {
+        r.status = token_outcome::status::missing;
+        r.detail = "it was removed";
+        return false;
+      }
+      std::optional<vault::oauth_token_set> stored;
+      try {
+        stored = vault::load_oauth_tokens(contents, slot.owner, slot.user);
+      } catch (const vault::vault_error&) {
+        stored.reset();  // malformed: as if absent
+      }
+      // A rotated set this process could not write last time is newer.
+      if (slot.unsaved && (!stored || stored->obtained_at < slot.unsaved->obtained_at)) stored = slot.unsaved;
+      const bool unsaved_newer = stored && slot.unsaved && stored->obtained_at == slot.unsaved->obtained_at;
+      if (stored && adoptable(*stored, rejected_access, ctx.time.now())) {
+        r.status = token_outcome::status::ready;
+        r.adopted = true;
+        r.tokens = stored;
+        if (!unsaved_newer) return false;
+        vault::store_oauth_tokens(contents, slot.owner, slot.user, *stored);
+        return true;
+      }
+      secret refresh_token = stored ? stored->refresh_token : secret{};
+      if (refresh_token.empty() && slot.user.empty()) refresh_token = slot.client->refresh_token;
+      r.dead_document_refresh_token = slot.client->refresh_token;
+      if (stored) r.dead_persisted_at = stored->obtained_at;
+      if (refresh_token.empty()) {
+        r.status = token_outcome::status::missing;
+        r.detail = "there is no refresh token; sign in with: " + slot.login_command;
+        return false;
+      }
+      auto response = request_refresh(*slot.client, endpoints.token_endpoint, refresh_token, ctx.time.now(), options);
+      r.detail = response.detail;
+      r.retry_after = response.retry_after;
+      switch (response.result) {
+        case token_response::status::ok:
+          r.status = token_outcome::status::ready;
+          r.rotated = !same_secret(response.tokens.refresh_token, refresh_token);
+          r.tokens = std::move(response.tokens);
+          vault::store_oauth_tokens(contents, slot.owner, slot.user, *r.tokens);
+          return true;  // written before the caller may use it
+        case token_response::status::invalid_grant:
+          r.status = token_outcome::status::missing;
+          r.invalid_grant = true;
+          return false;
+        default:
+          r.status = token_outcome::status::failed;
+          return false;
+      }
+    });
+  } catch (const std::exception& e) {
+    if (r.status == token_outcome::status::ready && r.tokens) {
+      // The provider rotated, the vault could not take it (full disk,
+      // busy): keep the new refresh token in memory and retry the write.
+      r.persisted = false;
+      ctx.log.error("oauth: could not save the rotated token of {} in the vault: {}; kept in memory, saved with the next refresh",
+                  slot.description, e.what());
+      return r;
+    }
+    r.status = token_outcome::status::failed;
+    r.detail = e.what();
+    return r;
+  }
+  return r;
+}
+
+}  // namespace
+
+fetch_result fetch_tokens(const fetch_target& slot, const secret& rejected_access, const fetch_context& ctx) {
+  client_options options = ctx.client;
+  options.allow_http_loopback = slot.client->allow_http_endpoints;
+  const auto found = ctx.discovery.endpoints_for(*slot.client, options, ctx.time.now());
+  if (!found.ok) {
+    fetch_result r;
+    r.detail = found.error;
+    return r;
+  }
+  if (slot.client->grant_type == "client_credentials") return fetch_client_credentials(slot, found.endpoints, rejected_access, ctx);
+  return fetch_with_refresh_token(slot, found.endpoints, rejected_access, ctx);
+}
+
+}  // namespace credproxy::oauth
