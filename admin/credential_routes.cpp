@@ -51,8 +51,8 @@ proxy::admin_reply put(const call& c) {
 proxy::admin_reply remove(const call& c) {
   const auto& solution = c.param("{solution}");
   const auto& key = c.param("{key}");
-  const auto pending = oauth::tokens_of_credential(store_of(c), solution, key);
-  vault::remove_credential(store_of(c), solution, key);
+  oauth::tokens_to_revoke pending{oauth::client_of_credential(store_of(c), solution, key), {}};
+  vault::remove_credential(store_of(c), solution, key, &pending.sets);
   wrote(c, "credential " + key + " removed from solution " + solution);
   revoke_removed(c, pending);  // after the proxy dropped them (wrote() published the change)
   return no_content();

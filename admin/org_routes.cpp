@@ -52,8 +52,8 @@ proxy::admin_reply remove(const call& c) {
   const auto force_text = c.query_param("force").value_or("false");
   if (force_text != "true" && force_text != "false")
     throw api_error(error_code::bad_request, "query parameter force: true or false");
-  const auto pending = oauth::tokens_of_org_config(store_of(c), title);
-  const auto users = vault::remove_org_oauth(store_of(c), title, force_text == "true");
+  oauth::tokens_to_revoke pending{oauth::client_of_org_config(store_of(c), title), {}};
+  const auto users = vault::remove_org_oauth(store_of(c), title, force_text == "true", &pending.sets);
   wrote(c, "organization OAuth configuration " + title + " removed");
   const auto revocation = revoke_removed(c, pending);
   boost::json::object body{{"title", title}, {"result", "removed"}, {"brokenAliases", boost::json::value_from(users)}};

@@ -117,12 +117,12 @@ void register_cred_commands(CLI::App& app, global_options& options) {
   add_solution_and_key(*remove, *o);
   add_global_options(*remove, options);
   remove->callback([&options, o] {
-    // Tokens are read first: removal drops them from the vault at once, and
+    // Removal drops the tokens from the vault at once (and hands them over);
     // the provider is told afterwards, best effort (it never fails the removal).
     const auto cfg = effective_config(options);
     const auto store = open_store(cfg);
-    const auto pending = oauth::tokens_of_credential(store, o->solution, o->key);
-    vault::remove_credential(store, o->solution, o->key);
+    oauth::tokens_to_revoke pending{oauth::client_of_credential(store, o->solution, o->key), {}};
+    vault::remove_credential(store, o->solution, o->key, &pending.sets);
     std::cout << "removed credential " << o->key << " from solution " << o->solution << '\n';
     revoke_removed_tokens(cfg, pending);
   });

@@ -99,11 +99,12 @@ void register_org_commands(CLI::App& app, global_options& options) {
   remove->add_flag("--force", o->force, "remove even though oauth_alias credentials use it (they stop working)");
   add_global_options(*remove, options);
   remove->callback([&options, o] {
-    // As for `cred remove`: tokens read first, revoked after the removal.
+    // As for `cred remove`: the removal hands over the tokens it dropped,
+    // revoked afterwards.
     const auto cfg = effective_config(options);
     const auto store = open_store(cfg);
-    const auto pending = oauth::tokens_of_org_config(store, o->title);
-    const auto users = vault::remove_org_oauth(store, o->title, o->force);
+    oauth::tokens_to_revoke pending{oauth::client_of_org_config(store, o->title), {}};
+    const auto users = vault::remove_org_oauth(store, o->title, o->force, &pending.sets);
     std::cout << "removed organization OAuth configuration " << o->title << '\n';
     revoke_removed_tokens(cfg, pending);
     if (!users.empty())

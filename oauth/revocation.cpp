@@ -62,19 +62,6 @@ bool revoke_token(const vault::oauth_client& client, const std::string& revocati
   return !revocation_endpoint.empty() && revoke(client, revocation_endpoint, token, hint, options).ok;
 }
 
-std::vector<vault::oauth_token_set> stored_token_sets(const vault::vault_contents& contents,
-                                                      const vault::token_owner& owner) {
-  std::vector<vault::oauth_token_set> sets;
-  for (const auto& user : vault::oauth_token_users(contents, owner)) {
-    try {
-      if (auto set = vault::load_oauth_tokens(contents, owner, user)) sets.push_back(std::move(*set));
-    } catch (const vault::vault_error&) {
-      // A malformed set cannot be revoked; removal drops it all the same.
-    }
-  }
-  return sets;
-}
-
 std::string revoke_all(const vault::oauth_client& client, const std::vector<vault::oauth_token_set>& sets,
                        const client_options& options) {
   // Refresh tokens first: revoking one usually revokes its access tokens too
@@ -114,49 +101,27 @@ std::string revoke_all(const vault::oauth_client& client, const std::vector<vaul
   return "revoked " + std::to_string(revoked) + " of " + count(tokens.size()) + " at the provider (" + first_error + ")";
 }
 
-namespace {
 
-vault::snapshot_ptr snapshot_of(const vault::vault_store& store, const vault::vault_contents& contents) {
-  return vault::build_snapshot(contents, store.vault_path().string());
-}
-
-}  // namespace
-
-tokens_to_revoke tokens_of_credential(const vault::vault_store& store, const std::string& solution,
-                                      const std::string& key) {
-  tokens_to_revoke pending;
+std::shared_ptr<const vault::oauth_client> client_of_credential(const vault::vault_store& store,
+                                                                const std::string& solution, const std::string& key) {
   try {
-    const auto contents = store.read();
-    const auto snap = snapshot_of(store, contents);
+    const auto snap = store.snapshot();
     const auto* cred = snap->find(solution, key);
-    if (cred == nullptr || !cred->oauth) return pending;
-    pending.client = cred->oauth;
-    pending.sets = stored_token_sets(contents, vault::token_owner::credential(solution, key));
+    return cred != nullptr ? cred->oauth : nullptr;
   } catch (const std::exception&) {
-    // The removal itself reports what is wrong with the vault.
+    return nullptr;
   }
-  return pending;
 }
 
-tokens_to_revoke tokens_of_org_config(const vault::vault_store& store, const std::string& title) {
-  tokens_to_revoke pending;
+std::shared_ptr<const vault::oauth_client> client_of_org_config(const vault::vault_store& store,
+                                                                const std::string& title) {
   try {
-    const auto contents = store.read();
-    const auto snap = snapshot_of(store, contents);
+    const auto snap = store.snapshot();
     const auto config = snap->org_oauth.find(title);
-    if (config == snap->org_oauth.end() || !config->second.client) return pending;
-    pending.client = config->second.client;
-    pending.sets = stored_token_sets(contents, vault::token_owner::org_config(title));
-    for (const auto& user : vault::org_oauth_users(contents, title)) {
-      const auto slash = user.find('/');
-      if (slash == std::string::npos) continue;
-      auto alias_sets = stored_token_sets(
-          contents, vault::token_owner::credential(user.substr(0, slash), user.substr(slash + 1)));
-      for (auto& set : alias_sets) pending.sets.push_back(std::move(set));
-    }
+    return config != snap->org_oauth.end() ? config->second.client : nullptr;
   } catch (const std::exception&) {
+    return nullptr;
   }
-  return pending;
 }
 
 }  // namespace credproxy::oauth

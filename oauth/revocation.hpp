@@ -24,11 +24,6 @@ struct revocation_result {
 revocation_result revoke(const vault::oauth_client& client, const std::string& revocation_endpoint,
                          const secret& token, std::string_view hint, const client_options& options);
 
-// Every user's token set stored for `owner` (oauth_token_store.hpp); sets
-// that cannot be read are skipped. Read these before removing the owner.
-std::vector<vault::oauth_token_set> stored_token_sets(const vault::vault_contents& contents,
-                                                      const vault::token_owner& owner);
-
 // Revokes each distinct refresh token, then each access token, of `sets`
 // at the client's revocation endpoint (explicit, or from discovery). Never
 // throws for provider or network problems; stops at the first transport
@@ -45,12 +40,13 @@ struct tokens_to_revoke {
   std::vector<vault::oauth_token_set> sets;
 };
 
-// Read these before removing; they never throw (nothing to revoke then:
-// the removal itself reports what is wrong with the vault).
-tokens_to_revoke tokens_of_credential(const vault::vault_store& store, const std::string& solution,
-                                      const std::string& key);
-// The configuration's own tokens and, since a forced removal drops them too,
-// those stored under the oauth_alias credentials that name it.
-tokens_to_revoke tokens_of_org_config(const vault::vault_store& store, const std::string& title);
+// The client settings to revoke with, read before the removal (nullptr for
+// an owner that is not OAuth or does not exist). The sets come from the
+// removal itself (vault::remove_credential / remove_org_oauth `dropped`).
+// Never throw: the removal reports what is wrong with the vault.
+std::shared_ptr<const vault::oauth_client> client_of_credential(const vault::vault_store& store,
+                                                                const std::string& solution, const std::string& key);
+std::shared_ptr<const vault::oauth_client> client_of_org_config(const vault::vault_store& store,
+                                                                const std::string& title);
 
 }  // namespace credproxy::oauth

@@ -77,6 +77,11 @@ struct oauth_client {
   // Endpoints (explicit or discovered) may be http:// when their host is
   // loopback ("allowHttpEndpoints", for local testing); https otherwise.
   bool allow_http_endpoints = false;
+  // SHA-256 of the owning document (the credential's, or the organization
+  // configuration's) as stored: a token fetch checks under the vault lock
+  // that the document it started from is still the current one.
+  std::array<unsigned char, 32> document_digest{};
+  std::uint64_t revision = 0;  // of the vault these settings were read from (newer wins)
 };
 
 // Whose OAuth tokens: a credential of a solution (an `oauth` credential's

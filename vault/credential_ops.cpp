@@ -105,11 +105,13 @@ void update_credential(const vault_store& store, std::string_view solution, std:
   });
 }
 
-void remove_credential(const vault_store& store, std::string_view solution, std::string_view key) {
+void remove_credential(const vault_store& store, std::string_view solution, std::string_view key,
+                       std::vector<oauth_token_set>* dropped) {
   check_names(solution, key);
   store.modify([&](vault_contents& contents) {
     if (!contents.erase_credential(solution, key)) throw credential_not_found(describe(solution, key) + " does not exist");
-    drop_all_oauth_tokens(contents, token_owner::credential(solution, key));
+    auto sets = take_all_oauth_tokens(contents, token_owner::credential(solution, key));
+    if (dropped != nullptr) *dropped = std::move(sets);
   });
 }
 

@@ -10,6 +10,7 @@
 
 #include <boost/json.hpp>
 
+#include "vault/oauth_token_store.hpp"
 #include "vault/store.hpp"
 
 namespace credproxy::vault {
@@ -36,8 +37,11 @@ void add_credential(const vault_store& store, std::string_view solution, std::st
 void update_credential(const vault_store& store, std::string_view solution, std::string_view key,
                        std::string_view document_text);
 
-// credential_not_found if absent. Drops the credential's OAuth tokens too.
-void remove_credential(const vault_store& store, std::string_view solution, std::string_view key);
+// credential_not_found if absent. Drops the credential's OAuth tokens too;
+// `dropped`, when given, receives them (read under the same lock, so a
+// rotation in between cannot hide the newest refresh token from revocation).
+void remove_credential(const vault_store& store, std::string_view solution, std::string_view key,
+                       std::vector<oauth_token_set>* dropped = nullptr);
 
 struct credential_summary {
   std::string solution;

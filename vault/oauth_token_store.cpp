@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <openssl/evp.h>
+
 #include "vault/errors.hpp"
 #include "vault/timestamp.hpp"
 
@@ -140,6 +142,37 @@ std::vector<std::string> oauth_token_users(const vault_contents& contents, const
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+std::array<unsigned char, 32> document_digest(const boost::json::object& doc) {
+  std::string text = boost::json::serialize(doc);
+  wipe_on_exit wipe(text);  // the document holds secrets
+  std::array<unsigned char, 32> digest{};
+  unsigned int size = 0;
+  EVP_Digest(text.data(), text.size(), digest.data(), &size, EVP_sha256(), nullptr);
+  return digest;
+}
+
+std::optional<std::array<unsigned char, 32>> owner_document_digest(const vault_contents& contents,
+                                                                   const token_owner& owner) {
+  const auto* doc = owner.owner_kind == token_owner::kind::credential
+                        ? contents.find_credential(owner.solution, owner.name)
+                        : contents.find_org_oauth(owner.name);
+  if (doc == nullptr) return std::nullopt;
+  return document_digest(*doc);
+}
+
+std::vector<oauth_token_set> take_all_oauth_tokens(vault_contents& contents, const token_owner& owner) {
+  std::vector<oauth_token_set> sets;
+  for (const auto& user : oauth_token_users(contents, owner)) {
+    try {
+      if (auto set = load_oauth_tokens(contents, owner, user)) sets.push_back(std::move(*set));
+    } catch (const vault_error&) {
+      // Malformed: nothing to revoke, dropped all the same.
+    }
+  }
+  drop_all_oauth_tokens(contents, owner);
+  return sets;
 }
 
 std::vector<std::pair<token_owner, std::string>> all_oauth_token_slots(const vault_contents& contents) {

@@ -39,8 +39,17 @@ void store_oauth_tokens(vault_contents& contents, const token_owner& owner, std:
                         const oauth_token_set& tokens);
 // Drops owner + user's tokens; false when there were none.
 bool drop_oauth_tokens(vault_contents& contents, const token_owner& owner, std::string_view user);
+// Drops every user's tokens of `owner` and returns the sets that could be
+// read (malformed ones are dropped too), e.g. to revoke them afterwards.
+std::vector<oauth_token_set> take_all_oauth_tokens(vault_contents& contents, const token_owner& owner);
 // Drops every user's tokens of `owner`; returns how many sets were dropped.
 std::size_t drop_all_oauth_tokens(vault_contents& contents, const token_owner& owner);
+// SHA-256 of a stored document (oauth_client::document_digest).
+std::array<unsigned char, 32> document_digest(const boost::json::object& doc);
+// The digest of the owner's current document; nullopt when it does not exist.
+std::optional<std::array<unsigned char, 32>> owner_document_digest(const vault_contents& contents,
+                                                                   const token_owner& owner);
+
 // Every (owner, user) that has tokens stored, in no particular order.
 std::vector<std::pair<token_owner, std::string>> all_oauth_token_slots(const vault_contents& contents);
 // The users that have tokens for `owner`, sorted.

@@ -33,12 +33,16 @@ void store_document(vault_contents& contents, std::string_view title, const boos
 
 // Tokens obtained with a configuration, its own and its aliases', are
 // dropped with it: a changed client or endpoint must not receive them.
-void drop_tokens(vault_contents& contents, std::string_view title) {
-  drop_all_oauth_tokens(contents, token_owner::org_config(title));
+// The configuration's tokens and those stored under its aliases; returns
+// the sets dropped.
+std::vector<oauth_token_set> drop_tokens(vault_contents& contents, std::string_view title) {
+  auto sets = take_all_oauth_tokens(contents, token_owner::org_config(title));
   for (const auto& user : org_oauth_users(contents, title)) {
     const auto slash = user.find('/');
-    drop_all_oauth_tokens(contents, token_owner::credential(user.substr(0, slash), user.substr(slash + 1)));
+    for (auto& set : take_all_oauth_tokens(contents, token_owner::credential(user.substr(0, slash), user.substr(slash + 1))))
+      sets.push_back(std::move(set));
   }
+  return sets;
 }
 
 std::string_view string_member(const boost::json::object& doc, std::string_view name) {
@@ -77,7 +81,8 @@ void update_org_oauth(const vault_store& store, std::string_view title, std::str
   });
 }
 
-std::vector<std::string> remove_org_oauth(const vault_store& store, std::string_view title, bool force) {
+std::vector<std::string> remove_org_oauth(const vault_store& store, std::string_view title, bool force,
+                                          std::vector<oauth_token_set>* dropped) {
   check_org_title(title);
   std::vector<std::string> users;
   store.modify([&](vault_contents& contents) {
@@ -92,7 +97,8 @@ std::vector<std::string> remove_org_oauth(const vault_store& store, std::string_
                                   (many ? "them" : "it") + " broken)",
                               users);
     }
-    drop_tokens(contents, title);
+    auto sets = drop_tokens(contents, title);
+    if (dropped != nullptr) *dropped = std::move(sets);
     contents.object_for_update({"org", "oauth"}).erase(title);
   });
   return users;

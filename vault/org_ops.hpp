@@ -15,6 +15,7 @@
 #include <boost/json.hpp>
 
 #include "vault/ops_errors.hpp"
+#include "vault/oauth_token_store.hpp"
 #include "vault/store.hpp"
 
 namespace credproxy::vault {
@@ -37,7 +38,8 @@ void update_org_oauth(const vault_store& store, std::string_view title, std::str
 // them unless `force`; with `force` those aliases stay (the proxy reports
 // them as broken at request time) and their tokens are dropped. Returns the
 // aliases that named it, "SOLUTION/KEY", sorted.
-std::vector<std::string> remove_org_oauth(const vault_store& store, std::string_view title, bool force);
+std::vector<std::string> remove_org_oauth(const vault_store& store, std::string_view title, bool force,
+                                          std::vector<oauth_token_set>* dropped = nullptr);
 
 struct org_oauth_summary {
   std::string title;

@@ -41,8 +41,10 @@ std::vector<host_pattern> hosts_of(const boost::json::object& doc) {
 
 // The OAuth client fields shared by `oauth` credentials and organization
 // configurations (validated by the caller).
-std::shared_ptr<const oauth_client> build_client(const boost::json::object& doc) {
+std::shared_ptr<const oauth_client> build_client(const boost::json::object& doc, std::uint64_t revision) {
   auto c = std::make_shared<oauth_client>();
+  c->document_digest = document_digest(doc);
+  c->revision = revision;
   c->client_id = std::string(string_field(doc, "clientId"));
   c->client_secret = secret(string_field(doc, "clientSecret"));
   c->issuer = std::string(string_field(doc, "issuer"));
@@ -67,19 +69,19 @@ std::shared_ptr<const oauth_client> build_client(const boost::json::object& doc)
   return c;
 }
 
-org_oauth_config build_org_config(std::string_view title, const boost::json::object& doc) {
+org_oauth_config build_org_config(std::string_view title, const boost::json::object& doc, std::uint64_t revision) {
   validate_org_oauth_document(doc, stored_document);
   org_oauth_config config;
   config.title = std::string(title);
   config.name = std::string(string_field(doc, "name"));
   config.provider = std::string(string_field(doc, "provider"));
   config.hosts = hosts_of(doc);
-  config.client = build_client(doc);
+  config.client = build_client(doc, revision);
   return config;
 }
 
 credential build_credential(std::string_view key, const boost::json::object& doc,
-                            const string_map<org_oauth_config>& org) {
+                            const string_map<org_oauth_config>& org, std::uint64_t revision) {
   const auto& spec = validate_credential_document(doc, stored_document);
 
   credential c;
@@ -102,7 +104,7 @@ credential build_credential(std::string_view key, const boost::json::object& doc
       c.password = secret(string_field(doc, "password"));
       break;
     case credential_type::oauth:
-      c.oauth = build_client(doc);
+      c.oauth = build_client(doc, revision);
       break;
     case credential_type::oauth_alias: {
       c.alias = std::string(string_field(doc, "alias"));
@@ -142,7 +144,7 @@ snapshot_ptr build_snapshot(const vault_contents& contents, const std::string& o
   const std::string prefix = "vault " + origin + ": ";
   for (const auto& [title, doc] : contents.org_oauth()) {
     try {
-      snap->org_oauth.emplace(std::string(title), build_org_config(title, doc.get_object()));
+      snap->org_oauth.emplace(std::string(title), build_org_config(title, doc.get_object(), contents.revision()));
     } catch (const document_error& e) {
       throw vault_error(prefix + "organization OAuth configuration \"" + std::string(title) + "\": " + e.what());
     }
@@ -151,7 +153,7 @@ snapshot_ptr build_snapshot(const vault_contents& contents, const std::string& o
     auto& target = snap->solutions[std::string(solution_name)];
     for (const auto& [key, doc] : solution_value.get_object().at("credentials").get_object()) {
       try {
-        target.credentials.emplace(std::string(key), build_credential(key, doc.get_object(), snap->org_oauth));
+        target.credentials.emplace(std::string(key), build_credential(key, doc.get_object(), snap->org_oauth, contents.revision()));
       } catch (const document_error& e) {
         throw vault_error(prefix + "solution \"" + std::string(solution_name) + "\" credential \"" +
                           std::string(key) + "\": " + e.what());
