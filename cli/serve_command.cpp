@@ -103,6 +103,13 @@ void serve(const global_options& options) {
     const admin::api admin_api(std::move(api_context));
 
     proxy::server server(cfg, holder, tokens, log);
+    // Declared after the server, so destroyed before it even when run()
+    // throws: fetches still running answer waiting sessions while the
+    // workers' io_contexts exist.
+    struct stop_tokens_first {
+      oauth::token_service& tokens;
+      ~stop_tokens_first() { tokens.stop(); }
+    } stop_tokens{tokens};
     server.on_reload([&watcher] { watcher.reload(); });
     server.add_metrics([&watcher, &tokens] { return watcher.metrics_text() + tokens.metrics_text(); });
     server.on_poll(admin::vault_poll_interval, [&watcher] { watcher.poll(); });
@@ -119,7 +126,6 @@ void serve(const global_options& options) {
       log->info("clients without proxy authentication use solution '{}'", cfg.default_solution);
     }
     server.run();
-    tokens.stop();  // answers waiting sessions while their io_contexts still exist
   } catch (const std::exception& e) {
     log->flush();
     throw command_error(e.what());

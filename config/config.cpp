@@ -193,7 +193,14 @@ class config_reader {
     reader_.read_map(section, {
         {"refresh_margin_s",
          [&](const value_ref& v) { o.refresh_margin = std::chrono::seconds(reader_.integer(v, 0, 86'400)); }},
-        {"token_timeout_ms", [&](const value_ref& v) { o.token_timeout = reader_.milliseconds(v); }},
+        {"token_timeout_ms",
+         [&](const value_ref& v) {
+           // A refresh holds the vault lock for the exchange, and writers
+           // wait at most 10 s for that lock.
+           o.token_timeout = reader_.milliseconds(v);
+           if (o.token_timeout > std::chrono::milliseconds(8000))
+             reader_.fail(v, "must be at most 8000 (a refresh holds the vault lock, which writers wait 10 s for)");
+         }},
         {"wait_timeout_ms", [&](const value_ref& v) { o.wait_timeout = reader_.milliseconds(v); }},
         {"backoff_initial_ms", [&](const value_ref& v) { o.backoff_initial = reader_.milliseconds(v); }},
         {"backoff_max_ms", [&](const value_ref& v) { o.backoff_max = reader_.milliseconds(v); }},

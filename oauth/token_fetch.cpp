@@ -11,10 +11,17 @@ namespace {
 
 using std::chrono::seconds;
 
-bool owner_exists(const vault::vault_contents& contents, const vault::token_owner& owner) {
-  return owner.owner_kind == vault::token_owner::kind::credential
-             ? contents.find_credential(owner.solution, owner.name) != nullptr
-             : contents.find_org_oauth(owner.name) != nullptr;
+// Is the owner's document still the one the fetch started from? Tokens
+// obtained with old settings (another client, endpoint or refresh token)
+// must not be stored for new ones; a removed owner gets none at all.
+bool document_unchanged(const vault::vault_contents& contents, const fetch_target& slot, fetch_result& r) {
+  const auto digest = vault::owner_document_digest(contents, slot.owner);
+  if (digest && *digest == slot.client->document_digest) return true;
+  r.status = digest ? token_outcome::status::failed : token_outcome::status::missing;
+  r.stale_document = digest.has_value();
+  r.detail = digest ? "its settings changed while a token was being fetched; retry" : "it was removed";
+  r.tokens.reset();
+  return false;
 }
 
 // Whether a persisted set can serve instead of a new fetch.
@@ -29,8 +36,9 @@ fetch_result fetch_client_credentials(const fetch_target& slot, const provider_e
   // Another process sharing the vault may have fetched one meanwhile.
   try {
     const auto contents = ctx.store.read();
-    if (auto stored = vault::load_oauth_tokens(contents, slot.owner, slot.user);
-        stored && adoptable(*stored, rejected_access, ctx.time.now())) {
+    auto stored = vault::load_oauth_tokens(contents, slot.owner, slot.user);
+    if (stored) r.dead_persisted_at = stored->obtained_at;
+    if (stored && adoptable(*stored, rejected_access, ctx.time.now())) {
       r.status = token_outcome::status::ready;
       r.adopted = true;
       r.tokens = std::move(stored);
@@ -53,20 +61,13 @@ fetch_result fetch_client_credentials(const fetch_target& slot, const provider_e
   }
   r.status = token_outcome::status::ready;
   try {
-    bool gone = false;
+    bool current = true;
     ctx.store.modify_if([&](vault::vault_contents& contents) {
-      if (!owner_exists(contents, slot.owner)) {
-        gone = true;
-        return false;
-      }
-      vault::store_oauth_tokens(contents, slot.owner, slot.user, response.tokens);
-      return true;
+      current = document_unchanged(contents, slot, r);
+      if (current) vault::store_oauth_tokens(contents, slot.owner, slot.user, response.tokens);
+      return current;
     });
-    if (gone) {
-      r.status = token_outcome::status::missing;
-      r.detail = "it was removed";
-      return r;
-    }
+    if (!current) return r;
   } catch (const vault::vault_error& e) {
     // A client_credentials token can always be fetched again: use it from memory.
     r.persisted = false;
@@ -87,11 +88,7 @@ fetch_result fetch_with_refresh_token(const fetch_target& slot, const provider_e
     // processes (or two fetches) never present the same refresh token, so a
     // provider with reuse detection never revokes the family.
     ctx.store.modify_if([&](vault::vault_contents& contents) {
-      if (!owner_exists(contents, slot.owner)) {
-        r.status = token_outcome::status::missing;
-        r.detail = "it was removed";
-        return false;
-      }
+      if (!document_unchanged(contents, slot, r)) return false;
       std::optional<vault::oauth_token_set> stored;
       try {
         stored = vault::load_oauth_tokens(contents, slot.owner, slot.user);
@@ -111,7 +108,6 @@ fetch_result fetch_with_refresh_token(const fetch_target& slot, const provider_e
       }
       secret refresh_token = stored ? stored->refresh_token : secret{};
       if (refresh_token.empty() && slot.user.empty()) refresh_token = slot.client->refresh_token;
-      r.dead_document_refresh_token = slot.client->refresh_token;
       if (stored) r.dead_persisted_at = stored->obtained_at;
       if (refresh_token.empty()) {
         r.status = token_outcome::status::missing;

@@ -42,10 +42,10 @@ struct fetch_result {
   bool adopted = false;  // found in the vault, no provider call
   bool rotated = false;  // the provider returned a new refresh token
   bool invalid_grant = false;
+  bool stale_document = false;  // the owner's document changed meanwhile: retry at once, no backoff
   std::optional<std::chrono::seconds> retry_after;
-  // What the slot had when it turned out to need a login: only a change of
-  // either lets it try again.
-  secret dead_document_refresh_token;
+  // The stored set's time when the slot turned out to need a login: only a
+  // new set (a login) or a new document lets it try again.
   std::optional<time_point> dead_persisted_at;
 };
 

@@ -29,6 +29,15 @@ time_point due_at(time_point obtained, time_point expires, seconds margin) {
   return expires - lead;
 }
 
+std::string missing_message(std::string_view key, std::string_view reason) {
+  return "credential " + in_quotes(key) + " has no usable OAuth token: " + std::string(reason);
+}
+
+std::string failed_message(std::string_view key, std::string_view detail, long long next_s) {
+  return "the token endpoint for credential " + in_quotes(key) + " failed (" + std::string(detail) +
+         "); next attempt in " + std::to_string(next_s) + " s";
+}
+
 // Parses a vault::token_slot_id back into owner + user.
 bool parse_slot_id(std::string_view id, vault::token_owner& owner, std::string& user) {
   auto next = [&id](std::string_view& part) {
@@ -78,8 +87,7 @@ struct token_service::slot_state {
   // invalid_grant, or no refresh token: only a login or a new document
   // helps, so requests fail at once instead of asking the provider again.
   bool needs_login = false;
-  std::string login_message;
-  secret dead_document_refresh_token;
+  std::string login_reason;  // names no credential key (see waiter)
   std::optional<time_point> dead_persisted_at;
   // A rotated token set the vault could not take (full disk): kept here so
   // the new refresh token is not lost, and written with the next fetch.
@@ -93,14 +101,7 @@ struct token_service::slot_state {
     if (!user.empty()) out += " for user " + in_quotes(user);
     return out;
   }
-  std::string named_key() const { return in_quotes(key.empty() ? owner.name : key); }
-  std::string login_command() const {
-    std::string cmd = owner.owner_kind == vault::token_owner::kind::credential
-                          ? "credproxy oauth login --solution " + owner.solution + " --key " + owner.name
-                          : "credproxy oauth login --org " + owner.name;
-    if (!user.empty()) cmd += " --user " + user;
-    return cmd;
-  }
+  std::string login_command() const { return oauth::login_command(owner, user); }
 };
 
 token_service::token_service(const vault::vault_store& store, const clock& clk, service_settings settings,
@@ -131,7 +132,7 @@ void token_service::stop() {
     for (auto& [id, slot] : slots_)
       for (auto& w : slot->waiters) left.push_back(std::move(w));
   }
-  for (auto& w : left) w(token_outcome{token_outcome::status::failed, "the proxy is shutting down"});
+  for (auto& w : left) w.done(token_outcome{token_outcome::status::failed, "the proxy is shutting down"});
 }
 
 void token_service::wake() { wake_.notify_all(); }
@@ -153,37 +154,41 @@ void token_service::request(token_request req, std::function<void(token_outcome)
   }
   slot_state& slot = *entry;
   if (!req.key.empty()) slot.key = req.key;
-  if (req.client) slot.client = req.client;
+  // Settings from a request's snapshot replace the slot's only when newer.
+  if (req.client && (!slot.client || req.client->revision > slot.client->revision)) slot.client = req.client;
   if (req.rejected_serial != 0) ++counters_.rejected;
 
   const auto now = clock_.now();
   const cached_token* have = current()->find(id);
   // Already there (another request's fetch finished first), or already
-  // newer than the one the upstream rejected.
-  if (have != nullptr && have->usable_at(now) && have->serial != req.rejected_serial) {
+  // newer than the one the upstream rejected; or rejected so soon after it
+  // was obtained that a new one would fare no better (a permission problem,
+  // not an expired token: no refresh per request).
+  const bool replaced = have != nullptr && have->serial != req.rejected_serial;
+  const bool too_young = have != nullptr && req.rejected_serial != 0 && !replaced && have->young_at(now);
+  if (have != nullptr && have->usable_at(now) && (replaced || req.rejected_serial == 0 || too_young)) {
     lock.unlock();
     done({token_outcome::status::ready, {}});
     return;
   }
   if (slot.in_flight) {
-    slot.waiters.push_back(std::move(done));
+    slot.waiters.push_back({req.key, std::move(done)});
     return;
   }
   if (slot.needs_login) {
-    const std::string message = slot.login_message;
+    std::string message = missing_message(req.key, slot.login_reason);
     lock.unlock();
-    done({token_outcome::status::missing, message});
+    done({token_outcome::status::missing, std::move(message)});
     return;
   }
   if (now < slot.retry_at) {
-    const auto wait = duration_cast<seconds>(slot.retry_at - now).count() + 1;
-    const std::string message = "the token endpoint for credential " + slot.named_key() + " failed (" +
-                                slot.last_error + "); next attempt in " + std::to_string(wait) + " s";
+    std::string message =
+        failed_message(req.key, slot.last_error, duration_cast<seconds>(slot.retry_at - now).count() + 1);
     lock.unlock();
-    done({token_outcome::status::failed, message});
+    done({token_outcome::status::failed, std::move(message)});
     return;
   }
-  slot.waiters.push_back(std::move(done));
+  slot.waiters.push_back({req.key, std::move(done)});
   start_fetch_locked(id, slot, req.rejected_serial, false);
 }
 
@@ -226,7 +231,8 @@ void token_service::run_fetch(std::string id, std::uint64_t rejected_serial, boo
 
   lock.lock();
   const auto now = clock_.now();
-  token_outcome outcome{result.status, {}};
+  std::string reason;  // key-free; each waiter's message names its own key
+  long long next_s = 0;
   if (result.status == token_outcome::status::ready && result.tokens) {
     const auto lifetime = result.tokens->expires_at
                               ? duration_cast<seconds>(*result.tokens->expires_at - result.tokens->obtained_at).count()
@@ -246,37 +252,48 @@ void token_service::run_fetch(std::string id, std::uint64_t rejected_serial, boo
     slot.needs_login = false;
   } else if (result.status == token_outcome::status::missing) {
     slot.needs_login = true;
-    slot.dead_document_refresh_token = std::move(result.dead_document_refresh_token);
     slot.dead_persisted_at = result.dead_persisted_at;
+    const bool client_grant = target.client && target.client->grant_type == "client_credentials";
     if (result.invalid_grant) {
       ++counters_.invalid_grant;
-      slot.login_message = "the identity provider rejected the refresh token of credential " + slot.named_key() +
-                           " (invalid_grant); sign in again with: " + slot.login_command();
-      log_->warn("oauth: the provider rejected the refresh token of {} (invalid_grant); a new login is needed: {}",
-                 slot.describe(), slot.login_command());
+      slot.login_reason = client_grant ? "the identity provider refused the client credentials grant (invalid_grant); "
+                                         "check the client's settings"
+                                       : "the identity provider rejected its refresh token (invalid_grant); sign in "
+                                         "again with: " + slot.login_command();
+      log_->warn("oauth: the provider answered invalid_grant for {}; {}", slot.describe(),
+                 client_grant ? "check the client's settings" : "a new login is needed: " + slot.login_command());
     } else {
-      slot.login_message = "credential " + slot.named_key() + " has no usable OAuth token: " + result.detail;
+      slot.login_reason = result.detail;
       log_->warn("oauth: {} has no usable token: {}", slot.describe(), result.detail);
     }
-    outcome.message = slot.login_message;
+    reason = slot.login_reason;
+  } else if (result.stale_document) {
+    // Not the provider's fault: the next request (with the new settings) tries at once.
+    log_->info("oauth: {}: {}", slot.describe(), result.detail);
+    reason = result.detail;
   } else {
     ++counters_.failed;
     ++slot.failures;
     const auto delay = backoff_locked(slot.failures, result.retry_after);
     slot.retry_at = now + delay;
     slot.last_error = result.detail;
-    const auto delay_s = (delay.count() + 999) / 1000;
+    next_s = (delay.count() + 999) / 1000;
     log_->warn("oauth: token request for {} failed: {}; attempt {}, next in {} s", slot.describe(), result.detail,
-               slot.failures, delay_s);
-    outcome.result = token_outcome::status::failed;
-    outcome.message = "the token endpoint for credential " + slot.named_key() + " failed (" + result.detail +
-                      "); next attempt in " + std::to_string(delay_s) + " s";
+               slot.failures, next_s);
+    reason = result.detail;
   }
   slot.in_flight = false;
   std::vector<waiter> waiters;
   waiters.swap(slot.waiters);
   lock.unlock();
-  for (auto& w : waiters) w(outcome);
+  for (auto& w : waiters) {
+    token_outcome outcome{result.status, {}};
+    if (result.status == token_outcome::status::missing) outcome.message = missing_message(w.key, reason);
+    else if (result.status == token_outcome::status::failed)
+      outcome.message = result.stale_document ? "credential " + in_quotes(w.key) + ": " + reason
+                                              : failed_message(w.key, reason, next_s);
+    w.done(std::move(outcome));
+  }
   wake_.notify_all();
 }
 
@@ -342,13 +359,24 @@ void token_service::adopt(const vault::snapshot& snap) {
   // lets a slot that needed one try again.
   for (auto& [id, slot] : slots_) {
     auto client = client_in(snap, slot->owner);
-    if (client) slot->client = client;
+    // A new document (or none): nothing obtained with the old settings may
+    // be used again, not even a set only this process holds.
+    const bool new_document = !client || !slot->client || client->document_digest != slot->client->document_digest;
+    if (new_document && (slot->client || !client)) {
+      if (next->by_slot.erase(id) != 0) changed = true;
+      unpersisted_.erase(id);
+      slot->unsaved.reset();
+      slot->failures = 0;
+      slot->retry_at = {};
+      slot->needs_login = false;
+    }
+    if (client && (!slot->client || client->revision >= slot->client->revision)) slot->client = client;
     if (!slot->needs_login) continue;
+    // A login (or another process's refresh) stored a new set: try again.
     const auto persisted = snap.oauth_tokens.find(id);
     const std::optional<time_point> persisted_at =
         persisted == snap.oauth_tokens.end() ? std::nullopt : std::optional(persisted->second.obtained_at);
-    const bool new_document = client && client->refresh_token.view() != slot->dead_document_refresh_token.view();
-    if (!client || new_document || persisted_at != slot->dead_persisted_at) slot->needs_login = false;
+    if (persisted_at != slot->dead_persisted_at) slot->needs_login = false;
   }
   if (changed) publish_locked(std::move(next));
 }

@@ -73,7 +73,12 @@ class token_service final : public token_source {
 
  private:
   struct slot_state;
-  using waiter = std::function<void(token_outcome)>;
+  // Each waiter hears about its own credential key only: an organization
+  // configuration's slot serves aliases in many solutions.
+  struct waiter {
+    std::string key;
+    std::function<void(token_outcome)> done;
+  };
 
   void start_fetch_locked(const std::string& id, slot_state& slot, std::uint64_t rejected_serial, bool proactive);
   void run_fetch(std::string id, std::uint64_t rejected_serial, bool proactive);

@@ -8,6 +8,7 @@
 // slot at a time (single flight) on threads of its own, never an I/O
 // thread, and calls `done` exactly once when that fetch ends (or at once
 // when no fetch can help).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/secret.hpp"
 #include "oauth/clock.hpp"
@@ -37,6 +39,12 @@ struct cached_token {
   bool usable_at(time_point now, std::chrono::seconds min_validity = std::chrono::seconds(5)) const noexcept {
     return !access_token.empty() && (!expires_at || now + min_validity < *expires_at);
   }
+
+  // Obtained so recently that an upstream 401 to it points at permissions
+  // rather than expiry: the 401 is passed on, no refresh is forced, so a
+  // persistently refusing upstream cannot make every request refresh.
+  static constexpr std::chrono::seconds min_age_for_forced_refresh{30};
+  bool young_at(time_point now) const noexcept { return now - obtained_at < min_age_for_forced_refresh; }
 };
 
 struct token_table {
@@ -80,6 +88,26 @@ class token_source {
   // when the answer is immediate); it must not block.
   virtual void request(token_request request, std::function<void(token_outcome)> done) = 0;
 };
+
+// The command that signs in for a slot, for messages people copy: names
+// made of safe characters stay bare, anything else is single-quoted.
+inline std::string login_command(const vault::token_owner& owner, std::string_view user) {
+  const auto word = [](std::string_view text) {
+    const bool safe = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+             c == '-' || c == '@';
+    });
+    if (safe) return std::string(text);
+    std::string out = "'";
+    for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+  };
+  std::string cmd = owner.owner_kind == vault::token_owner::kind::credential
+                        ? "credproxy oauth login --solution " + word(owner.solution) + " --key " + word(owner.name)
+                        : "credproxy oauth login --org " + word(owner.name);
+  if (!user.empty()) cmd += " --user " + word(user);
+  return cmd;
+}
 
 // Per-worker cache of the table: one atomic load per request when nothing changed.
 class token_table_cache {

@@ -90,6 +90,22 @@ std::optional<proxy_error> resolve(const vault::snapshot& vault, std::string_vie
   return std::nullopt;
 }
 
+// Can the token source get a token for this slot without a sign-in? Not
+// for a user (or a credential) with nothing stored and no refresh token in
+// the document: such requests are answered here, so arbitrary
+// Credproxy-User values cannot make the source queue fetches.
+bool obtainable(const vault::oauth_client& client, std::string_view user, bool stored) {
+  return stored || client.grant_type == "client_credentials" || (user.empty() && !client.refresh_token.empty());
+}
+
+proxy_error no_tokens(std::string_view key, const oauth::token_request& slot) {
+  return {error_code::oauth_credentials_missing,
+          "credential " + quoted(key) + " has no OAuth tokens" +
+              (slot.user.empty() ? std::string() : " for user " + quoted(slot.user)) +
+              "; sign in with: " + oauth::login_command(slot.owner, slot.user),
+          std::string(key)};
+}
+
 // SPEC §6: injecting a credential without allowPlaintext into an http:// URL
 // moves the request to TLS (or is refused when upgrading is disabled).
 std::variant<upstream_target, proxy_error> choose_upstream(const request_view& r, const std::vector<use>& uses,
@@ -271,16 +287,20 @@ injection_result plan_injection(const request_view& request, const vault::snapsh
   for (use& u : uses) {
     if (u.cred->type != credential_type::oauth && u.cred->type != credential_type::oauth_alias) continue;
     auto slot = slot_of(u, solution, request.user);
-    const std::string id = vault::token_slot_id(slot.owner, slot.user);
+    std::string id = vault::token_slot_id(slot.owner, slot.user);
     u.token = tokens.table != nullptr ? tokens.table->find(id) : nullptr;
-    if (u.token == nullptr || !u.token->usable_at(tokens.now)) return token_needed{std::move(slot)};
+    if (u.token == nullptr || !u.token->usable_at(tokens.now)) {
+      if (u.token == nullptr && !obtainable(*slot.client, slot.user, vault.oauth_tokens.contains(id)))
+        return no_tokens(u.key, slot);
+      return token_needed{std::move(slot)};
+    }
     // Only tokens in use are refreshed ahead of expiry; the check avoids a
     // shared cache-line write per request.
     if (!u.token->used.load(std::memory_order_relaxed)) u.token->used.store(true, std::memory_order_relaxed);
     const bool seen = std::any_of(plan.oauth_uses.begin(), plan.oauth_uses.end(), [&](const oauth_use& o) {
       return o.serial == u.token->serial;
     });
-    if (!seen) plan.oauth_uses.push_back({std::move(slot), u.token->serial});
+    if (!seen) plan.oauth_uses.push_back({std::move(slot), std::move(id), u.token->serial});
   }
 
   const use* const end = uses.data() + uses.size();

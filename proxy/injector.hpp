@@ -44,6 +44,7 @@ struct token_view {
 // after the upstream rejects it).
 struct oauth_use {
   oauth::token_request slot;  // rejected_serial 0
+  std::string slot_id;        // vault::token_slot_id of slot
   std::uint64_t serial = 0;
 };
 

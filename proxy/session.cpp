@@ -9,6 +9,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 
+#include <algorithm>
 #include <charconv>
 
 namespace credproxy::proxy {
@@ -413,7 +414,8 @@ awaitable<bool> session::prepare(request_state& rq) {
                           rq.target,        end_to_end_,    rq.user};
   std::optional<injection_plan> plan;
   if (rq.may_inject) {
-    for (int round = 0;; ++round) {
+    std::vector<std::string> waited;  // slot ids, one entry per wait
+    for (;;) {
       const token_view tokens{w_.token_cache.get().get(), w_.tokens.now()};
       auto result = plan_injection(view, *rq.snap, rq.solution, w_.settings.inject, tokens);
       if (auto* error = std::get_if<proxy_error>(&result)) {
@@ -423,13 +425,16 @@ awaitable<bool> session::prepare(request_state& rq) {
       }
       if (auto* need = std::get_if<token_needed>(&result)) {
         rq.keys_used.assign(1, need->request.key);
-        // The source answered "ready" twice, yet the token is unusable (e.g.
-        // it expires within seconds): do not loop.
-        if (round == 2) {
+        // The source answered "ready" for this slot twice, yet its token is
+        // unusable (e.g. it expires within seconds): do not loop. Each slot
+        // of a request may need its own wait.
+        std::string id = vault::token_slot_id(need->request.owner, need->request.user);
+        if (std::count(waited.begin(), waited.end(), id) >= 2) {
           set_error(error_code::oauth_credentials_missing,
                     "credential '" + need->request.key + "' has no usable OAuth access token", need->request.key);
           co_return false;
         }
+        waited.push_back(std::move(id));
         pending_token_ = std::move(need->request);
         if (!co_await wait_for_token()) co_return false;
         continue;
@@ -722,7 +727,8 @@ awaitable<session::outcome> session::relay_response(request_state& rq) {
           set_error(error_code::upstream_timeout, rq.dest.host + " did not answer in time", {});
           co_return co_await reply_error(rq, !rq.body_done);
         }
-        if (!received_any && rq.reused && rq.idempotent && !rq.has_body()) co_return outcome::retry;
+        // A replay's body is kept whole, so it can be sent again too.
+        if (!received_any && rq.reused && rq.idempotent && (!rq.has_body() || rq.replaying)) co_return outcome::retry;
         set_error(error_code::upstream_protocol_error,
                                             rq.dest.host + " closed the connection without a response", {});
         co_return co_await reply_error(rq, !rq.body_done);
@@ -755,16 +761,28 @@ awaitable<session::outcome> session::relay_response(request_state& rq) {
     uin_.consume(head_len);
   }
   if (rp->status() == 401 && !rq.oauth_uses.empty()) {
-    if (rq.replayable && rq.replays_left > 0 && rq.body_done) {
-      close_upstream();  // its 401 body is not wanted
-      uin_.consume(uin_.size());
-      co_return outcome::replay;
-    }
-    // Passed through as it is; the next request finds a fresh token.
-    for (const auto& use : rq.oauth_uses) {
-      auto rejected = use.slot;
-      rejected.rejected_serial = use.serial;
-      w_.tokens.request(std::move(rejected), [](const oauth::token_outcome&) {});
+    // A token obtained moments ago was refused for another reason
+    // (permissions): the 401 is passed on and nothing is refreshed, so an
+    // upstream that always refuses costs no token request per request.
+    const auto& table = w_.token_cache.get();
+    const auto now = w_.tokens.now();
+    const auto stale = [&](const oauth_use& use) {
+      const auto* current = table->find(use.slot_id);
+      return current == nullptr || current->serial != use.serial || !current->young_at(now);
+    };
+    if (std::any_of(rq.oauth_uses.begin(), rq.oauth_uses.end(), stale)) {
+      if (rq.replayable && rq.replays_left > 0 && rq.body_done) {
+        close_upstream();  // its 401 body is not wanted
+        uin_.consume(uin_.size());
+        co_return outcome::replay;
+      }
+      // Passed through as it is; the next request finds a fresh token.
+      for (const auto& use : rq.oauth_uses) {
+        if (!stale(use)) continue;
+        auto rejected = use.slot;
+        rejected.rejected_serial = use.serial;
+        w_.tokens.request(std::move(rejected), [](const oauth::token_outcome&) {});
+      }
     }
   }
   co_return co_await relay_response_body(rq, *rp, head_len);

@@ -183,6 +183,7 @@ TEST(OAuth, UpstreamRejectionReplaysAPostOnceWithAFreshToken) {
   oauth_setup s;
   s.add("svc.OAuth", oauth_doc(s.idp, s.api, "client_credentials"));
   ASSERT_EQ(status_of(s.get("svc.OAuth")), 200u);
+  s.advance(60s);  // not a token obtained moments ago (that 401 would be passed on)
   s.idp.revoke_all_access_tokens();  // still unexpired for the proxy, rejected by the API
 
   const auto r = s.get("svc.OAuth", {"-X", "POST", "-H", "Content-Type: application/json", "--data-binary",
@@ -205,6 +206,7 @@ TEST(OAuth, BodiesAboveTheReplayBufferGetTheUpstream401) {
   oauth_setup s("oauth:\n  replay_buffer_bytes: 16\n");
   s.add("svc.OAuth", oauth_doc(s.idp, s.api, "client_credentials"));
   ASSERT_EQ(status_of(s.get("svc.OAuth")), 200u);
+  s.advance(60s);
   s.idp.revoke_all_access_tokens();
   const auto r = s.get("svc.OAuth", {"-X", "POST", "--data-binary", std::string(64, 'x')});
   ASSERT_EQ(r.status.code, 0) << r.err;
@@ -215,6 +217,50 @@ TEST(OAuth, BodiesAboveTheReplayBufferGetTheUpstream401) {
   ASSERT_TRUE(s.idp.wait_for_token_requests(2));
   EXPECT_EQ(status_of(s.get("svc.OAuth")), 200u);
   EXPECT_EQ(s.idp.token_requests(), 2u);
+}
+
+TEST(OAuth, AnUpstreamThatAlwaysRefusesCostsNoRefreshPerRequest) {
+  oauth_setup s;
+  s.add("svc.OAuth", oauth_doc(s.idp, s.api, "client_credentials"));
+  s.api.respond_with(response_spec().with_status(401).with_body("forbidden-scope"));
+  // A fresh token refused: a permission problem, passed on without a refresh.
+  for (int i = 0; i < 5; ++i) {
+    const auto r = s.get("svc.OAuth");
+    ASSERT_EQ(r.status.code, 0) << r.err;
+    EXPECT_EQ(r.only().status, 401u);
+    EXPECT_EQ(r.only().body, "forbidden-scope");
+  }
+  EXPECT_EQ(s.idp.token_requests(), 1u);
+  EXPECT_EQ(s.api.request_count(), 5u);
+  // An older token refused: one refresh and one replay, then the 401 is passed on.
+  s.advance(60s);
+  const auto r = s.get("svc.OAuth");
+  EXPECT_EQ(r.only().status, 401u);
+  EXPECT_EQ(s.idp.token_requests(), 2u);
+  EXPECT_EQ(s.api.request_count(), 7u);
+}
+
+TEST(OAuth, AliasMessagesNameOnlyTheRequestersOwnKey) {
+  oauth_setup s;
+  boost::json::object org = boost::json::parse(org_doc(s.idp, s.api)).as_object();
+  org["grantType"] = "refresh_token";
+  org["refreshToken"] = s.idp.issue_refresh_token("app");
+  ASSERT_EQ(s.proxy->cli({"org", "oauth", "add", "--title", "sso.test", "--json", "-"}, boost::json::serialize(org))
+                .status.code,
+            0);
+  s.add("secret-name.OAuth", R"({"type":"oauth_alias","alias":"sso.test"})");
+  s.add("graph", R"({"type":"oauth_alias","alias":"sso.test"})", "s2");
+  const auto created = s.proxy->cli({"solution", "token", "create", "s2"});
+  std::string token = created.out;
+  while (!token.empty() && token.back() == '\n') token.pop_back();
+  ASSERT_TRUE(s.proxy->reload_vault());
+  s.idp.fail_always({idp_failure::kind::invalid_grant, 0});
+
+  EXPECT_TRUE(is_proxy_error(s.get("secret-name.OAuth").only(), 401, "oauth_credentials_missing", "secret-name.OAuth"));
+  const auto other = s.get("graph", {"--proxy-user", "s2:" + token});
+  EXPECT_TRUE(is_proxy_error(other.only(), 401, "oauth_credentials_missing", "graph"));
+  EXPECT_EQ(other.only().body.find("secret-name"), std::string::npos) << other.only().body;
+  EXPECT_EQ(s.idp.token_requests(), 1u);  // one configuration, one refresh attempt
 }
 
 TEST(OAuth, OutageBacksOffWhileTheValidTokenKeepsFlowing) {
