@@ -112,6 +112,26 @@ TEST(OAuth, ClientCredentialsTokenIsFetchedOnceAndInjected) {
   s.expect_no_leaks();
 }
 
+TEST(OAuth, ClientSecretPostScopesAndAdditionalParametersReachTheTokenEndpoint) {
+  oauth_setup s;
+  s.idp.add_client({"post-app", client_secret, "client_secret_post"});
+  boost::json::object doc = boost::json::parse(oauth_doc(s.idp, s.api, "client_credentials")).as_object();
+  doc["clientId"] = "post-app";
+  doc["clientAuthMethod"] = "client_secret_post";
+  doc["scopes"] = boost::json::array{"api.read", "api.write"};
+  doc["additionalParameters"] = boost::json::object{{"audience", "https://api.example.com"}, {"resource", "urn:x"}};
+  s.add("svc.OAuth", boost::json::serialize(doc));
+  ASSERT_EQ(status_of(s.get("svc.OAuth")), 200u);
+  std::string body;
+  for (const auto& r : s.idp.requests())
+    if (r.target == "/token") body = r.body;
+  EXPECT_NE(body.find("client_id=post-app"), std::string::npos) << "client_secret_post sends the id in the body";
+  EXPECT_NE(body.find("scope=api.read+api.write"), std::string::npos) << "scopes space-separated, form-encoded";
+  EXPECT_NE(body.find("audience=https%3A%2F%2Fapi.example.com"), std::string::npos);
+  EXPECT_NE(body.find("resource=urn%3Ax"), std::string::npos);
+  s.expect_no_leaks();
+}
+
 TEST(OAuth, HundredConcurrentRequestsOnAnExpiredTokenCauseOneRefresh) {
   oauth_setup s;
   s.add("ms.OAuth", oauth_doc(s.idp, s.api, "refresh_token", s.idp.issue_refresh_token("app")));
