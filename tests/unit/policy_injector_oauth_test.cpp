@@ -29,6 +29,7 @@ vault::credential oauth_cred(std::string key, credential_type type, std::string 
   auto client = std::make_shared<vault::oauth_client>();
   client->client_id = "app";
   client->grant_type = std::move(grant);
+  if (client->grant_type == "refresh_token") client->refresh_token = secret("rt-in-the-document");
   c.oauth = client;
   c.alias = std::move(alias);
   return c;
@@ -113,9 +114,17 @@ TEST_F(OAuthInjectorTest, UsersHaveTheirOwnTokensExceptForClientCredentials) {
   put(vault::token_owner::credential("alpha", "ms.OAuth"), "", "shared-token", t0 + 1h);
   put(vault::token_owner::credential("alpha", "ms.OAuth"), "u1", "u1-token", t0 + 1h);
   EXPECT_EQ(rendered(plan("{{cred:ms.OAuth}}", "alpha", "u1")), "Bearer u1-token");
-  auto r = plan("{{cred:ms.OAuth}}", "alpha", "u2");
-  ASSERT_TRUE(std::holds_alternative<token_needed>(r));
-  EXPECT_EQ(std::get<token_needed>(r).request.user, "u2");
+  // A user with nothing stored: answered at once, no fetch queued.
+  auto r = plan("{{cred:ms.OAuth}}", "alpha", "u2 x");
+  ASSERT_TRUE(std::holds_alternative<proxy_error>(r));
+  EXPECT_EQ(std::get<proxy_error>(r).code, error_code::oauth_credentials_missing);
+  EXPECT_NE(std::get<proxy_error>(r).message.find("--user 'u2 x'"), std::string::npos) << std::get<proxy_error>(r).message;
+  // With a stored set (expired in the table), the source is asked.
+  vault_.oauth_tokens.emplace(vault::token_slot_id(vault::token_owner::credential("alpha", "ms.OAuth"), "u2"),
+                              vault::oauth_token_set{});
+  auto stored = plan("{{cred:ms.OAuth}}", "alpha", "u2");
+  ASSERT_TRUE(std::holds_alternative<token_needed>(stored));
+  EXPECT_EQ(std::get<token_needed>(stored).request.user, "u2");
 
   put(vault::token_owner::credential("alpha", "svc"), "", "client-token", t0 + 1h);
   EXPECT_EQ(rendered(plan("{{cred:svc}}", "alpha", "u1")), "Bearer client-token");

@@ -69,12 +69,14 @@ class InjectorTest : public ::testing::Test {
     basic.username = "alice";
     basic.password = secret("open sesame");
     add(std::move(basic));
+    auto client = std::make_shared<vault::oauth_client>();
+    client->grant_type = "client_credentials";  // obtainable without a sign-in
     auto oauth = make("ms.oauth", credential_type::oauth, {"api.example.com"});
-    oauth.oauth = std::make_shared<vault::oauth_client>();
+    oauth.oauth = client;
     add(std::move(oauth));
     auto alias = make("ms.alias", credential_type::oauth_alias, {"api.example.com"});
     alias.alias = "sso.test";
-    alias.oauth = std::make_shared<vault::oauth_client>();
+    alias.oauth = client;
     add(std::move(alias));
     auto imported = api_key("imported", "", {"api.example.com"});
     imported.complete = false;
