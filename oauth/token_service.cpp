@@ -9,6 +9,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include "oauth/revocation.hpp"
+
 
 namespace credproxy::oauth {
 
@@ -365,6 +367,15 @@ void token_service::adopt(const vault::snapshot& snap) {
     if (new_document && (slot->client || !client)) {
       if (next->by_slot.erase(id) != 0) changed = true;
       unpersisted_.erase(id);
+      // A set only this process held (the vault could not take it) was not
+      // handed over by the removal or update: revoke it here, best effort.
+      if (slot->unsaved && slot->client && !stopping_) {
+        boost::asio::post(pool_, [this, old = slot->client, sets = std::vector{*slot->unsaved},
+                                  what = slot->describe()] {
+          const auto summary = revoke_all(*old, sets, settings_.client);
+          if (!summary.empty()) log_->info("oauth: {}: tokens held only in memory: {}", what, summary);
+        });
+      }
       slot->unsaved.reset();
       slot->failures = 0;
       slot->retry_at = {};
