@@ -10,10 +10,9 @@
 #include "admin/api.hpp"
 #include "admin/vault_watcher.hpp"
 #include "cli/common.hpp"
+#include "cli/oauth_support.hpp"
 #include "oauth/token_service.hpp"
-#include "proxy/egress.hpp"
 #include "proxy/server.hpp"
-#include "proxy/upstream.hpp"
 #include "vault/store.hpp"
 #include "vault/timestamp.hpp"
 
@@ -65,19 +64,12 @@ void serve(const global_options& options) {
                                                                    : system_time;
     if (cfg.testing_adjustable_clock)
       log->warn("testing.adjustable_clock is on: the admin API can move the token clock; never use this in production");
-    const auto oauth_tls = proxy::make_upstream_tls_context(cfg.upstream_ca_file.string());
-    const proxy::egress_policy oauth_egress(cfg.egress_allow);
-    oauth::client_options provider_access;
-    provider_access.tls = oauth_tls.get();
-    provider_access.timeout = cfg.oauth.token_timeout;
-    provider_access.address_allowed = [&oauth_egress](const boost::asio::ip::address& a) {
-      return oauth_egress.permits(a);
-    };
+    const auto provider = provider_access_for(cfg);  // as `oauth login` reaches providers
     oauth::service_settings token_settings;
     token_settings.refresh_margin = cfg.oauth.refresh_margin;
     token_settings.backoff_initial = cfg.oauth.backoff_initial;
     token_settings.backoff_max = cfg.oauth.backoff_max;
-    token_settings.client = provider_access;
+    token_settings.client = provider.options;
     oauth::token_service tokens(*store, token_clock, std::move(token_settings), log);
     tokens.adopt(*holder.load());
     test_time.on_advance([&tokens] { tokens.wake(); });
@@ -93,7 +85,7 @@ void serve(const global_options& options) {
     api_context.snapshot = [&holder] { return holder.load(); };
     api_context.after_write = [&watcher] { watcher.poll(); };  // the proxy sees an API write at once
     api_context.log = log;
-    api_context.provider = &provider_access;  // revocation on DELETE
+    api_context.provider = &provider.options;  // revocation on DELETE
     if (cfg.testing_adjustable_clock) {
       api_context.advance_clock = [&test_time](std::chrono::seconds by) {
         test_time.advance(by);
