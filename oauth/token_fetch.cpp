@@ -48,9 +48,7 @@ fetch_result fetch_client_credentials(const fetch_target& slot, const provider_e
     ctx.log.debug("oauth: could not read the vault before fetching a token for {}: {}", slot.description, e.what());
   }
 
-  client_options options = ctx.client;
-  options.allow_http_loopback = slot.client->allow_http_endpoints;
-  auto response = request_client_credentials(*slot.client, endpoints.token_endpoint, ctx.time.now(), options);
+  auto response = request_client_credentials(*slot.client, endpoints.token_endpoint, ctx.time.now(), ctx.client);
   r.detail = response.detail;
   r.retry_after = response.retry_after;
   if (response.result != token_response::status::ok) {
@@ -81,8 +79,6 @@ fetch_result fetch_client_credentials(const fetch_target& slot, const provider_e
 fetch_result fetch_with_refresh_token(const fetch_target& slot, const provider_endpoints& endpoints,
                                       const secret& rejected_access, const fetch_context& ctx) {
   fetch_result r;
-  client_options options = ctx.client;
-  options.allow_http_loopback = slot.client->allow_http_endpoints;
   try {
     // Under the vault's write lock from the re-read to the write: two
     // processes (or two fetches) never present the same refresh token, so a
@@ -114,7 +110,7 @@ fetch_result fetch_with_refresh_token(const fetch_target& slot, const provider_e
         r.detail = "there is no refresh token; sign in with: " + slot.login_command;
         return false;
       }
-      auto response = request_refresh(*slot.client, endpoints.token_endpoint, refresh_token, ctx.time.now(), options);
+      auto response = request_refresh(*slot.client, endpoints.token_endpoint, refresh_token, ctx.time.now(), ctx.client);
       r.detail = response.detail;
       r.retry_after = response.retry_after;
       switch (response.result) {
@@ -152,9 +148,7 @@ fetch_result fetch_with_refresh_token(const fetch_target& slot, const provider_e
 }  // namespace
 
 fetch_result fetch_tokens(const fetch_target& slot, const secret& rejected_access, const fetch_context& ctx) {
-  client_options options = ctx.client;
-  options.allow_http_loopback = slot.client->allow_http_endpoints;
-  const auto found = ctx.discovery.endpoints_for(*slot.client, options, ctx.time.now());
+  const auto found = ctx.discovery.endpoints_for(*slot.client, ctx.client, ctx.time.now());
   if (!found.ok) {
     fetch_result r;
     r.detail = found.error;

@@ -52,7 +52,7 @@ struct fetch_result {
 struct fetch_context {
   const vault::vault_store& store;
   discovery_cache& discovery;
-  const client_options& client;  // http to loopback is allowed per client (allowHttpEndpoints)
+  const client_options& client;  // the exchanges add each client's allowHttpEndpoints themselves
   const oauth::clock& time;
   spdlog::logger& log;
 };

@@ -10,6 +10,7 @@
 
 #include <boost/json.hpp>
 
+#include "tests/support/checks.hpp"
 #include "tests/support/credproxy_instance.hpp"
 #include "tests/support/fake_idp.hpp"
 #include "tests/support/fake_upstream.hpp"
@@ -214,6 +215,24 @@ TEST(OauthLogin, DeviceFlagAndPerUserTokens) {
   EXPECT_TRUE(wait_until([&] { return s.idp.approve_device(m[1]); }, 5s));
   EXPECT_EQ(s.finish(*login).code, 0) << s.output;
   EXPECT_THAT(s.output, HasSubstr("(user alice)"));
+
+  // The function asks for alice's tokens with Credproxy-User; the proxy
+  // takes the login in within a poll, and the header never goes upstream.
+  const auto as = [&](const std::string& user) {
+    std::vector<std::string> args = {"-H", "Authorization: {{cred:ms.OAuth}}"};
+    if (!user.empty()) args.insert(args.end(), {"-H", "Credproxy-User: " + user});
+    return s.proxy->curl().get(s.api.url("/me", "http"), args);
+  };
+  EXPECT_TRUE(wait_until([&] { auto r = as("alice"); return !r.responses.empty() && r.only().status == 200; }, 10s));
+  ASSERT_GE(s.api.request_count(), 1u);
+  EXPECT_FALSE(s.api.requests().back().header("Credproxy-User"));
+  // Nobody else has tokens: not the credential's own slot, not bob.
+  const auto own = as("");
+  EXPECT_TRUE(is_proxy_error(own.only(), 401, "oauth_credentials_missing", "ms.OAuth"));
+  const auto bob = as("bob");
+  EXPECT_TRUE(is_proxy_error(bob.only(), 401, "oauth_credentials_missing", "ms.OAuth"));
+  EXPECT_THAT(bob.only().body, HasSubstr("--user bob"));
+  s.expect_no_leaks();
 }
 
 TEST(OauthLogin, RemovingTheCredentialRevokesItsTokens) {

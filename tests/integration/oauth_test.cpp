@@ -425,6 +425,22 @@ TEST(OAuth, PerUserTokensAndTheUserHeaderIsNeverForwarded) {
   EXPECT_FALSE(requests[0].header("Credproxy-User"));
 }
 
+TEST(OAuth, MalformedUserHeadersAreRefusedAndNothingIsForwarded) {
+  oauth_setup s;
+  s.add("svc.OAuth", oauth_doc(s.idp, s.api, "client_credentials"));
+  const std::string head = "GET " + s.api.url("/me", "http") + " HTTP/1.1\r\nHost: " + s.api.authority() +
+                           "\r\nAuthorization: {{cred:svc.OAuth}}\r\n";
+  const auto twice = raw_exchange(s.proxy->proxy_port(), head + "Credproxy-User: a\r\nCredproxy-User: b\r\n\r\n");
+  ASSERT_TRUE(twice);
+  EXPECT_TRUE(is_proxy_error(twice->status, twice->headers, twice->body, 400, "bad_request"));
+  const auto long_user =
+      raw_exchange(s.proxy->proxy_port(), head + "Credproxy-User: " + std::string(257, 'u') + "\r\n\r\n");
+  ASSERT_TRUE(long_user);
+  EXPECT_TRUE(is_proxy_error(long_user->status, long_user->headers, long_user->body, 400, "bad_request"));
+  EXPECT_TRUE(upstream_untouched(s.api));
+  EXPECT_EQ(s.idp.token_requests(), 0u);
+}
+
 TEST(OAuth, RemovalDropsTheTokensAtOnce) {
   oauth_setup s;
   s.add("svc.OAuth", oauth_doc(s.idp, s.api, "client_credentials"));

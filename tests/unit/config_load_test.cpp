@@ -222,6 +222,13 @@ TEST(ConfigLoad, OAuthAndTestingKeys) {
   EXPECT_TRUE(c.testing_adjustable_clock);
 
   try {
+    load_config_text("oauth:\n  token_timeout_ms: 9000\n", "t.yaml");
+    ADD_FAILURE() << "accepted a token timeout longer than writers wait for the vault lock";
+  } catch (const config_error& e) {
+    EXPECT_NE(std::string(e.what()).find("t.yaml:2: oauth.token_timeout_ms: must be at most 8000"), std::string::npos)
+        << e.what();
+  }
+  try {
     load_config_text("oauth:\n  replay_on_401: 11\n", "t.yaml");
     ADD_FAILURE() << "accepted";
   } catch (const config_error& e) {
