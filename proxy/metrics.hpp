@@ -6,7 +6,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "proxy/errors.hpp"
+#include "proxy/policy/errors.hpp"
 
 namespace credproxy::proxy {
 

@@ -1,7 +1,7 @@
 #include "proxy/session.hpp"
 
-#include "proxy/proxy_auth.hpp"
-#include "proxy/target.hpp"
+#include "proxy/policy/proxy_auth.hpp"
+#include "proxy/policy/target.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

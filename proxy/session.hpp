@@ -9,7 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "oauth/token_source.hpp"
-#include "proxy/http_head.hpp"
+#include "proxy/policy/http_head.hpp"
 #include "proxy/io_buffer.hpp"
 #include "proxy/net.hpp"
 #include "proxy/worker.hpp"

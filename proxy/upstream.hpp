@@ -16,8 +16,8 @@
 #include <boost/asio/write.hpp>
 
 #include "proxy/egress.hpp"
-#include "proxy/errors.hpp"
-#include "proxy/injector.hpp"
+#include "proxy/policy/errors.hpp"
+#include "proxy/policy/injector.hpp"
 #include "proxy/net.hpp"
 
 namespace credproxy::proxy {

@@ -10,7 +10,7 @@
 #include "config/config.hpp"
 #include "oauth/token_source.hpp"
 #include "proxy/egress.hpp"
-#include "proxy/injector.hpp"
+#include "proxy/policy/injector.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/upstream.hpp"
 #include "vault/snapshot_holder.hpp"

@@ -2,7 +2,7 @@
 
 #include <boost/json/parse.hpp>
 
-#include "proxy/errors.hpp"
+#include "proxy/policy/errors.hpp"
 
 namespace credproxy::proxy {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <boost/beast/http/error.hpp>
 
-#include "proxy/http_head.hpp"
+#include "proxy/policy/http_head.hpp"
 
 namespace credproxy::proxy {
 namespace {

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/injector.hpp"
+#include "proxy/policy/injector.hpp"
 
 namespace credproxy::proxy {
 namespace {

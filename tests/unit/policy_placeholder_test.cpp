@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "proxy/injector.hpp"
-#include "proxy/placeholder.hpp"
+#include "proxy/policy/injector.hpp"
+#include "proxy/policy/placeholder.hpp"
 
 namespace credproxy::proxy {
 namespace {

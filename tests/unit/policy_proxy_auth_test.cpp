@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/proxy_auth.hpp"
+#include "proxy/policy/proxy_auth.hpp"
 #include "vault/access_token.hpp"
 
 namespace credproxy::proxy {

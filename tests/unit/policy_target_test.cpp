@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "proxy/target.hpp"
+#include "proxy/policy/target.hpp"
 
 namespace credproxy::proxy {
 namespace {

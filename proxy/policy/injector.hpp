@@ -12,7 +12,7 @@
 
 #include "common/secret.hpp"
 #include "oauth/token_source.hpp"
-#include "proxy/errors.hpp"
+#include "proxy/policy/errors.hpp"
 #include "vault/credential.hpp"
 
 namespace credproxy::proxy {

@@ -2,7 +2,7 @@
 // binding, render. Every check runs before anything is rendered, and any
 // failure discards the whole plan, so no secret and no placeholder text is
 // ever handed to the session for an upstream the credential is not bound to.
-#include "proxy/injector.hpp"
+#include "proxy/policy/injector.hpp"
 
 #include <openssl/evp.h>
 
@@ -10,7 +10,7 @@
 #include <limits>
 #include <optional>
 
-#include "proxy/placeholder.hpp"
+#include "proxy/policy/placeholder.hpp"
 
 namespace credproxy::proxy {
 namespace {

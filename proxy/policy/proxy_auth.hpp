@@ -17,8 +17,8 @@
 #include <variant>
 #include <vector>
 
-#include "proxy/errors.hpp"
-#include "proxy/http_head.hpp"
+#include "proxy/policy/errors.hpp"
+#include "proxy/policy/http_head.hpp"
 #include "vault/credential.hpp"
 
 namespace credproxy::proxy {

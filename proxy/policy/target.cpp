@@ -1,10 +1,10 @@
-#include "proxy/target.hpp"
+#include "proxy/policy/target.hpp"
 
 #include <charconv>
 
 #include <boost/url/parse.hpp>
 
-#include "proxy/http_head.hpp"
+#include "proxy/policy/http_head.hpp"
 
 namespace credproxy::proxy {
 

@@ -1,11 +1,11 @@
 // Placeholder scanner. Runs on every request header value and target, so
 // the no-placeholder case is a memmem/memchr pass with no allocation.
-#include "proxy/placeholder.hpp"
+#include "proxy/policy/placeholder.hpp"
 
 #include <array>
 #include <cstring>
 
-#include "proxy/injector.hpp"
+#include "proxy/policy/injector.hpp"
 
 namespace credproxy::proxy {
 namespace {

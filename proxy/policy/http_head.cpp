@@ -1,4 +1,4 @@
-#include "proxy/http_head.hpp"
+#include "proxy/policy/http_head.hpp"
 
 #include <boost/beast/http/error.hpp>
 #include <charconv>

@@ -1,6 +1,6 @@
 // The proxy's own error replies. The code goes into a header so a function
 // can tell our errors from the upstream's without parsing the body.
-#include "proxy/errors.hpp"
+#include "proxy/policy/errors.hpp"
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>

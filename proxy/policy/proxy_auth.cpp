@@ -1,4 +1,4 @@
-#include "proxy/proxy_auth.hpp"
+#include "proxy/policy/proxy_auth.hpp"
 
 #include <openssl/evp.h>
 
