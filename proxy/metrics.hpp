@@ -10,7 +10,6 @@
 
 namespace credproxy::proxy {
 
-inline constexpr std::size_t error_code_count = static_cast<std::size_t>(error_code::method_not_allowed) + 1;
 
 struct worker_metrics {
   std::atomic<std::uint64_t> connections_accepted{0};

@@ -14,6 +14,8 @@ std::string_view reason_phrase(unsigned status) noexcept {
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 405: return "Method Not Allowed";
+    case 413: return "Content Too Large";
+    case 421: return "Misdirected Request";
     case 407: return "Proxy Authentication Required";
     case 431: return "Request Header Fields Too Large";
     case 502: return "Bad Gateway";
@@ -42,6 +44,9 @@ std::string_view to_string(error_code code) noexcept {
     case error_code::upstream_timeout: return "upstream_timeout";
     case error_code::request_header_too_large: return "request_header_too_large";
     case error_code::method_not_allowed: return "method_not_allowed";
+    case error_code::misdirected_request: return "misdirected_request";
+    case error_code::request_body_too_large: return "request_body_too_large";
+    case error_code::body_not_allowed: return "body_not_allowed";
   }
   return "bad_request";
 }
@@ -55,7 +60,8 @@ unsigned status_of(error_code code) noexcept {
     case error_code::credential_value_invalid:
     case error_code::host_not_allowed:
     case error_code::plaintext_not_allowed:
-    case error_code::egress_denied: return 403;
+    case error_code::egress_denied:
+    case error_code::body_not_allowed: return 403;
     case error_code::oauth_credentials_missing: return 401;
     case error_code::oauth_refresh_failed:
     case error_code::upstream_connect_failed:
@@ -64,6 +70,8 @@ unsigned status_of(error_code code) noexcept {
     case error_code::upstream_timeout: return 504;
     case error_code::request_header_too_large: return 431;
     case error_code::method_not_allowed: return 405;
+    case error_code::misdirected_request: return 421;
+    case error_code::request_body_too_large: return 413;
   }
   return 400;
 }

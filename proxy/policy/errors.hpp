@@ -23,8 +23,14 @@ enum class error_code {
   upstream_protocol_error,    // 502 (malformed or ambiguous response from upstream)
   upstream_timeout,           // 504
   request_header_too_large,   // 431
-  method_not_allowed,         // 405 (e.g. CONNECT where not supported)
+  method_not_allowed,         // 405 (e.g. TRACE carrying a placeholder)
+  misdirected_request,        // 421 (inside a tunnel: Host differs from the CONNECT authority)
+  request_body_too_large,     // 413 (a body to inject into exceeds the rewrite bound)
+  body_not_allowed,           // 403 (a body placeholder names a credential without that media type in bodyTypes)
 };
+
+// One past the last code: sizes per-code counter arrays.
+inline constexpr std::size_t error_code_count = static_cast<std::size_t>(error_code::body_not_allowed) + 1;
 
 std::string_view to_string(error_code code) noexcept;
 unsigned status_of(error_code code) noexcept;

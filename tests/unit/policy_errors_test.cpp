@@ -77,6 +77,9 @@ TEST(ErrorResponse, ReasonPhrasesAndProxyAuthenticate) {
   EXPECT_EQ(status_line(error_code::upstream_timeout), "HTTP/1.1 504 Gateway Timeout");
   EXPECT_EQ(status_line(error_code::request_header_too_large), "HTTP/1.1 431 Request Header Fields Too Large");
   EXPECT_EQ(status_line(error_code::method_not_allowed), "HTTP/1.1 405 Method Not Allowed");
+  EXPECT_EQ(status_line(error_code::misdirected_request), "HTTP/1.1 421 Misdirected Request");
+  EXPECT_EQ(status_line(error_code::request_body_too_large), "HTTP/1.1 413 Content Too Large");
+  EXPECT_EQ(status_line(error_code::body_not_allowed), "HTTP/1.1 403 Forbidden");
   EXPECT_NE(render_error_response({error_code::proxy_auth_required, "m", ""}, false).find("\r\nProxy-Authenticate: Basic"),
             std::string::npos);
 }
