@@ -45,6 +45,12 @@ std::string parse_authority_into(std::string_view text, bool require_port, absol
 
 }  // namespace
 
+std::string parse_host_field(std::string_view value, bool https, absolute_target& out) {
+  out.https = https;
+  out.path_and_query = {};
+  return parse_authority_into(value, false, out);
+}
+
 std::string parse_connect_target(std::string_view target, absolute_target& out) {
   out.https = false;
   out.path_and_query = {};

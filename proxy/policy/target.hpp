@@ -20,6 +20,10 @@ struct absolute_target {
 // Returns an empty string on success, else why the target is refused.
 std::string parse_absolute_target(std::string_view target, absolute_target& out);
 
+// A Host header value "host[:port]" (RFC 9110 §7.2); the port defaults to
+// 443 when `https`, else 80. Sets path_and_query empty.
+std::string parse_host_field(std::string_view value, bool https, absolute_target& out);
+
 // CONNECT's authority-form target "host:port" (port required). Sets
 // https = false and path_and_query empty.
 std::string parse_connect_target(std::string_view target, absolute_target& out);
