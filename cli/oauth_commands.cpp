@@ -95,7 +95,7 @@ oauth::provider_endpoints endpoints_for(const vault::oauth_client& client, const
 
 // Network failures caused by our own egress policy deserve a pointer to it.
 std::string with_hint(std::string message) {
-  if (message.find("resolves only to denied addresses") != std::string::npos)
+  if (message.find("resolves only to addresses the egress policy denies") != std::string::npos)
     message += " (egress.allow_cidrs permits more)";
   return message;
 }
@@ -118,12 +118,12 @@ void run_login(const global_options& options, const login_options& o) {
 
   const auto access = provider_access_for(cfg);
   oauth::login_settings settings;
-  settings.options = access.options;
+  settings.options = access->options;
   settings.wait = std::chrono::seconds(o.timeout_s);
   settings.show = [](const std::string& line) { std::cout << line << std::endl; };
   settings.note = [](const std::string& line) { std::cerr << "credproxy: " << line << '\n'; };
   try {
-    settings.endpoints = endpoints_for(client, access.options, o.device || client.redirect_url.empty());
+    settings.endpoints = endpoints_for(client, access->options, o.device || client.redirect_url.empty());
   } catch (const command_error& e) {
     throw command_error(with_hint(e.what()));
   }

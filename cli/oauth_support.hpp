@@ -7,22 +7,36 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/ssl/context.hpp>
-
 #include "config/config.hpp"
+#include "outbound/connector.hpp"
 #include "oauth/revocation.hpp"
 #include "oauth/token_endpoint.hpp"
 #include "vault/store.hpp"
 
 namespace credproxy::cli {
 
+// The outbound connector built from the configuration (trust, egress) and
+// the client options that point at it; serve shares the connector with the
+// proxy. Not movable: options point into it.
 struct provider_access {
-  std::unique_ptr<boost::asio::ssl::context> tls;
-  oauth::client_options options;  // points at *tls
+  explicit provider_access(std::shared_ptr<const outbound::connector> shared) : connector(std::move(shared)) {
+    options.connector = connector.get();
+  }
+  provider_access(const provider_access&) = delete;
+  provider_access& operator=(const provider_access&) = delete;
+
+  std::shared_ptr<const outbound::connector> connector;
+  oauth::client_options options;
 };
 
+// The connector every outbound connection of this process uses (SPEC §10:
+// upstream.ca_file is trusted for upstreams and OAuth providers alike).
 // Throws command_error when upstream.ca_file cannot be loaded.
-provider_access provider_access_for(const config::config& cfg);
+std::shared_ptr<outbound::connector> connector_for(const config::config& cfg);
+// Client options for OAuth providers, through `connector_for(cfg)` or a given one.
+std::unique_ptr<provider_access> provider_access_for(const config::config& cfg);
+std::unique_ptr<provider_access> provider_access_for(const config::config& cfg,
+                                                     std::shared_ptr<const outbound::connector> connector);
 
 // After the removal: revokes at the provider and prints one line on stderr
 // saying how that went. Never throws, never fails the command.

@@ -64,12 +64,14 @@ void serve(const global_options& options) {
                                                                    : system_time;
     if (cfg.testing_adjustable_clock)
       log->warn("testing.adjustable_clock is on: the admin API can move the token clock; never use this in production");
-    const auto provider = provider_access_for(cfg);  // as `oauth login` reaches providers
+    // One connector for every outbound connection: upstreams and providers.
+    const auto connector = connector_for(cfg);
+    const auto provider = provider_access_for(cfg, connector);
     oauth::service_settings token_settings;
     token_settings.refresh_margin = cfg.oauth.refresh_margin;
     token_settings.backoff_initial = cfg.oauth.backoff_initial;
     token_settings.backoff_max = cfg.oauth.backoff_max;
-    token_settings.client = provider.options;
+    token_settings.client = provider->options;
     oauth::token_service tokens(*store, token_clock, std::move(token_settings), log);
     tokens.adopt(*holder.load());
     test_time.on_advance([&tokens] { tokens.wake(); });
@@ -85,7 +87,7 @@ void serve(const global_options& options) {
     api_context.snapshot = [&holder] { return holder.load(); };
     api_context.after_write = [&watcher] { watcher.poll(); };  // the proxy sees an API write at once
     api_context.log = log;
-    api_context.provider = &provider.options;  // revocation on DELETE
+    api_context.provider = &provider->options;  // revocation on DELETE
     if (cfg.testing_adjustable_clock) {
       api_context.advance_clock = [&test_time](std::chrono::seconds by) {
         test_time.advance(by);
@@ -94,7 +96,7 @@ void serve(const global_options& options) {
     }
     const admin::api admin_api(std::move(api_context));
 
-    proxy::server server(cfg, holder, tokens, log);
+    proxy::server server(cfg, holder, tokens, connector, log);
     // Declared after the server, so destroyed before it even when run()
     // throws: fetches still running answer waiting sessions while the
     // workers' io_contexts exist.

@@ -3,11 +3,10 @@
 #include <optional>
 #include <stdexcept>
 
-#include <boost/asio/connect.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
@@ -25,11 +24,10 @@ namespace credproxy::oauth {
 namespace {
 
 namespace asio = boost::asio;
-namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
-using tcp = asio::ip::tcp;
-using sys_error = boost::system::error_code;
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // Requests carry client secrets and codes, responses carry tokens: headers,
 // bodies and the read buffer all live in storage that is wiped when freed.
@@ -77,123 +75,84 @@ parsed_url parse_url(const std::string& url, bool allow_http_loopback) {
   return p;
 }
 
-// One exchange on a private io_context: every step is asynchronous so the
-// whole of it is bounded by one run_for(timeout).
-class exchange {
- public:
-  exchange(parsed_url target, const client_options& options, secure_request& request)
-      : target_(std::move(target)), options_(options), request_(request) {}
+http_result failed(std::string why) {
+  http_result r;
+  r.error = std::move(why);
+  return r;
+}
 
-  http_result run() {
-    if (target_.tls) {
-      if (options_.tls == nullptr) return failed("no TLS context configured for https endpoints");
-      tls_.emplace(ioc_, *options_.tls);
-    }
-    resolver_.async_resolve(target_.host, std::to_string(target_.port),
-                            [this](const sys_error& ec, const tcp::resolver::results_type& results) {
-                              resolved(ec, results);
-                            });
-    ioc_.run_for(options_.timeout);
-    if (!done_) {
-      // Abort whatever is pending and let its handlers run (they only record
-      // the failure), so nothing refers to this object afterwards.
-      done_ = true;
-      result_ = {};
-      result_.timed_out = true;
-      result_.error = "timed out after " + std::to_string(options_.timeout.count()) + " ms";
-      resolver_.cancel();
-      sys_error ignored;
-      socket().close(ignored);
-      ioc_.restart();
-      ioc_.run_for(std::chrono::seconds(1));
-    }
-    return std::move(result_);
+// What perform() and its coroutine share. Declared before the io_context,
+// so it outlives every handler the context may still destroy.
+struct exchange_state {
+  outbound::cancel_points points;
+  std::unique_ptr<outbound::connection> connection;
+  bool timed_out = false;
+  http_result result;
+};
+
+http_result received(const secure_parser& parser) {
+  const auto& message = parser.get();
+  http_result r;
+  r.transport_ok = true;
+  r.status = message.result_int();
+  for (const auto& field : message) r.headers.emplace_back(field.name_string(), field.value());
+  r.body = secret(std::string_view(message.body().data(), message.body().size()));
+  return r;
+}
+
+// Connect (through the shared connector), send, read: one coroutine, so a
+// single run_for() on its io_context bounds the whole exchange.
+asio::awaitable<void> run_exchange(const parsed_url& url, const client_options& options, secure_request& request,
+                                   exchange_state& state) {
+  const outbound::target where{url.host, url.port, url.tls};
+  auto connected = co_await options.connector->connect(where, state.points);
+  if (auto* error = std::get_if<outbound::connect_error>(&connected)) {
+    state.result = failed(std::move(error->message));
+    co_return;
   }
+  state.connection = std::move(std::get<std::unique_ptr<outbound::connection>>(connected));
+  auto [write_ec, written] = co_await http::async_write(*state.connection, request, use_tuple);
+  if (write_ec) {
+    state.result = failed("sending the request to " + url.host_header + " failed: " + write_ec.message());
+    co_return;
+  }
+  secure_buffer buffer;
+  secure_parser parser;
+  parser.header_limit(header_limit);
+  parser.body_limit(options.max_response_bytes);
+  auto [read_ec, read] = co_await http::async_read(*state.connection, buffer, parser, use_tuple);
+  if (read_ec == http::error::body_limit) {
+    state.result = failed("the response from " + url.host_header + " is larger than " +
+                          std::to_string(options.max_response_bytes) + " bytes");
+  } else if (read_ec) {
+    state.result = failed("reading the response from " + url.host_header + " failed: " + read_ec.message());
+  } else {
+    state.result = received(parser);
+  }
+  state.connection->abort();
+}
 
- private:
-  tcp::socket& socket() { return tls_ ? tls_->next_layer() : plain_; }
-
-  http_result failed(std::string why) {
-    http_result r;
-    r.error = std::move(why);
+http_result run_bounded(const parsed_url& url, const client_options& options, secure_request& request) {
+  if (options.connector == nullptr) return failed("no outbound connector configured");
+  exchange_state state;
+  asio::io_context ioc{1};
+  bool finished = false;
+  asio::co_spawn(ioc, run_exchange(url, options, request, state), [&finished](std::exception_ptr) { finished = true; });
+  ioc.run_for(options.timeout);
+  if (!finished) {
+    // Abort whatever is pending and let the coroutine unwind (its results
+    // are discarded), so nothing refers to `state` afterwards.
+    state.timed_out = true;
+    state.points.cancel();
+    if (state.connection) state.connection->abort();
+    ioc.restart();
+    ioc.run_for(std::chrono::seconds(1));
+    http_result r = failed("timed out after " + std::to_string(options.timeout.count()) + " ms");
+    r.timed_out = true;
     return r;
   }
-
-  void fail(std::string why) {
-    if (done_) return;
-    done_ = true;
-    result_ = failed(std::move(why));
-  }
-
-  void resolved(const sys_error& ec, const tcp::resolver::results_type& results) {
-    if (done_) return;
-    if (ec) return fail("cannot resolve " + target_.host + ": " + ec.message());
-    std::vector<tcp::endpoint> permitted;
-    for (const auto& entry : results) {
-      if (!options_.address_allowed || options_.address_allowed(entry.endpoint().address()))
-        permitted.push_back(entry.endpoint());
-    }
-    if (permitted.empty()) return fail(target_.host + " resolves only to denied addresses");
-    asio::async_connect(socket(), permitted,
-                        [this](const sys_error& connect_ec, const tcp::endpoint&) { connected(connect_ec); });
-  }
-
-  void connected(const sys_error& ec) {
-    if (done_) return;
-    if (ec) return fail("cannot connect to " + target_.host_header + ": " + ec.message());
-    if (!tls_) return send(plain_);
-    // SNI carries host names only (RFC 6066 §3); verification covers both.
-    if (!target_.host_is_ip && SSL_set_tlsext_host_name(tls_->native_handle(), target_.host.c_str()) != 1)
-      return fail("cannot set the TLS server name for " + target_.host);
-    tls_->set_verify_mode(ssl::verify_peer);
-    tls_->set_verify_callback(ssl::host_name_verification(target_.host));
-    tls_->async_handshake(ssl::stream_base::client, [this](const sys_error& handshake_ec) {
-      if (done_) return;
-      if (handshake_ec) return fail("TLS handshake with " + target_.host_header + " failed: " + handshake_ec.message());
-      send(*tls_);
-    });
-  }
-
-  template <class Stream>
-  void send(Stream& stream) {
-    http::async_write(stream, request_, [this, &stream](const sys_error& ec, std::size_t) {
-      if (done_) return;
-      if (ec) return fail("sending the request to " + target_.host_header + " failed: " + ec.message());
-      parser_.header_limit(header_limit);
-      parser_.body_limit(options_.max_response_bytes);
-      http::async_read(stream, buffer_, parser_, [this](const sys_error& read_ec, std::size_t) { received(read_ec); });
-    });
-  }
-
-  void received(const sys_error& ec) {
-    if (done_) return;
-    if (ec == http::error::body_limit)
-      return fail("the response from " + target_.host_header + " is larger than " +
-                  std::to_string(options_.max_response_bytes) + " bytes");
-    if (ec) return fail("reading the response from " + target_.host_header + " failed: " + ec.message());
-    done_ = true;
-    const auto& message = parser_.get();
-    result_.transport_ok = true;
-    result_.status = message.result_int();
-    for (const auto& field : message) result_.headers.emplace_back(field.name_string(), field.value());
-    result_.body = secret(std::string_view(message.body().data(), message.body().size()));
-    sys_error ignored;
-    socket().shutdown(tcp::socket::shutdown_both, ignored);
-  }
-
-  parsed_url target_;
-  const client_options& options_;
-  secure_request& request_;
-  // Declared first: destroyed last, after everything that uses it.
-  asio::io_context ioc_{1};
-  tcp::resolver resolver_{ioc_};
-  tcp::socket plain_{ioc_};
-  std::optional<ssl::stream<tcp::socket>> tls_;
-  secure_buffer buffer_;
-  secure_parser parser_;
-  bool done_ = false;
-  http_result result_;
-};
+  return std::move(state.result);
+}
 
 }  // namespace
 
@@ -221,8 +180,7 @@ http_result perform(const http_exchange& request, const client_options& options)
   message.prepare_payload();
 
   try {
-    exchange ex(std::move(target), options, message);
-    return ex.run();
+    return run_bounded(target, options, message);
   } catch (const boost::system::system_error& e) {
     // Socket setup failures (descriptor limits, a broken TLS context).
     http_result r;

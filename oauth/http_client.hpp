@@ -1,9 +1,10 @@
 #pragma once
 // A small blocking HTTPS client for token, discovery, device and revocation
 // endpoints. It runs on the token service's own threads or in CLI commands,
-// never on a proxy I/O thread: each exchange drives a private io_context for
-// at most `timeout` (resolve, connect, TLS handshake with certificate and
-// host name verification, one request, one response), so it cannot hang.
+// never on a proxy I/O thread: each exchange is one coroutine on a private
+// io_context, bounded by `timeout` as a whole. It reaches providers through
+// the same outbound connector as the proxy (resolve, egress check, connect
+// to the checked address, verified TLS).
 #include <chrono>
 #include <functional>
 #include <string>
@@ -11,19 +12,15 @@
 #include <utility>
 #include <vector>
 
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/ssl/context.hpp>
-
 #include "common/secret.hpp"
+#include "outbound/connector.hpp"
 
 namespace credproxy::oauth {
 
 struct client_options {
-  // Verified TLS: the system store plus upstream.ca_file (SPEC §10). Not owned.
-  boost::asio::ssl::context* tls = nullptr;
+  // Trust (system store + upstream.ca_file, SPEC §10) and egress policy. Not owned.
+  const outbound::connector* connector = nullptr;
   std::chrono::milliseconds timeout{5000};
-  // The proxy's egress policy for resolved addresses; empty = any address.
-  std::function<bool(const boost::asio::ip::address&)> address_allowed;
   // http:// allowed, for loopback hosts only ("allowHttpEndpoints").
   bool allow_http_loopback = false;
   std::size_t max_response_bytes = 1 << 20;

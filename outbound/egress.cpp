@@ -1,6 +1,6 @@
-#include "proxy/egress.hpp"
+#include "outbound/egress.hpp"
 
-namespace credproxy::proxy {
+namespace credproxy::outbound {
 
 namespace {
 
@@ -40,4 +40,4 @@ bool egress_policy::permits(const boost::asio::ip::address& address) const noexc
   return !contains_any(deny_, address);
 }
 
-}  // namespace credproxy::proxy
+}  // namespace credproxy::outbound

@@ -8,7 +8,7 @@
 
 #include "config/config.hpp"
 
-namespace credproxy::proxy {
+namespace credproxy::outbound {
 
 class egress_policy {
  public:
@@ -20,4 +20,4 @@ class egress_policy {
   std::vector<config::cidr> deny_;
 };
 
-}  // namespace credproxy::proxy
+}  // namespace credproxy::outbound

@@ -39,51 +39,48 @@ std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& ioc, const config
   return acceptor;
 }
 
-awaitable<void> start_session(tcp::socket socket, worker_context* worker) {
-  auto s = std::make_shared<session>(std::move(socket), *worker);  // named: no temporaries inside co_await (g++ 12)
-  co_await session::run(std::move(s));
-}
-
 // Closes idle pooled connections past their lifetime, on the worker's thread.
-awaitable<void> sweep_pool(worker_context* worker) {
+awaitable<void> sweep_pool(worker_context* worker, upstream_pool* pool) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   const auto period = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(1000), worker->settings.timeouts.idle / 4);
   while (!worker->stopping) {
     timer.expires_after(period);
     auto [ec] = co_await timer.async_wait(use_tuple);
     if (ec) break;
-    worker->pool.sweep(std::chrono::steady_clock::now());
+    pool->sweep(std::chrono::steady_clock::now());
   }
 }
 
 }  // namespace
 
 struct server::worker {
-  worker(const proxy_settings& s, const vault::snapshot_holder& vault, oauth::token_source& tokens, ssl::context& tls,
-         const egress_policy& e, spdlog::logger& l, std::atomic<std::size_t>& connections)
-      : ioc(std::make_unique<asio::io_context>(1)), context(s, vault, tokens, tls, e, l, connections) {}
+  worker(const proxy_settings& s, const vault::snapshot_holder& vault, oauth::token_source& tokens,
+         const outbound::connector& connector, spdlog::logger& l, std::atomic<std::size_t>& connections)
+      : ioc(std::make_unique<asio::io_context>(1)),
+        upstreams(connector, s.limits.max_idle_upstream_per_host, s.timeouts.idle),
+        context(s, vault, tokens, l, connections) {}
   ~worker() {
     // Pooled sockets belong to the io_context's services: close them first.
-    context.pool.clear();
+    upstreams.pool().clear();
     // Pending coroutine frames reference `context`: destroy them next.
     ioc.reset();
   }
 
   std::unique_ptr<asio::io_context> ioc;
+  upstream_access upstreams;
   worker_context context;
   std::thread thread;
 };
 
 server::server(const config::config& cfg, const vault::snapshot_holder& vault, oauth::token_source& tokens,
-               std::shared_ptr<spdlog::logger> log)
+               std::shared_ptr<outbound::connector> connector, std::shared_ptr<spdlog::logger> log)
     : log_(std::move(log)),
       vault_(vault),
-      upstream_tls_(make_upstream_tls_context(cfg.upstream_ca_file.string())),
-      egress_(cfg.egress_allow),
+      connector_(std::move(connector)),
       listen_(cfg.listen),
       admin_listen_(cfg.admin_listen) {
   settings_.default_solution = cfg.default_solution;
-  settings_.inject.upgrade_plaintext = cfg.upgrade_plaintext;
+  settings_.exchange.inject.upgrade_plaintext = cfg.upgrade_plaintext;
   settings_.timeouts = cfg.timeouts;
   settings_.limits = cfg.limits;
   settings_.replay_on_401 = cfg.oauth.replay_on_401;
@@ -92,7 +89,7 @@ server::server(const config::config& cfg, const vault::snapshot_holder& vault, o
   unsigned n = cfg.workers != 0 ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(
-        std::make_unique<worker>(settings_, vault_, tokens, *upstream_tls_, egress_, *log_, open_connections_));
+        std::make_unique<worker>(settings_, vault_, tokens, *connector_, *log_, open_connections_));
   }
 }
 
@@ -112,6 +109,9 @@ server::~server() {
 void server::bind() {
   acceptor_ = open_acceptor(*workers_.front()->ioc, listen_, "proxy");
   admin_acceptor_ = open_acceptor(*workers_.front()->ioc, admin_listen_, "admin");
+  // A tunnel or request to ourselves would make inner requests look like
+  // they came from a loopback client (SPEC §6: refused).
+  connector_->refuse_listeners({proxy_endpoint(), admin_endpoint()});
 }
 
 tcp::endpoint server::proxy_endpoint() const { return acceptor_->local_endpoint(); }
@@ -144,7 +144,7 @@ awaitable<void> server::accept_loop(server* self) {
     self->open_connections_.fetch_add(1, std::memory_order_relaxed);
     sys_error ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    asio::co_spawn(*target.ioc, start_session(std::move(socket), &target.context), asio::detached);
+    asio::co_spawn(*target.ioc, serve_client(std::move(socket), target.context, target.upstreams), asio::detached);
   }
 }
 
@@ -158,7 +158,7 @@ void server::run() {
   asio::co_spawn(first, accept_loop(this), asio::detached);
   asio::co_spawn(first, admin_accept_loop(admin_acceptor_.get(), &routes), asio::detached);
 
-  for (auto& w : workers_) asio::co_spawn(*w->ioc, sweep_pool(&w->context), asio::detached);
+  for (auto& w : workers_) asio::co_spawn(*w->ioc, sweep_pool(&w->context, &w->upstreams.pool()), asio::detached);
   for (auto& w : workers_) {
     w->thread = std::thread([ioc = w->ioc.get()] {
       auto guard = asio::make_work_guard(*ioc);
@@ -215,15 +215,17 @@ void server::begin_shutdown() {
   stopping_ = true;
   poll_timer_.cancel();
   for (auto& w : workers_) {
-    asio::post(*w->ioc, [this, ctx = &w->context, first = w.get() == workers_.front().get()] {
+    asio::post(*w->ioc, [this, ctx = &w->context, pool = &w->upstreams.pool(), first = w.get() == workers_.front().get()] {
       if (first) {
         sys_error ignored;
         acceptor_->close(ignored);
         admin_acceptor_->close(ignored);
       }
       ctx->stopping = true;
-      ctx->pool.clear();
-      for (auto* s : ctx->sessions) s->close_if_idle();
+      pool->clear();
+      // close_if_idle() may end a connection, which leaves the set: copy first.
+      const std::vector<live_connection*> live(ctx->connections.begin(), ctx->connections.end());
+      for (auto* c : live) c->close_if_idle();
     });
   }
   // Wait (bounded, without blocking any I/O thread) for in-flight requests.

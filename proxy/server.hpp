@@ -18,6 +18,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "proxy/admin_api.hpp"
+#include "outbound/connector.hpp"
 #include "proxy/net.hpp"
 #include "proxy/worker.hpp"
 #include "vault/snapshot_holder.hpp"
@@ -27,8 +28,10 @@ namespace credproxy::proxy {
 class server {
  public:
   // `tokens` must outlive the server's workers (sessions wait on it).
+  // `connector` reaches upstreams (shared with the OAuth client); the
+  // server tells it its own listeners once bound, so they are never a destination.
   server(const config::config& cfg, const vault::snapshot_holder& vault, oauth::token_source& tokens,
-         std::shared_ptr<spdlog::logger> log);
+         std::shared_ptr<outbound::connector> connector, std::shared_ptr<spdlog::logger> log);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
@@ -77,8 +80,7 @@ class server {
   std::shared_ptr<spdlog::logger> log_;
   proxy_settings settings_;
   const vault::snapshot_holder& vault_;
-  std::unique_ptr<ssl::context> upstream_tls_;
-  egress_policy egress_;
+  std::shared_ptr<outbound::connector> connector_;
   std::atomic<std::size_t> open_connections_{0};
   std::vector<std::unique_ptr<worker>> workers_;
   std::size_t next_ = 0;

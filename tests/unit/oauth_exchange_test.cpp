@@ -21,8 +21,16 @@ using status = token_response::status;
 
 const std::string secret_canary = "client-secret-canary-42";
 
+// Loopback is where the test servers are; the default egress policy denies it.
+const outbound::connector& loopback_connector() {
+  static const outbound::connector connector(outbound::egress_policy({*config::parse_cidr("127.0.0.0/8")}),
+                                             outbound::make_client_tls_context(""));
+  return connector;
+}
+
 client_options loopback_options() {
   client_options o;
+  o.connector = &loopback_connector();
   o.allow_http_loopback = true;
   o.timeout = std::chrono::milliseconds(2000);
   return o;
@@ -88,11 +96,12 @@ TEST(OauthHttpClient, DeniedAddressesAreNeverContacted) {
   test_server server([](const seen_request&) { return canned_response{}; });
   http_exchange ex;
   ex.url = server.url("/token");
+  const outbound::connector default_policy(outbound::egress_policy({}), outbound::make_client_tls_context(""));
   auto options = loopback_options();
-  options.address_allowed = [](const boost::asio::ip::address& a) { return !a.is_loopback(); };
+  options.connector = &default_policy;
   const auto r = perform(ex, options);
   EXPECT_FALSE(r.transport_ok);
-  EXPECT_EQ(r.error, "127.0.0.1 resolves only to denied addresses");
+  EXPECT_EQ(r.error, "127.0.0.1 resolves only to addresses the egress policy denies");
   EXPECT_TRUE(server.requests().empty());
 }
 
@@ -124,12 +133,9 @@ TEST(OauthHttpClient, ConnectionRefusedIsAnError) {
 TEST(OauthHttpClient, HttpsNeedsAVerifiedCertificate) {
   // A plain server behind an https URL: the handshake fails, nothing hangs.
   test_server server([](const seen_request&) { return canned_response{}; });
-  boost::asio::ssl::context tls(boost::asio::ssl::context::tls_client);
   http_exchange ex;
   ex.url = "https://127.0.0.1:" + std::to_string(server.port()) + "/token";
-  auto options = loopback_options();
-  options.tls = &tls;
-  const auto r = perform(ex, options);
+  const auto r = perform(ex, loopback_options());
   EXPECT_FALSE(r.transport_ok);
   EXPECT_THAT(r.error, HasSubstr("TLS handshake with 127.0.0.1:"));
 }

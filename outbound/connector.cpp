@@ -1,0 +1,162 @@
+#include "outbound/connector.hpp"
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace credproxy::outbound {
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+std::string host_and_port(const target& where) {
+  const bool v6 = where.host.find(':') != std::string::npos;
+  return (v6 ? "[" + where.host + "]" : where.host) + ":" + std::to_string(where.port);
+}
+
+// Every address this machine answers on: what a wildcard listener listens on.
+std::vector<asio::ip::address> local_addresses() {
+  std::vector<asio::ip::address> out;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return out;
+  for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr) continue;
+    if (i->ifa_addr->sa_family == AF_INET) {
+      const auto* v4 = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+      out.emplace_back(asio::ip::address_v4(ntohl(v4->sin_addr.s_addr)));
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      const auto* v6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+      asio::ip::address_v6::bytes_type bytes;
+      std::copy_n(v6->sin6_addr.s6_addr, bytes.size(), bytes.begin());
+      out.emplace_back(asio::ip::address_v6(bytes, v6->sin6_scope_id));
+    }
+  }
+  ::freeifaddrs(list);
+  return out;
+}
+
+// ::ffff:a.b.c.d and a.b.c.d are the same destination.
+asio::ip::address canonical(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  return a;
+}
+
+bool configure_tls_peer(SSL* ssl, const std::string& host, bool is_ip) {
+  // SNI carries host names only (RFC 6066 §3); verification covers both.
+  if (is_ip) return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) == 1;
+  if (SSL_set_tlsext_host_name(ssl, host.c_str()) != 1) return false;
+  SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  return SSL_set1_host(ssl, host.c_str()) == 1;
+}
+
+connect_error fail(failure kind, std::string message) { return connect_error{kind, std::move(message)}; }
+
+}  // namespace
+
+void cancel_points::cancel() noexcept {
+  sys_error ignored;
+  if (resolver) resolver->cancel();
+  if (socket) socket->close(ignored);
+}
+
+connector::connector(egress_policy egress, std::shared_ptr<ssl::context> tls)
+    : egress_(std::move(egress)), tls_(std::move(tls)), refused_(std::make_shared<const std::vector<tcp::endpoint>>()) {}
+
+void connector::refuse_listeners(const std::vector<tcp::endpoint>& listeners) {
+  auto refused = std::make_shared<std::vector<tcp::endpoint>>();
+  for (const auto& listener : listeners) {
+    if (!listener.address().is_unspecified()) {
+      refused->emplace_back(canonical(listener.address()), listener.port());
+      continue;
+    }
+    for (const auto& address : local_addresses()) refused->emplace_back(canonical(address), listener.port());
+  }
+  refused_.store(std::move(refused));
+}
+
+bool connector::is_own_listener(const tcp::endpoint& endpoint) const noexcept {
+  const auto refused = refused_.load();
+  const tcp::endpoint wanted(canonical(endpoint.address()), endpoint.port());
+  // An unspecified destination (0.0.0.0) reaches this host too.
+  return std::any_of(refused->begin(), refused->end(), [&](const tcp::endpoint& own) {
+    return own.port() == wanted.port() && (own.address() == wanted.address() || wanted.address().is_unspecified());
+  });
+}
+
+asio::awaitable<connect_result> connector::connect(const target& where, cancel_points& points) const {
+  auto executor = co_await asio::this_coro::executor;
+  std::vector<tcp::endpoint> candidates;
+  sys_error ec;
+  const auto literal = asio::ip::make_address(where.host, ec);
+  const bool is_ip = !ec;
+  if (is_ip) {
+    candidates.emplace_back(literal, where.port);
+  } else {
+    tcp::resolver resolver(executor);
+    points.resolver = &resolver;
+    const std::string service = std::to_string(where.port);  // named: no temporaries inside co_await (g++ 12)
+    auto [resolve_ec, results] = co_await resolver.async_resolve(where.host, service, use_tuple);
+    points.resolver = nullptr;
+    if (resolve_ec) co_return fail(failure::resolve, "cannot resolve " + where.host + ": " + resolve_ec.message());
+    for (const auto& entry : results) candidates.push_back(entry.endpoint());
+  }
+  std::vector<tcp::endpoint> permitted;
+  bool looped = false;
+  for (const auto& candidate : candidates) {
+    if (!egress_.permits(candidate.address())) continue;
+    if (is_own_listener(candidate)) looped = true;
+    else permitted.push_back(candidate);
+  }
+  if (permitted.empty()) {
+    if (looped) co_return fail(failure::own_listener, host_and_port(where) + " is this proxy's own listener");
+    co_return fail(failure::egress_denied, where.host + " resolves only to addresses the egress policy denies");
+  }
+
+  tcp::socket socket(executor);
+  points.socket = &socket;
+  auto [connect_ec, endpoint] = co_await asio::async_connect(socket, permitted, use_tuple);
+  points.socket = nullptr;
+  if (connect_ec) co_return fail(failure::connect, "cannot connect to " + host_and_port(where) + ": " + connect_ec.message());
+  socket.set_option(tcp::no_delay(true), ec);
+  if (!where.tls) co_return std::make_unique<connection>(std::move(socket));
+
+  ssl::stream<tcp::socket> stream(std::move(socket), *tls_);
+  if (!configure_tls_peer(stream.native_handle(), where.host, is_ip))
+    co_return fail(failure::tls, "cannot set up TLS for " + where.host);
+  points.socket = &stream.next_layer();
+  auto [handshake_ec] = co_await stream.async_handshake(ssl::stream_base::client, use_tuple);
+  points.socket = nullptr;
+  if (handshake_ec)
+    co_return fail(failure::tls, "TLS handshake with " + host_and_port(where) + " failed: " + handshake_ec.message());
+  co_return std::make_unique<connection>(std::move(stream));
+}
+
+std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file) {
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  context->set_default_verify_paths();
+  if (!ca_file.empty()) {
+    sys_error ec;
+    context->load_verify_file(ca_file, ec);
+    if (ec) throw std::runtime_error("cannot load CA file " + ca_file + ": " + ec.message());
+  }
+  context->set_verify_mode(ssl::verify_peer);
+  static constexpr unsigned char alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  SSL_CTX_set_alpn_protos(context->native_handle(), alpn, sizeof alpn);
+  SSL_CTX_set_session_cache_mode(context->native_handle(), SSL_SESS_CACHE_OFF);
+  return context;
+}
+
+}  // namespace credproxy::outbound

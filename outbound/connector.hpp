@@ -1,0 +1,82 @@
+#pragma once
+// The one way credproxy reaches another host, for proxied requests and
+// OAuth providers alike: resolve asynchronously, keep only the addresses the
+// egress policy permits (and never the proxy's own listeners), connect to
+// exactly those, and for TLS verify the chain and the host name (SNI, ALPN
+// http/1.1, trust = system store + upstream.ca_file, SPEC §10).
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include "outbound/connection.hpp"
+#include "outbound/egress.hpp"
+
+namespace credproxy::outbound {
+
+struct target {
+  std::string host;  // DNS name or IP literal (IPv6 without brackets), lower-case
+  std::uint16_t port = 0;
+  bool tls = false;
+};
+
+enum class failure {
+  resolve,        // no address for the name
+  egress_denied,  // every address is denied by the egress policy
+  own_listener,   // the address is one of this proxy's listeners (a loop)
+  connect,        // no permitted address accepted the connection
+  tls,            // handshake or certificate verification failed
+};
+
+// `message` names the host and what went wrong; never a secret.
+struct connect_error {
+  failure kind = failure::connect;
+  std::string message;
+};
+
+using connect_result = std::variant<std::unique_ptr<connection>, connect_error>;
+
+// What a deadline watchdog must be able to cancel while a connect is under
+// way: the resolver or the socket in use at that moment.
+struct cancel_points {
+  tcp::resolver* resolver = nullptr;
+  tcp::socket* socket = nullptr;
+  void cancel() noexcept;
+};
+
+class connector {
+ public:
+  // `tls` is shared by every TLS connection made here (thread-safe in OpenSSL).
+  connector(egress_policy egress, std::shared_ptr<ssl::context> tls);
+
+  // The proxy's own listening addresses, once bound. A wildcard listener
+  // (0.0.0.0 / ::) refuses its port on every local interface address.
+  void refuse_listeners(const std::vector<tcp::endpoint>& listeners);
+
+  // Runs on the caller's executor. Timeouts are the caller's job, through
+  // `points`; a cancelled connect ends as a connect or resolve failure.
+  boost::asio::awaitable<connect_result> connect(const target& where, cancel_points& points) const;
+
+  const egress_policy& egress() const noexcept { return egress_; }
+
+ private:
+  bool is_own_listener(const tcp::endpoint& endpoint) const noexcept;
+
+  egress_policy egress_;
+  std::shared_ptr<ssl::context> tls_;
+  // Written once after binding, read by any thread: swapped, never edited.
+  std::atomic<std::shared_ptr<const std::vector<tcp::endpoint>>> refused_;
+};
+
+// The client TLS context for every outbound connection: system trust store
+// plus `ca_file` when non-empty, peer verification on, TLS 1.2 minimum, ALPN
+// http/1.1. Throws std::runtime_error naming the file when it cannot be loaded.
+std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file);
+
+}  // namespace credproxy::outbound

@@ -1,0 +1,371 @@
+#pragma once
+// Sending one planned request upstream and relaying the answer: attempts
+// (a connection, the request, the response head), the one retry rule
+// (policy/retry.hpp) deciding what follows each attempt, and the response
+// relay. The request body streams from the client while the response head
+// is awaited, so an early answer (413, 401) reaches the client at once.
+#include <array>
+#include <optional>
+
+#include <boost/asio/this_coro.hpp>
+
+#include <boost/asio/write.hpp>
+
+#include "proxy/head_reader.hpp"
+#include "proxy/planning.hpp"
+#include "proxy/policy/response_plan.hpp"
+#include "proxy/policy/retry.hpp"
+#include "proxy/relay.hpp"
+#include "proxy/reply.hpp"
+#include "proxy/upstream_pool.hpp"
+
+namespace credproxy::proxy {
+
+inline constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// One request's state across its attempts. Owned by the request's frame
+// for as long as a body pump may refer to it.
+struct request_flow {
+  forward_plan plan;
+  wiping_string wire_head;          // plan.head with framing: what is written upstream
+  body_copy kept;                   // the body as sent, for sending it again
+  std::uint64_t body_sent = 0;      // Content-Length body bytes already written upstream
+  bool client_body_done = false;    // the client's body was read to its end (or there was none)
+  bool continue_sent = false;       // 100 Continue went to the client
+  bool discard_body = false;        // an early response: the pump drains the client's body
+  child_task body_pump;             // the rest of the request body, client -> upstream
+  std::string_view body_failure;    // why the pump stopped short, when it did
+  std::shared_ptr<void> retired_upstream;  // a failed attempt's connection, alive while the pump may use it
+  unsigned retries_left = 1;
+  unsigned replays_left = 0;
+
+  bool body_resendable(const request_head& head) const noexcept {
+    return !head.has_body() || (client_body_done && !kept.overflowed);
+  }
+};
+
+template <class Connection>
+struct attempt {
+  attempt_report report;
+  proxy_error error;                      // when the attempt failed
+  std::unique_ptr<Connection> upstream;
+  std::optional<response_head> response;  // when it responded
+};
+
+namespace forwarding_detail {
+
+inline proxy_error connect_failure(const outbound::connect_error& e) {
+  switch (e.kind) {
+    case outbound::failure::egress_denied:
+    case outbound::failure::own_listener: return {error_code::egress_denied, e.message, {}};
+    case outbound::failure::tls: return {error_code::upstream_tls_failed, e.message, {}};
+    default: return {error_code::upstream_connect_failed, e.message, {}};
+  }
+}
+
+template <class Upstreams>
+awaitable<std::variant<std::unique_ptr<typename Upstreams::connection>, proxy_error>> open_upstream(
+    connection_context<Upstreams>& conn, const upstream_target& target) {
+  outbound::cancel_points points;
+  conn.watch->watch_connect(&points);
+  conn.watch->expect(watchdog::phase::connecting, conn.worker.settings.timeouts.upstream_connect);
+  const outbound::target where{target.host, target.port, target.scheme == "https"};
+  auto result = co_await conn.upstreams.connect(where, points);
+  conn.watch->watch_connect(nullptr);
+  if (auto* error = std::get_if<outbound::connect_error>(&result)) {
+    if (conn.watch->expired())
+      co_return proxy_error{error_code::upstream_timeout,
+                            "connecting to " + target.host + ":" + std::to_string(target.port) + " timed out", {}};
+    co_return connect_failure(*error);
+  }
+  worker_metrics::bump(conn.worker.metrics.upstream_connects);
+  co_return std::move(std::get<0>(result));
+}
+
+// The head and, in the same write, whatever body can go with it: the kept
+// body when sending again, else the part of a Content-Length body already
+// read. Chunked bodies follow through the pump.
+template <class Connection, class Upstreams>
+awaitable<sys_error> send_request_start(Connection& upstream, connection_context<Upstreams>& conn,
+                                        const request_head& head, request_flow& flow) {
+  conn.watch->expect(watchdog::phase::request_body, conn.worker.settings.timeouts.idle);
+  const bool resend = head.has_body() && flow.client_body_done;
+  std::size_t first_body = 0;
+  if (!resend && head.body == body_framing::length)
+    first_body = static_cast<std::size_t>(std::min<std::uint64_t>(head.content_length, conn.client_in.size()));
+  const asio::const_buffer body = resend ? asio::buffer(flow.kept.bytes.data(), flow.kept.bytes.size())
+                                         : asio::buffer(conn.client_in.data().data(), first_body);
+  const std::array<asio::const_buffer, 2> head_and_body{asio::buffer(flow.wire_head), body};
+  auto [ec, written] = co_await asio::async_write(upstream, head_and_body, use_tuple);
+  if (!resend && first_body > 0) {
+    flow.kept.keep(conn.client_in.data().substr(0, first_body));
+    conn.client_in.consume(first_body);
+    flow.body_sent = first_body;
+  }
+  if (!head.has_body() || (head.body == body_framing::length && flow.body_sent == head.content_length))
+    flow.client_body_done = true;
+  co_return ec;
+}
+
+template <class Client, class Connection, class Upstreams>
+awaitable<void> pump_request_rest(Client& client, Connection& upstream, connection_context<Upstreams>& conn,
+                                  const request_head& head, request_flow& flow) {
+  pump_spec spec;
+  spec.framing = head.body;
+  spec.length = head.content_length - flow.body_sent;
+  spec.idle = conn.worker.settings.timeouts.idle;
+  spec.phase = watchdog::phase::request_body;
+  spec.copy = &flow.kept;
+  spec.discard = &flow.discard_body;
+  const pump_result result = co_await pump_body(client, conn.client_in, upstream, spec, *conn.watch);
+  flow.client_body_done = result.complete;
+  if (flow.discard_body) co_return;
+  if (!result.complete) {
+    // A half-sent request must never look complete to the origin.
+    flow.body_failure = result.malformed ? "malformed chunked request body" : "the request body ended early";
+    conn.watch->abort_upstream_now();
+    co_return;
+  }
+  // The response is still awaited: its own deadline applies again.
+  conn.watch->expect(watchdog::phase::awaiting_response, conn.worker.settings.timeouts.upstream_response);
+}
+
+}  // namespace forwarding_detail
+
+}  // namespace credproxy::proxy
+
+namespace credproxy::proxy {
+
+namespace forwarding_detail {
+
+template <class Connection>
+void no_response(attempt<Connection>& out, proxy_error error, bool timed_out, bool received_any) {
+  out.report.result = attempt_report::outcome::no_response;
+  out.report.timed_out = timed_out;
+  out.report.response_bytes_received = received_any;
+  out.error = std::move(error);
+}
+
+// Reads response heads until a final one, relaying interim (1xx) ones.
+template <class Client, class Connection, class Upstreams>
+awaitable<void> await_response(Client& client, Connection& upstream, connection_context<Upstreams>& conn,
+                               const request_head& head, request_flow& flow, attempt<Connection>& out) {
+  const auto& limits = conn.worker.settings.limits;
+  const head_limits bounds{limits.max_header_bytes, limits.max_header_fields};
+  const bool head_request = head.verb == http::verb::head;
+  const auto parse = [&bounds, head_request](std::string_view bytes) { return parse_response_head(bytes, bounds, head_request); };
+  const std::string& host = flow.plan.upstream.host;
+  for (;;) {
+    auto got = co_await read_head<response_head>(upstream, conn.upstream_in, bounds.max_bytes, parse);
+    if (auto* missing = std::get_if<head_not_read>(&got)) {
+      if (!flow.body_failure.empty())
+        no_response(out, {error_code::bad_request, std::string(flow.body_failure), {}}, false, true);
+      else if (conn.watch->expired())
+        no_response(out, {error_code::upstream_timeout, host + " did not answer in time", {}}, true, true);
+      else
+        no_response(out, {error_code::upstream_protocol_error, host + " closed the connection without a response", {}},
+                    false, missing->received_any);
+      co_return;
+    }
+    if (std::holds_alternative<proxy_error>(got)) {
+      co_return no_response(out, {error_code::upstream_protocol_error, "malformed response from " + host, {}}, false, true);
+    }
+    auto& response = std::get<response_head>(got);
+    if (response.status >= 200 || response.status < 100) {
+      out.response = std::move(response);
+      out.report.result = attempt_report::outcome::responded;
+      co_return;
+    }
+    if (response.status == 101) {
+      co_return no_response(out, {error_code::upstream_protocol_error, "protocol upgrades are not supported", {}}, false, true);
+    }
+    if (head.version >= 11 && !(response.status == 100 && flow.continue_sent)) {
+      const std::string interim = render_interim(response);
+      auto [ec, n] = co_await asio::async_write(client, asio::buffer(interim), use_tuple);
+      if (ec) co_return no_response(out, {error_code::bad_request, "the client went away", {}}, false, true);
+    }
+  }
+}
+
+template <class Client, class Upstreams>
+awaitable<attempt<typename Upstreams::connection>> attempt_exchange(Client& client, connection_context<Upstreams>& conn,
+                                                                    const request_head& head, request_flow& flow,
+                                                                    std::string_view key, bool may_reuse) {
+  using connection = typename Upstreams::connection;
+  attempt<connection> out;
+  out.report.idempotent = flow.plan.idempotent;
+  out.report.retries_left = flow.retries_left;
+  out.report.replays_left = flow.replays_left;
+  if (may_reuse) out.upstream = conn.upstreams.take_idle(key, std::chrono::steady_clock::now());
+  out.report.reused_connection = out.upstream != nullptr;
+  if (out.upstream) {
+    worker_metrics::bump(conn.worker.metrics.upstream_reuses);
+  } else {
+    auto opened = co_await open_upstream(conn, flow.plan.upstream);
+    if (auto* error = std::get_if<proxy_error>(&opened)) {
+      out.error = std::move(*error);
+      co_return out;
+    }
+    out.upstream = std::move(std::get<0>(opened));
+  }
+  connection* upstream = out.upstream.get();
+  conn.watch->watch_upstream([upstream] { upstream->abort(); });
+  const sys_error sent = co_await send_request_start(*upstream, conn, head, flow);
+  if (sent) {
+    out.report.result = attempt_report::outcome::send_failed;
+    out.report.timed_out = conn.watch->expired();
+    out.report.body_resendable = flow.body_resendable(head);
+    out.error = {out.report.timed_out ? error_code::upstream_timeout : error_code::upstream_connect_failed,
+                 "sending the request to " + flow.plan.upstream.host + " failed", {}};
+    co_return out;
+  }
+  conn.watch->expect(watchdog::phase::awaiting_response, conn.worker.settings.timeouts.upstream_response);
+  if (!flow.client_body_done) {
+    if (head.expect_continue && head.version >= 11 && !flow.continue_sent) {
+      flow.continue_sent = true;
+      auto [ec, n] = co_await asio::async_write(client, asio::buffer(continue_response), use_tuple);
+      if (ec) {
+        out.error = {error_code::bad_request, "the client went away", {}};
+        co_return out;
+      }
+    }
+    const auto executor = co_await asio::this_coro::executor;
+    flow.body_pump = child_task::spawn(executor, pump_request_rest(client, *upstream, conn, head, flow));
+  }
+  co_await await_response(client, *upstream, conn, head, flow, out);
+  out.report.request_body_complete = flow.client_body_done;
+  out.report.body_resendable = flow.body_resendable(head);
+  if (out.response) out.report.token_rejected = token_rejected(conn.worker, flow.plan, out.response->status);
+  co_return out;
+}
+
+// The response head and body, client-bound; length-delimited bodies go out
+// with the head in one write as far as they are already buffered.
+template <class Client, class Connection, class Upstreams>
+awaitable<pump_result> relay_body(Client& client, Connection& upstream, connection_context<Upstreams>& conn,
+                                  const response_plan& plan) {
+  pump_spec spec;
+  spec.idle = conn.worker.settings.timeouts.idle;
+  spec.phase = watchdog::phase::response_body;
+  std::size_t with_head = 0;
+  if (plan.mode == relay_mode::length || plan.mode == relay_mode::until_eof) {
+    const std::uint64_t wanted = plan.mode == relay_mode::length ? plan.length : ~std::uint64_t{0};
+    with_head = static_cast<std::size_t>(std::min<std::uint64_t>(wanted, conn.upstream_in.size()));
+  }
+  const std::array<asio::const_buffer, 2> head_and_body{asio::buffer(plan.head),
+                                                        asio::buffer(conn.upstream_in.data().data(), with_head)};
+  auto [ec, written] = co_await asio::async_write(client, head_and_body, use_tuple);
+  conn.upstream_in.consume(with_head);
+  pump_result result;
+  result.write_failed = static_cast<bool>(ec);
+  result.complete = !ec && plan.mode == relay_mode::none;
+  if (ec || plan.mode == relay_mode::none) co_return result;
+  spec.framing = plan.mode == relay_mode::length      ? body_framing::length
+                 : plan.mode == relay_mode::until_eof ? body_framing::until_eof
+                                                      : body_framing::chunked;
+  spec.length = plan.length - (plan.mode == relay_mode::length ? with_head : 0);
+  spec.chunks = plan.mode == relay_mode::chunked ? chunk_output::rechunk : chunk_output::raw;
+  co_return co_await pump_body(upstream, conn.upstream_in, client, spec, *conn.watch);
+}
+
+// After the body: the connection goes back to the pool only when it is in
+// step with its origin (complete body, nothing extra buffered).
+template <class Connection, class Upstreams>
+void release_upstream(connection_context<Upstreams>& conn, std::unique_ptr<Connection>& upstream, bool reusable,
+                      std::string_view key) {
+  conn.watch->watch_upstream(nullptr);
+  if (reusable && conn.upstream_in.empty() && !conn.worker.stopping) {
+    conn.upstreams.keep_idle(key, std::move(upstream), std::chrono::steady_clock::now());
+    return;
+  }
+  upstream->abort();
+  conn.upstream_in.consume(conn.upstream_in.size());
+}
+
+template <class Client, class Connection, class Upstreams>
+awaitable<request_end> relay_response(Client& client, connection_context<Upstreams>& conn, const request_head& head,
+                                      request_flow& flow, attempt<Connection>& done, std::string_view key,
+                                      const request_record& record) {
+  const response_head& response = *done.response;
+  const bool early = !flow.client_body_done;  // answered before the whole request body arrived
+  if (early) flow.discard_body = true;
+  const client_side side{head.version, head.keep_alive, flow.client_body_done, conn.worker.stopping};
+  const response_plan plan = plan_response(response, side);
+  conn.watch->expect(watchdog::phase::response_body, conn.worker.settings.timeouts.idle);
+  const pump_result body = co_await relay_body(client, *done.upstream, conn, plan);
+  release_upstream(conn, done.upstream, body.complete && plan.upstream_reusable, key);
+  log_request(conn.worker.log, record, response.status, body.complete ? "" : "incomplete_response");
+  if (early) {
+    // The client may still be sending: read and drop the rest before
+    // closing, so the response is not lost to a reset.
+    shutdown_send(client);
+    co_await flow.body_pump.join();
+  }
+  co_return (body.complete && !body.write_failed && plan.client_keep_alive) ? request_end::keep_alive : request_end::close;
+}
+
+template <class Connection, class Upstreams>
+void drop_attempt(connection_context<Upstreams>& conn, request_flow& flow, attempt<Connection>& failed) {
+  conn.watch->watch_upstream(nullptr);
+  conn.upstream_in.consume(conn.upstream_in.size());
+  if (!failed.upstream) return;
+  failed.upstream->abort();
+  // A body pump still writing to it must find it alive until it is joined.
+  if (flow.body_pump.running()) flow.retired_upstream = std::shared_ptr<void>(std::move(failed.upstream));
+}
+
+}  // namespace forwarding_detail
+
+using forward_result = std::variant<request_end, failed_request>;
+
+// Attempts until the retry rule says relay or fail; bounded by the retry
+// and replay budgets.
+template <class Client, class Upstreams>
+awaitable<forward_result> forward(Client& client, connection_context<Upstreams>& conn, const request_head& head,
+                                  const request_origin& origin, const vault::snapshot& snap, std::string_view solution,
+                                  request_flow& flow, const request_record& record) {
+  using namespace forwarding_detail;
+  std::string key;
+  bool may_reuse = true;
+  const unsigned max_attempts = 2 + flow.retries_left + flow.replays_left;
+  for (unsigned attempts = 0; attempts < max_attempts; ++attempts) {
+    pool_key(flow.plan.upstream.scheme, flow.plan.upstream.host, flow.plan.upstream.port, solution, key);
+    auto result = co_await attempt_exchange(client, conn, head, flow, key, may_reuse);
+    switch (decide_next(result.report)) {
+      case next_step::refresh_then_relay:
+        refresh_rejected(conn.worker, flow.plan);
+        [[fallthrough]];
+      case next_step::relay:
+        co_return co_await relay_response(client, conn, head, flow, result, key, record);
+      case next_step::retry_on_fresh_connection:
+        drop_attempt(conn, flow, result);
+        co_await flow.body_pump.join();
+        --flow.retries_left;
+        may_reuse = false;
+        continue;
+      case next_step::replay_with_new_token: {
+        drop_attempt(conn, flow, result);
+        co_await flow.body_pump.join();
+        --flow.replays_left;
+        conn.worker.log.debug("upstream {} answered 401; replaying with a new token ({} replays left)",
+                              flow.plan.upstream.host, flow.replays_left);
+        auto failure = co_await refresh_and_wait(conn.worker, *conn.watch, flow.plan);
+        if (failure) co_return failed_request{std::move(*failure), false};
+        auto replanned = co_await plan_forwarding(conn.worker, *conn.watch, head, origin, snap, solution);
+        if (auto* error = std::get_if<proxy_error>(&replanned)) co_return failed_request{std::move(*error), false};
+        flow.plan = std::move(std::get<forward_plan>(replanned));
+        flow.wire_head = flow.plan.head;
+        finish_request_head(flow.wire_head, head.body, head.content_length, head.length_given);
+        may_reuse = true;
+        continue;
+      }
+      case next_step::fail:
+        flow.discard_body = true;
+        drop_attempt(conn, flow, result);
+        co_return failed_request{std::move(result.error), !flow.client_body_done};
+    }
+  }
+  co_return failed_request{{error_code::upstream_protocol_error, "too many attempts", {}}, true};
+}
+
+}  // namespace credproxy::proxy

@@ -1,0 +1,117 @@
+#include "proxy/planning.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+
+namespace credproxy::proxy {
+
+namespace {
+
+// A request waiting for the token source: the answer, posted to the
+// request's executor, cancels the timer; the timer expiring first is the
+// request's deadline (the fetch goes on and serves the next request).
+struct pending_token_wait {
+  explicit pending_token_wait(const asio::any_io_executor& executor) : timer(executor) {}
+  asio::steady_timer timer;
+  std::optional<oauth::token_outcome> answer;
+};
+
+proxy_error no_usable_token(std::string_view key) {
+  return {error_code::oauth_credentials_missing,
+          "credential '" + std::string(key) + "' has no usable OAuth access token", std::string(key)};
+}
+
+bool stale_use(const oauth::token_table& table, oauth::time_point now, const oauth_use& use) {
+  const auto* current = table.find(use.slot_id);
+  return current == nullptr || current->serial != use.serial || !current->young_at(now);
+}
+
+}  // namespace
+
+awaitable<std::optional<proxy_error>> wait_for_token(worker_context& worker, watchdog& watch,
+                                                     oauth::token_request request) {
+  const auto wait_limit = worker.settings.token_wait;
+  watch.expect(watchdog::phase::token_wait, wait_limit + std::chrono::seconds(1));
+  const std::string key = request.key;
+  const auto executor = co_await asio::this_coro::executor;
+  auto wait = std::make_shared<pending_token_wait>(executor);
+  wait->timer.expires_after(wait_limit);
+  // The answer may come at once (on this thread) or from the source's
+  // threads; either way it is posted, so it runs after the wait below began.
+  worker.tokens.request(std::move(request), [wait, executor](oauth::token_outcome answer) {
+    asio::post(executor, [wait, answer = std::move(answer)]() mutable {
+      wait->answer = std::move(answer);
+      wait->timer.cancel();
+    });
+  });
+  co_await wait->timer.async_wait(use_tuple);
+  if (!wait->answer) {
+    co_return proxy_error{error_code::oauth_refresh_failed,
+                          "no OAuth token for credential '" + key + "' within " + std::to_string(wait_limit.count()) +
+                              " ms (oauth.wait_timeout_ms); the fetch goes on, retry shortly",
+                          key};
+  }
+  oauth::token_outcome& answer = *wait->answer;
+  if (answer.result == oauth::token_outcome::status::ready) co_return std::nullopt;
+  const auto code = answer.result == oauth::token_outcome::status::missing ? error_code::oauth_credentials_missing
+                                                                           : error_code::oauth_refresh_failed;
+  co_return proxy_error{code, std::move(answer.message), key};
+}
+
+awaitable<std::variant<forward_plan, proxy_error>> plan_forwarding(worker_context& worker, watchdog& watch,
+                                                                   const request_head& head,
+                                                                   const request_origin& origin,
+                                                                   const vault::snapshot& snap,
+                                                                   std::string_view solution) {
+  std::vector<std::string> waited;  // slot ids, one entry per wait
+  for (;;) {
+    const token_view tokens{worker.token_cache.get().get(), worker.tokens.now()};
+    auto result = decide(head, origin, snap, solution, tokens, worker.settings.exchange);
+    if (auto* plan = std::get_if<forward_plan>(&result)) co_return std::move(*plan);
+    if (auto* error = std::get_if<proxy_error>(&result)) co_return std::move(*error);
+    auto& need = std::get<token_needed>(result);
+    std::string slot = vault::token_slot_id(need.request.owner, need.request.user);
+    if (std::count(waited.begin(), waited.end(), slot) >= 2) co_return no_usable_token(need.request.key);
+    waited.push_back(std::move(slot));
+    oauth::token_request request = std::move(need.request);
+    auto failure = co_await wait_for_token(worker, watch, std::move(request));
+    if (failure) co_return std::move(*failure);
+  }
+}
+
+bool token_rejected(worker_context& worker, const forward_plan& plan, unsigned status) {
+  if (status != 401 || plan.oauth_uses.empty()) return false;
+  const auto& table = worker.token_cache.get();
+  const auto now = worker.tokens.now();
+  return std::any_of(plan.oauth_uses.begin(), plan.oauth_uses.end(),
+                     [&](const oauth_use& use) { return table == nullptr || stale_use(*table, now, use); });
+}
+
+void refresh_rejected(worker_context& worker, const forward_plan& plan) {
+  const auto& table = worker.token_cache.get();
+  const auto now = worker.tokens.now();
+  for (const auto& use : plan.oauth_uses) {
+    if (table != nullptr && !stale_use(*table, now, use)) continue;
+    auto rejected = use.slot;
+    rejected.rejected_serial = use.serial;
+    worker.tokens.request(std::move(rejected), [](const oauth::token_outcome&) {});
+  }
+}
+
+awaitable<std::optional<proxy_error>> refresh_and_wait(worker_context& worker, watchdog& watch, const forward_plan& plan) {
+  // One forced refresh per slot (single flight in the source, so a burst of
+  // 401s costs one), then the caller plans the request again.
+  for (const auto& use : plan.oauth_uses) {
+    oauth::token_request rejected = use.slot;
+    rejected.rejected_serial = use.serial;
+    auto failure = co_await wait_for_token(worker, watch, std::move(rejected));
+    if (failure) co_return failure;
+  }
+  co_return std::nullopt;
+}
+
+}  // namespace credproxy::proxy

@@ -1,0 +1,42 @@
+#pragma once
+// Turning a request into a forward plan when OAuth tokens are involved:
+// decide() is pure, so the session runs it again after each token wait.
+// Non-template coroutines, compiled once for every stream type.
+#include <optional>
+#include <string_view>
+#include <variant>
+
+#include "proxy/policy/exchange.hpp"
+#include "proxy/watchdog.hpp"
+#include "proxy/worker.hpp"
+
+namespace credproxy::proxy {
+
+// decide(), waiting for the token source whenever the only thing missing is
+// a token it can fetch. At most two waits per slot: a source that keeps
+// answering "ready" with an unusable token cannot loop a request.
+awaitable<std::variant<forward_plan, proxy_error>> plan_forwarding(worker_context& worker, watchdog& watch,
+                                                                   const request_head& head,
+                                                                   const request_origin& origin,
+                                                                   const vault::snapshot& snap,
+                                                                   std::string_view solution);
+
+// Waits, at most settings.token_wait, for the source's answer to `request`.
+// nullopt: the token table now holds a usable token for the slot.
+awaitable<std::optional<proxy_error>> wait_for_token(worker_context& worker, watchdog& watch,
+                                                     oauth::token_request request);
+
+// Did the upstream's 401 reject a token that a refresh may fix? A token
+// obtained moments ago was refused for another reason (permissions): then
+// nothing is refreshed, so an upstream that always refuses costs no token
+// request per request.
+bool token_rejected(worker_context& worker, const forward_plan& plan, unsigned status);
+
+// Forces a refresh of each rejected token in the background: the 401 is
+// passed on, the next request finds a new token.
+void refresh_rejected(worker_context& worker, const forward_plan& plan);
+
+// Forces a refresh of each rejected token and waits for it (a replay).
+awaitable<std::optional<proxy_error>> refresh_and_wait(worker_context& worker, watchdog& watch, const forward_plan& plan);
+
+}  // namespace credproxy::proxy

@@ -1,0 +1,207 @@
+#pragma once
+// Moving bytes between two streams, for every stream type the proxy runs
+// on: one body pump serves request bodies (client -> upstream) and response
+// bodies (upstream -> client), and one transfer serves both directions of
+// an opaque tunnel. Every read is written on before the next read, so
+// streams (server-sent events, long downloads, git side-band) reach the
+// other side as they arrive; only idle time is bounded, never the total.
+#include <algorithm>
+#include <array>
+#include <cstdint>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/write.hpp>
+
+#include "common/secret.hpp"
+#include "proxy/child_task.hpp"
+#include "proxy/io_buffer.hpp"
+#include "proxy/policy/http_head.hpp"
+#include "proxy/policy/message_head.hpp"
+#include "proxy/stream_ops.hpp"
+#include "proxy/watchdog.hpp"
+
+namespace credproxy::proxy {
+
+inline constexpr std::size_t relay_read_size = 64 * 1024;  // per read while streaming
+
+// Decodes one chunked body (RFC 9112 §7.1) with Beast's parser, primed with
+// a synthetic head so it can start at the first chunk, wherever the real
+// head was parsed. Output is re-chunked (normalized: extensions and
+// trailers dropped) or the bare data.
+class chunked_decoder {
+ public:
+  explicit chunked_decoder(chunk_output output);
+  chunked_decoder(const chunked_decoder&) = delete;
+  chunked_decoder& operator=(const chunked_decoder&) = delete;
+
+  // Consumes what it can of `input`; output accumulates in output().
+  // `ec` is set (other than need_more) when the body is malformed.
+  std::size_t feed(std::string_view input, sys_error& ec);
+  bool done() const noexcept { return parser_.is_done(); }
+  wiping_string& output() noexcept { return output_; }
+
+ private:
+  std::vector<parsed_field> fields_;
+  wiping_string output_;
+  request_parser parser_;
+};
+
+// A copy of a body as it is sent, for sending it again (a stale pooled
+// connection, a replay after an upstream 401), up to `limit` bytes.
+struct body_copy {
+  wiping_string bytes;
+  std::size_t limit = 0;
+  bool overflowed = false;
+  void keep(std::string_view data) {
+    if (overflowed) return;
+    if (bytes.size() + data.size() > limit) {
+      overflowed = true;
+      secure_wipe(bytes.data(), bytes.size());
+      bytes.clear();
+      return;
+    }
+    bytes.append(data);
+  }
+};
+
+struct pump_spec {
+  body_framing framing = body_framing::length;  // length, chunked or until_eof
+  std::uint64_t length = 0;                     // body_framing::length
+  chunk_output chunks = chunk_output::rechunk;  // body_framing::chunked
+  std::chrono::milliseconds idle{60000};
+  watchdog::phase phase = watchdog::phase::request_body;
+  body_copy* copy = nullptr;                    // keep what was sent
+  // Set by the owner to stop forwarding (an early response): the pump then
+  // reads the rest of the body and drops it, so the client is never reset.
+  const bool* discard = nullptr;
+};
+
+struct pump_result {
+  bool complete = false;     // the whole body was read (and, unless discarding, written)
+  bool read_failed = false;  // the source failed or ended early
+  bool write_failed = false;
+  bool malformed = false;    // chunked framing error
+};
+
+namespace detail {
+
+template <class To>
+awaitable<bool> write_out(To& to, std::string_view data, const pump_spec& spec) {
+  if (spec.copy) spec.copy->keep(data);
+  if (data.empty() || (spec.discard && *spec.discard)) co_return true;
+  auto [ec, n] = co_await asio::async_write(to, asio::buffer(data.data(), data.size()), use_tuple);
+  co_return !ec || (spec.discard && *spec.discard);  // a failure after discarding began is expected
+}
+
+template <class From>
+awaitable<sys_error> read_more(From& from, io_buffer& buffer, const pump_spec& spec, watchdog& watch) {
+  watch.expect(spec.phase, spec.idle);
+  const auto space = buffer.prepare(relay_read_size);
+  // Full and still unparsed: a chunk header or trailer section that never ends.
+  if (space.size() == 0) co_return sys_error(http::error::header_limit);
+  auto [ec, n] = co_await from.async_read_some(space, use_tuple);
+  if (!ec) buffer.commit(n);
+  co_return ec;
+}
+
+template <class From, class To>
+awaitable<pump_result> pump_delimited(From& from, io_buffer& buffer, To& to, pump_spec spec, watchdog& watch) {
+  pump_result result;
+  const bool until_eof = spec.framing == body_framing::until_eof;
+  std::uint64_t remaining = until_eof ? ~std::uint64_t{0} : spec.length;
+  while (remaining > 0) {
+    if (buffer.empty()) {
+      const sys_error ec = co_await read_more(from, buffer, spec, watch);
+      if (ec) {
+        result.complete = until_eof && is_end_of_stream(ec);
+        result.read_failed = !result.complete;
+        co_return result;
+      }
+    }
+    const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, buffer.size()));
+    const std::string_view chunk = buffer.data().substr(0, take);
+    const bool written = co_await write_out(to, chunk, spec);
+    buffer.consume(take);
+    remaining -= until_eof ? 0 : take;
+    if (!written) {
+      result.write_failed = true;
+      co_return result;
+    }
+  }
+  result.complete = true;
+  co_return result;
+}
+
+template <class From, class To>
+awaitable<pump_result> pump_chunked(From& from, io_buffer& buffer, To& to, pump_spec spec, watchdog& watch) {
+  pump_result result;
+  chunked_decoder decoder(spec.chunks);
+  for (;;) {
+    sys_error ec;
+    buffer.consume(decoder.feed(buffer.data(), ec));
+    if (ec && ec != http::error::need_more) {
+      result.malformed = true;
+      co_return result;
+    }
+    const bool written = co_await write_out(to, decoder.output(), spec);
+    secure_wipe(decoder.output().data(), decoder.output().size());
+    decoder.output().clear();
+    if (!written) {
+      result.write_failed = true;
+      co_return result;
+    }
+    if (decoder.done()) break;
+    if (!ec && !buffer.empty()) continue;
+    const sys_error read_ec = co_await read_more(from, buffer, spec, watch);
+    if (read_ec) {
+      result.read_failed = true;
+      co_return result;
+    }
+  }
+  result.complete = true;
+  co_return result;
+}
+
+}  // namespace detail
+
+// Relays one body from `from` to `to`: bytes already in `buffer` first.
+template <class From, class To>
+awaitable<pump_result> pump_body(From& from, io_buffer& buffer, To& to, pump_spec spec, watchdog& watch) {
+  if (spec.framing == body_framing::chunked) co_return co_await detail::pump_chunked(from, buffer, to, spec, watch);
+  co_return co_await detail::pump_delimited(from, buffer, to, spec, watch);
+}
+
+// One direction of a tunnel, until end-of-stream (passed on as a
+// half-close) or an error (which ends both directions).
+template <class From, class To>
+awaitable<void> transfer(From& from, io_buffer& buffer, To& to, watchdog& watch, std::chrono::milliseconds idle) {
+  for (;;) {
+    if (!buffer.empty()) {
+      auto [write_ec, written] = co_await asio::async_write(to, asio::buffer(buffer.data().data(), buffer.size()), use_tuple);
+      if (write_ec) break;
+      buffer.consume(written);
+    }
+    auto [read_ec, n] = co_await from.async_read_some(buffer.prepare(relay_read_size), use_tuple);
+    if (read_ec == asio::error::eof) {
+      shutdown_send(to);
+      co_return;
+    }
+    if (read_ec) break;
+    buffer.commit(n);
+    watch.extend(idle);
+  }
+  close_stream(from);
+  close_stream(to);
+}
+
+// Both directions of a tunnel under one idle watchdog; returns when both ended.
+template <class A, class B>
+awaitable<void> tunnel_both_ways(A& a, io_buffer& a_in, B& b, io_buffer& b_in, watchdog& watch,
+                                 std::chrono::milliseconds idle) {
+  watch.expect(watchdog::phase::tunnel, idle);
+  auto reverse = child_task::spawn(a.get_executor(), transfer(b, b_in, a, watch, idle));
+  co_await transfer(a, a_in, b, watch, idle);
+  co_await reverse.join();
+}
+
+}  // namespace credproxy::proxy

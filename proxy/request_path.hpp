@@ -1,0 +1,120 @@
+#pragma once
+// The life of a request, for any client stream (plain TCP, TLS inside an
+// intercepted tunnel, in-memory test streams): read the head, find where it
+// goes and whom it acts for, plan it (policy/exchange.hpp), forward it
+// (forwarding.hpp). Every error comes back here as a value and leaves
+// through fail_to_proxy (reply.hpp).
+#include <string_view>
+
+#include "proxy/forwarding.hpp"
+#include "proxy/head_reader.hpp"
+#include "proxy/policy/proxy_auth.hpp"
+
+namespace credproxy::proxy {
+
+// Where the requests of a connection may go, and whom they act for.
+struct request_scope {
+  // Null outside a tunnel: absolute-form targets, solution per request. Else
+  // the intercepted tunnel's authority, and the solution its CONNECT chose.
+  const tunnel_authority* tunnel = nullptr;
+  std::string_view solution;
+};
+
+// CONNECT handling lives in tunnel.hpp; it calls back into serve_requests.
+template <class Client, class Upstreams>
+awaitable<request_end> handle_connect(Client& client, connection_context<Upstreams>& conn, request_head head,
+                                      request_record& record);
+
+namespace request_path_detail {
+
+// Who the request acts for: the tunnel's solution, or the one its
+// Proxy-Authorization (or a loopback client's default) names.
+template <class Upstreams>
+std::variant<std::string_view, proxy_error> solution_for(connection_context<Upstreams>& conn, const request_scope& scope,
+                                                         const request_head& head, const vault::snapshot& snap) {
+  if (scope.tunnel != nullptr) return scope.solution;
+  const client_identity client{conn.worker.settings.default_solution, conn.loopback};
+  return resolve_solution(head.fields, snap, client);
+}
+
+template <class Client, class Upstreams>
+awaitable<forward_result> proxy_request(Client& client, connection_context<Upstreams>& conn, const request_scope& scope,
+                                        const request_head& head, request_record& record, request_flow& flow) {
+  const bool close = head.has_body();  // an error before the body is read leaves it unread
+  auto origin = resolve_origin(head, scope.tunnel);
+  if (auto* error = std::get_if<proxy_error>(&origin)) co_return failed_request{std::move(*error), close};
+  const request_origin& where = std::get<request_origin>(origin);
+  record.host = where.host;
+  record.port = where.port;
+  // One snapshot for authentication, injection and replays; held by value
+  // because the worker's cache may move on meanwhile.
+  const vault::snapshot_ptr snap = conn.worker.snapshots.get();
+  auto solution = solution_for(conn, scope, head, *snap);
+  if (auto* error = std::get_if<proxy_error>(&solution)) co_return failed_request{std::move(*error), close};
+  const std::string_view who = std::get<std::string_view>(solution);
+  record.solution.assign(who);
+  auto planned = co_await plan_forwarding(conn.worker, *conn.watch, head, where, *snap, who);
+  if (auto* error = std::get_if<proxy_error>(&planned)) {
+    if (!error->key.empty()) record.keys.assign(1, error->key);
+    co_return failed_request{std::move(*error), close};
+  }
+  flow.plan = std::move(std::get<forward_plan>(planned));
+  record.keys = flow.plan.keys_used;
+  record.host = flow.plan.upstream.host;
+  record.port = flow.plan.upstream.port;
+  if (!flow.plan.keys_used.empty()) worker_metrics::bump(conn.worker.metrics.requests_injected);
+  flow.wire_head = flow.plan.head;
+  finish_request_head(flow.wire_head, head.body, head.content_length, head.length_given);
+  flow.kept.limit = conn.worker.settings.replay_buffer_bytes;
+  flow.replays_left = flow.plan.oauth_uses.empty() ? 0 : conn.worker.settings.replay_on_401;
+  conn.worker.log.debug("forwarding {} {}://{}:{}", head.method, flow.plan.upstream.scheme, flow.plan.upstream.host,
+                        flow.plan.upstream.port);
+  co_return co_await forward(client, conn, head, where, *snap, who, flow, record);
+}
+
+}  // namespace request_path_detail
+
+// One request, start to end. Returns whether the connection may carry another.
+template <class Client, class Upstreams>
+awaitable<request_end> serve_one_request(Client& client, connection_context<Upstreams>& conn, const request_scope& scope) {
+  const auto& settings = conn.worker.settings;
+  conn.between_requests = true;
+  conn.watch->expect(conn.client_in.empty() ? watchdog::phase::idle : watchdog::phase::request_head,
+                     settings.timeouts.client_header);
+  const head_limits bounds{settings.limits.max_header_bytes, settings.limits.max_header_fields};
+  const auto parse = [&bounds](std::string_view bytes) { return parse_request_head(bytes, bounds); };
+  auto read = co_await read_head<request_head>(client, conn.client_in, bounds.max_bytes, parse);
+  conn.between_requests = false;
+  if (std::holds_alternative<head_not_read>(read)) co_return request_end::close;  // closed, reset or timed out
+  request_record record;
+  record.peer = conn.peer;
+  child_task no_body;
+  if (auto* error = std::get_if<proxy_error>(&read)) {
+    failed_request failure{std::move(*error), true};
+    co_return co_await fail_to_proxy(client, conn, record, std::move(failure), no_body);
+  }
+  request_head head = std::move(std::get<request_head>(read));
+  record.method.assign(head.method);
+  worker_metrics::bump(conn.worker.metrics.requests);
+  if (head.verb == http::verb::connect) {
+    if (scope.tunnel == nullptr) co_return co_await handle_connect(client, conn, std::move(head), record);
+    failed_request failure{{error_code::bad_request, "CONNECT inside a tunnel is not supported", {}}, true};
+    co_return co_await fail_to_proxy(client, conn, record, std::move(failure), no_body);
+  }
+  request_flow flow;  // outlives every pump that refers to it: joined before this frame ends
+  auto result = co_await request_path_detail::proxy_request(client, conn, scope, head, record, flow);
+  if (auto* end = std::get_if<request_end>(&result)) co_return *end;
+  co_return co_await fail_to_proxy(client, conn, record, std::move(std::get<failed_request>(result)), flow.body_pump);
+}
+
+template <class Client, class Upstreams>
+awaitable<void> serve_requests(Client& client, connection_context<Upstreams>& conn, const request_scope& scope) {
+  while (!conn.worker.stopping) {
+    // Named, never compared inside the co_await expression: g++ 12 then
+    // miscomputes the addresses of this coroutine's reference parameters.
+    const request_end end = co_await serve_one_request(client, conn, scope);
+    if (end == request_end::close) break;
+  }
+}
+
+}  // namespace credproxy::proxy

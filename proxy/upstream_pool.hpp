@@ -1,0 +1,69 @@
+#pragma once
+// Idle upstream connections of one worker thread, keyed by solution and
+// origin, and the worker's way to get a connection: an idle one from here or
+// a new one through the shared outbound connector. No locking: one thread.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "outbound/connector.hpp"
+#include "proxy/net.hpp"
+#include "vault/credential.hpp"
+
+namespace credproxy::proxy {
+
+
+class upstream_pool {
+ public:
+  using clock = std::chrono::steady_clock;
+  upstream_pool(std::size_t max_idle_per_key, std::chrono::milliseconds idle_timeout)
+      : max_idle_per_key_(max_idle_per_key), idle_timeout_(idle_timeout) {}
+
+  std::unique_ptr<outbound::connection> take(std::string_view key, clock::time_point now);
+  void put(std::string_view key, std::unique_ptr<outbound::connection> connection, clock::time_point now);
+  void clear() { idle_.clear(); }
+  // Drops expired connections and empty keys (a periodic sweep, so idle
+  // sockets do not pile up for hosts that are not used again).
+  void sweep(clock::time_point now);
+  std::size_t idle_count() const noexcept;
+
+ private:
+  std::size_t max_idle_per_key_;
+  std::chrono::milliseconds idle_timeout_;
+  vault::string_map<std::vector<std::unique_ptr<outbound::connection>>> idle_;
+};
+
+// The request path's access to upstreams (the session template's
+// `Upstreams`; in-memory tests bring their own).
+class upstream_access {
+ public:
+  using connection = outbound::connection;
+  using clock = std::chrono::steady_clock;
+
+  upstream_access(const outbound::connector& connector, std::size_t max_idle_per_key,
+                  std::chrono::milliseconds idle_timeout)
+      : connector_(connector), pool_(max_idle_per_key, idle_timeout) {}
+
+  std::unique_ptr<connection> take_idle(std::string_view key, clock::time_point now) { return pool_.take(key, now); }
+  void keep_idle(std::string_view key, std::unique_ptr<connection> c, clock::time_point now) {
+    if (!c->has_buffered_input()) pool_.put(key, std::move(c), now);
+  }
+  awaitable<outbound::connect_result> connect(const outbound::target& where, outbound::cancel_points& points) {
+    return connector_.connect(where, points);
+  }
+  upstream_pool& pool() noexcept { return pool_; }
+
+ private:
+  const outbound::connector& connector_;
+  upstream_pool pool_;
+};
+
+// "solution|scheme://host:port" into `out`, reusing its capacity.
+// Connections are never shared across solutions: a response left in a
+// connection by one tenant's request can never reach another tenant.
+void pool_key(std::string_view scheme, std::string_view host, std::uint16_t port, std::string_view solution,
+              std::string& out);
+
+}  // namespace credproxy::proxy
