@@ -5,33 +5,17 @@
 #include <vector>
 
 #include "proxy/policy/injector.hpp"
+#include "tests/unit/policy_test_support.hpp"
 
 namespace credproxy::proxy {
 namespace {
 
 using vault::credential_type;
+using testing_support::make_api_key;
+using testing_support::make_credential;
 
 // Must never show up in any error message or response.
 constexpr std::string_view canary = "CANARY-s3cr3t-7f1d";
-
-vault::credential make(std::string key, credential_type type, std::initializer_list<std::string_view> hosts) {
-  vault::credential c;
-  c.key = std::move(key);
-  c.type = type;
-  for (auto h : hosts) {
-    vault::host_pattern p;
-    std::string error;
-    EXPECT_TRUE(vault::host_pattern::parse(h, p, error)) << error;
-    c.hosts.push_back(std::move(p));
-  }
-  return c;
-}
-
-vault::credential api_key(std::string key, std::string_view value, std::initializer_list<std::string_view> hosts) {
-  auto c = make(std::move(key), credential_type::api_key, hosts);
-  c.secret_value = secret(value);
-  return c;
-}
 
 struct request {
   std::string scheme = "https";
@@ -54,37 +38,37 @@ class InjectorTest : public ::testing::Test {
   void SetUp() override {
     auto& alpha = vault_.solutions["alpha"].credentials;
     auto add = [&](vault::credential c) { alpha.emplace(c.key, std::move(c)); };
-    add(api_key("finnhub", canary, {"api.example.com"}));
-    add(api_key("jigx.finnhub.token", canary, {"api.example.com"}));  // a key that looks like KEY.FIELD
-    add(api_key("wild", canary, {"*.example.com"}));
-    add(api_key("port8080", canary, {"api.example.com:8080"}));
-    add(api_key("http.only", canary, {"http://api.example.com"}));
-    auto plain = api_key("plain", canary, {"api.example.com"});
+    add(make_api_key("finnhub", canary, {"api.example.com"}));
+    add(make_api_key("jigx.finnhub.token", canary, {"api.example.com"}));  // a key that looks like KEY.FIELD
+    add(make_api_key("wild", canary, {"*.example.com"}));
+    add(make_api_key("port8080", canary, {"api.example.com:8080"}));
+    add(make_api_key("http.only", canary, {"http://api.example.com"}));
+    auto plain = make_api_key("plain", canary, {"api.example.com"});
     plain.allow_plaintext = true;
     add(std::move(plain));
-    auto sec = make("sec", credential_type::secret, {"api.example.com"});
+    auto sec = make_credential("sec", credential_type::secret, {"api.example.com"});
     sec.secret_value = secret(canary);
     add(std::move(sec));
-    auto basic = make("soap.basic", credential_type::basic, {"api.example.com"});
+    auto basic = make_credential("soap.basic", credential_type::basic, {"api.example.com"});
     basic.username = "alice";
     basic.password = secret("open sesame");
     add(std::move(basic));
     auto client = std::make_shared<vault::oauth_client>();
     client->grant_type = "client_credentials";  // obtainable without a sign-in
-    auto oauth = make("ms.oauth", credential_type::oauth, {"api.example.com"});
+    auto oauth = make_credential("ms.oauth", credential_type::oauth, {"api.example.com"});
     oauth.oauth = client;
     add(std::move(oauth));
-    auto alias = make("ms.alias", credential_type::oauth_alias, {"api.example.com"});
+    auto alias = make_credential("ms.alias", credential_type::oauth_alias, {"api.example.com"});
     alias.alias = "sso.test";
     alias.oauth = client;
     add(std::move(alias));
-    auto imported = api_key("imported", "", {"api.example.com"});
+    auto imported = make_api_key("imported", "", {"api.example.com"});
     imported.complete = false;
     add(std::move(imported));
-    add(api_key("ctl", std::string(canary) + "\r\nX-Evil: 1", {"api.example.com"}));
-    add(api_key("reserved", "a b/c?d&e=f~g%+" + std::string(canary), {"api.example.com"}));
+    add(make_api_key("ctl", std::string(canary) + "\r\nX-Evil: 1", {"api.example.com"}));
+    add(make_api_key("reserved", "a b/c?d&e=f~g%+" + std::string(canary), {"api.example.com"}));
 
-    vault_.solutions["beta"].credentials.emplace("beta.only", api_key("beta.only", canary, {"api.example.com"}));
+    vault_.solutions["beta"].credentials.emplace("beta.only", make_api_key("beta.only", canary, {"api.example.com"}));
   }
 
   injection_result run(request& r, std::string_view solution = "alpha",
@@ -231,7 +215,7 @@ TEST_F(InjectorTest, IncompleteCredential) {
 }
 
 TEST_F(InjectorTest, AliasOfRemovedOrganizationConfigurationNamesIt) {
-  auto broken = make("ms.broken", credential_type::oauth_alias, {"api.example.com"});
+  auto broken = make_credential("ms.broken", credential_type::oauth_alias, {"api.example.com"});
   broken.alias = "sso.oauth.gone";  // and no oauth client: the configuration was removed
   vault_.solutions["alpha"].credentials.emplace(broken.key, std::move(broken));
   auto r = header("{{cred:ms.broken}}");
