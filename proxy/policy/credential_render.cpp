@@ -70,11 +70,12 @@ proxy_error no_tokens(std::string_view key, const oauth::token_request& slot) {
 // user is ignored there.
 oauth::token_request slot_of(const credential_use& use, std::string_view solution, std::string_view user) {
   oauth::token_request request;
-  request.owner = use.credential->type == credential_type::oauth ? vault::token_owner::credential(solution, use.key)
-                                                                 : vault::token_owner::org_config(use.credential->alias);
-  if (use.credential->oauth->grant_type != "client_credentials") request.user = std::string(user);
+  const credential& c = *use.credential;
+  request.owner = c.type == credential_type::oauth ? vault::token_owner::credential(solution, use.key)
+                                                   : vault::token_owner::org_config(c.alias);
+  if (c.oauth->grant_type != "client_credentials") request.user = std::string(user);
   request.key = std::string(use.key);
-  request.client = use.credential->oauth;
+  request.client = c.oauth;
   return request;
 }
 
@@ -158,7 +159,8 @@ std::optional<token_wait> claim_token(credential_use& use, const vault::snapshot
   // shared cache-line write per request.
   if (!use.token->used.load(std::memory_order_relaxed)) use.token->used.store(true, std::memory_order_relaxed);
   const std::uint64_t serial = use.token->serial;
-  const bool seen = std::any_of(oauth_uses.begin(), oauth_uses.end(), [&](const oauth_use& o) { return o.serial == serial; });
+  const bool seen =
+      std::any_of(oauth_uses.begin(), oauth_uses.end(), [&](const oauth_use& o) { return o.serial == serial; });
   if (!seen) oauth_uses.push_back({std::move(slot), std::move(id), serial});
   return std::nullopt;
 }
