@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Installs every build, test and bench dependency of credproxy from Debian 12's
-# packages. Idempotent: it only calls apt-get when a package is missing, so a
-# second `make run` costs one dpkg query.
+# packages and, for the Node test client, the npm registry. Idempotent: when
+# nothing is missing it costs one dpkg query and one hash of the npm lock file,
+# so a second `make run` stays instant.
+#
+#   deploy/install-deps.sh           build + test dependencies
+#   deploy/install-deps.sh --bench   also the benchmark's contenders and tools
 set -euo pipefail
+
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 packages=(
   g++ cmake ninja-build make pkg-config
@@ -11,21 +17,45 @@ packages=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev googletest
   curl
+  python3 python3-requests   # tests/clients/python_*_client.py run on Debian's /usr/bin/python3
 )
 if [ "${1:-}" = "--bench" ]; then
-  packages+=(wrk nginx-light haproxy)
+  packages+=(wrk nginx-light haproxy squid-openssl mitmproxy)
 fi
 
+# One dpkg query for the whole list; names it does not know print nothing.
+declare -A installed=()
+while read -r name status; do
+  [ "$status" = "install ok installed" ] && installed[$name]=1
+done < <(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null || true)
 missing=()
 for p in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [ "$status" = "install ok installed" ] || missing+=("$p")
+  [ -n "${installed[$p]:-}" ] || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Node may come from elsewhere than Debian (the machines ship Node 20 with its
+# own npm): only a missing command brings in Debian's packages.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 
-echo "credproxy: installing ${missing[*]}" >&2
-sudo_cmd=()
-[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "credproxy: installing ${missing[*]}" >&2
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# undici for tests/clients/node_undici_client.mjs, exactly as pinned in the
+# committed lock, reinstalled only when node_modules is missing or was
+# installed from another version of the lock.
+clients_dir=$REPO_DIR/tests/clients
+stamp=$clients_dir/node_modules/.credproxy-lock.sha256
+want=$(sha256sum <"$clients_dir/package-lock.json")
+have=
+[ -r "$stamp" ] && read -r have <"$stamp"
+if [ "$have" != "${want%% *}" ]; then
+  echo "credproxy: npm ci in tests/clients (undici for the Node test client)" >&2
+  (cd "$clients_dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  echo "${want%% *}" >"$stamp"
+fi
