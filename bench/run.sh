@@ -5,6 +5,9 @@
 #
 #   bench/run.sh                   # full benchmark (builds credproxy if needed)
 #   bench/run.sh --only-baselines  # direct, nginx and haproxy only
+#   BENCH_SUITE=forward bench/run.sh    # this suite only; "intercept" runs
+#                                       # bench/intercept.sh (CONNECT interception
+#                                       # vs squid and mitmproxy) only
 #
 # Everything runs on 127.0.0.1, on free ports picked at start, in a temp dir;
 # every process started here is killed on exit. One interleaved run: for each
@@ -17,6 +20,8 @@
 # start, to inject the credential, or dies during the run.
 #
 # Knobs (environment):
+#   BENCH_SUITE="forward intercept"  suites, run one after the other (see bench/intercept.sh
+#                             for its own knobs; the shared ones below apply to both)
 #   BENCH_DURATION=5          seconds per run
 #   BENCH_ROUNDS=3            rounds per concurrency
 #   BENCH_CONCURRENCY="1 64"  wrk connections, one table each
@@ -62,6 +67,23 @@ if [ "$only_baselines" = 1 ]; then
   CONTENDERS=$(tr ' ' '\n' <<<"$CONTENDERS" | grep -vx credproxy | tr '\n' ' ')
 fi
 CONTENDERS=$(echo $CONTENDERS)   # normalize whitespace
+
+# Suites: each runs in its own process with its own temp dir and cleanup, so
+# one's processes are gone before the next measures; exit non-zero if any failed.
+SUITES=${BENCH_SUITE:-"forward intercept"}
+for suite in $SUITES; do
+  case "$suite" in forward|intercept) ;; *) echo "run.sh: unknown suite: $suite (forward, intercept)" >&2; exit 1 ;; esac
+done
+if [[ " $SUITES " == *" intercept "* ]]; then
+  suite_rc=0
+  if [[ " $SUITES " == *" forward "* ]]; then
+    BENCH_SUITE=forward bash "$0" "$@" || suite_rc=$?
+    echo >&2
+  fi
+  bash "$BENCH_DIR/intercept.sh" "$@" || suite_rc=$?
+  exit "$suite_rc"
+fi
+[[ " $SUITES " == *" forward "* ]] || { echo "run.sh: BENCH_SUITE names no suite" >&2; exit 1; }
 
 for v in DURATION ROUNDS WRK_THREADS WARMUP CREDPROXY_WORKERS ORIGIN_WORKERS; do
   [[ ${!v} =~ ^[0-9]+$ ]] || { echo "run.sh: $v must be a non-negative integer" >&2; exit 1; }
