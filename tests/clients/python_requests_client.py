@@ -10,6 +10,7 @@ See client_cli.py for the options and the JSON lines printed.
 import os
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import client_cli  # noqa: E402
 import requests  # noqa: E402

@@ -13,6 +13,7 @@ import sys
 import urllib.error
 import urllib.request
 
+sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import client_cli  # noqa: E402
 
