@@ -165,6 +165,24 @@ TEST_P(HttpsClients, ErrorStatusIsAResponseNotAFailure) {
   EXPECT_EQ(r.responses[0].body, R"({"error":"host_not_allowed"})");
 }
 
+// How a function selects its solution (SPEC §6): credentials in the proxy
+// URL become Proxy-Authorization on the CONNECT, and never reach the origin.
+TEST_P(HttpsClients, ProxyUrlCredentialsAreSentOnConnectOnly) {
+  client_environment env;
+  env.proxy_url = "http://team-a:tok%2Fen@127.0.0.1:" + std::to_string(proxy_.port());
+  env.ca_file = ca_file_;
+  client_request request;
+  request.urls = {upstream_.url("/who")};
+  const auto r = run_client(GetParam(), env, request);
+  ASSERT_TRUE(r.all_ok()) << r.describe();
+  ASSERT_TRUE(proxy_.wait_for_requests(1));
+  const auto connect = proxy_.requests()[0];
+  EXPECT_EQ(connect.method, "CONNECT");
+  EXPECT_EQ(find_header(connect.headers, "Proxy-Authorization"), "Basic " + base64("team-a:tok/en"));
+  ASSERT_TRUE(upstream_.wait_for_requests(1));
+  EXPECT_EQ(upstream_.requests()[0].header_count("Proxy-Authorization"), 0u);
+}
+
 TEST_P(HttpsClients, RefusedTunnelIsReportedAsAnError) {
   refused_port closed;  // the proxy cannot connect there: it answers 502
   client_request request;
