@@ -12,7 +12,7 @@
 #   bench/intercept.sh --only-baselines  # squid and mitmproxy only
 #   BENCH_SUITE=intercept make bench     # the same through bench/run.sh
 #
-# Everything runs on 127.0.0.1, on free ports picked at start, in a temp dir;
+# Everything runs on loopback (127.0.0.1; the origin also on ::1), on free ports picked at start, in a temp dir;
 # every process started here is killed on exit. One interleaved run: for each
 # concurrency, for each round, each contender runs D seconds in turn. Reported
 # per concurrency: medians over rounds of req/s, p50 and p99 latency, req/s and
@@ -438,7 +438,7 @@ tool_versions() {
   if [ -n "$CREDPROXY" ] && has credproxy; then
     echo "credproxy : $CREDPROXY ($("$CREDPROXY" --version 2>/dev/null | head -n1), git $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')), workers=$CREDPROXY_WORKERS"
   fi
-  echo "setup     : TLS origin nginx ${ORIGIN_WORKERS} worker(s); squid 1 worker; mitmdump 1 process; all on 127.0.0.1; contenders: $CONTENDERS"
+  echo "setup     : TLS origin nginx ${ORIGIN_WORKERS} worker(s); squid 1 worker; mitmdump 1 process; all on loopback; contenders: $CONTENDERS"
   echo "runs      : ${ROUNDS} round(s) x ${DURATION}s per contender, interleaved; keep-alive concurrency: $CONCURRENCY; new-tunnel concurrency: ${TUNNEL_CONCURRENCY:-none}; tunnel_load threads <= $LOAD_THREADS"
   echo
 } | tee "$TMP/report.txt"

@@ -183,6 +183,20 @@ TEST_P(HttpsClients, ProxyUrlCredentialsAreSentOnConnectOnly) {
   EXPECT_EQ(upstream_.requests()[0].header_count("Proxy-Authorization"), 0u);
 }
 
+// A launcher that sets the proxy and CA variables itself (as `credproxy run`
+// does) instead of client_environment.
+TEST_P(HttpsClients, LauncherSetsTheEnvironment) {
+  client_request request;
+  request.urls = {upstream_.url("/launched")};
+  request.launcher = {"env", "HTTPS_PROXY=" + proxy_.url(), client_ca_variable(GetParam()) + "=" + ca_file_.string()};
+  const auto r = run_client(GetParam(), client_environment{}, request);
+  ASSERT_TRUE(r.all_ok()) << r.describe();
+  ASSERT_EQ(r.responses.size(), 1u);
+  EXPECT_EQ(r.responses[0].body, "GET /launched ");
+  EXPECT_TRUE(only_tunnels_to_origin());
+  EXPECT_EQ(proxy_.tunnels_established(), 1u);
+}
+
 TEST_P(HttpsClients, RefusedTunnelIsReportedAsAnError) {
   refused_port closed;  // the proxy cannot connect there: it answers 502
   client_request request;

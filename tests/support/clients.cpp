@@ -168,7 +168,8 @@ std::string client_result::describe() const {
 }
 
 std::vector<std::string> client_argv(client_kind kind, const client_request& request) {
-  std::vector<std::string> argv = {is_python(kind) ? debian_python : "node", (clients_dir() / script(kind)).string()};
+  std::vector<std::string> argv = request.launcher;
+  argv.insert(argv.end(), {is_python(kind) ? debian_python : "node", (clients_dir() / script(kind)).string()});
   for (const auto& url : request.urls) argv.insert(argv.end(), {"--url", url});
   for (const auto& header : request.headers) argv.insert(argv.end(), {"--header", header});
   if (!request.method.empty()) argv.insert(argv.end(), {"--method", request.method});

@@ -65,6 +65,9 @@ struct client_request {
   unsigned parallel = 1;             // concurrent sessions, each doing count x urls
   std::chrono::seconds request_timeout{20};  // per request, inside the client
   std::chrono::seconds run_timeout{60};      // the whole run; killed and thrown after it
+  // Prepended to the client's argv: a program that sets the environment up
+  // itself, e.g. {credproxy_binary(), "run", "--config", cfg, "--"}.
+  std::vector<std::string> launcher;
 };
 
 struct client_result {
@@ -76,7 +79,7 @@ struct client_result {
   std::string describe() const;              // exit status, errors, stderr: for failure messages
 };
 
-// The argv for `kind` and `request` (interpreter, script, options).
+// The argv for `kind` and `request` (launcher, interpreter, script, options).
 std::vector<std::string> client_argv(client_kind kind, const client_request& request);
 // The environment for `kind`: ours without proxy/CA variables, plus `env`.
 std::vector<std::string> client_env(client_kind kind, const client_environment& env);
