@@ -104,7 +104,9 @@ awaitable<request_end> serve_one_request(Client& client, connection_context<Upst
   request_flow flow;  // outlives every pump that refers to it: joined before this frame ends
   auto result = co_await request_path_detail::proxy_request(client, conn, scope, head, record, flow);
   if (auto* end = std::get_if<request_end>(&result)) co_return *end;
-  co_return co_await fail_to_proxy(client, conn, record, std::move(std::get<failed_request>(result)), flow.body_pump);
+  auto& failure = std::get<failed_request>(result);
+  failure.close = failure.close || !head.keep_alive;
+  co_return co_await fail_to_proxy(client, conn, record, std::move(failure), flow.body_pump);
 }
 
 template <class Client, class Upstreams>

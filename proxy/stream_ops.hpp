@@ -26,7 +26,8 @@ void close_stream(Stream& stream) noexcept {
 
 // Ends our sending side so the peer reads end-of-stream while its own
 // sending side stays open (half-close, for tunnels). TLS streams are closed
-// instead: a raw TCP half-close would truncate the record stream.
+// instead: a raw TCP half-close would truncate the record stream. Streams
+// without a half-close (beast::test::stream) are left as they are.
 template <class Stream>
 void shutdown_send(Stream& stream) noexcept {
   if constexpr (requires { stream.next_layer(); }) {
@@ -34,8 +35,6 @@ void shutdown_send(Stream& stream) noexcept {
   } else if constexpr (requires(sys_error ec) { stream.shutdown(tcp::socket::shutdown_send, ec); }) {
     sys_error ignored;
     stream.shutdown(tcp::socket::shutdown_send, ignored);
-  } else {
-    stream.close_remote();  // beast::test::stream: the peer reads EOF
   }
 }
 
