@@ -60,6 +60,7 @@ class config_reader {
         {"client", [&](const value_ref& v) { read_client(v); }},
         {"limits", [&](const value_ref& v) { read_limits(v); }},
         {"egress", [&](const value_ref& v) { read_egress(v); }},
+        {"connect", [&](const value_ref& v) { read_connect(v); }},
         {"log", [&](const value_ref& v) { read_log(v); }},
         {"oauth", [&](const value_ref& v) { read_oauth(v); }},
         {"testing", [&](const value_ref& v) { read_testing(v); }},
@@ -169,6 +170,24 @@ class config_reader {
         {"max_connections", [&](const value_ref& v) { limits.max_connections = reader_.integer(v, 1, 1'000'000); }},
         {"max_idle_upstream_per_host",
          [&](const value_ref& v) { limits.max_idle_upstream_per_host = reader_.integer(v, 1, 100'000); }},
+        {"max_rewrite_body_bytes",
+         [&](const value_ref& v) { limits.max_rewrite_body_bytes = reader_.integer(v, 0, 64 << 20); }},
+    });
+  }
+
+  void read_connect(const value_ref& section) {
+    using mode = connect_config::intercept_mode;
+    reader_.read_map(section, {
+        {"intercept",
+         [&](const value_ref& v) {
+           const std::string text = reader_.scalar(v, "one of bound, all, none");
+           if (text == "bound") out_.connect.intercept = mode::bound;
+           else if (text == "all") out_.connect.intercept = mode::all;
+           else if (text == "none") out_.connect.intercept = mode::none;
+           else reader_.fail(v, "must be one of bound, all, none, got " + quote_value(text));
+         }},
+        {"leaf_cache_size",
+         [&](const value_ref& v) { out_.connect.leaf_cache_size = reader_.integer(v, 1, 1'000'000); }},
     });
   }
 

@@ -29,6 +29,17 @@ struct limits_config {
   std::size_t max_header_fields = 200;
   std::size_t max_connections = 10000;         // client connections, all workers
   std::size_t max_idle_upstream_per_host = 64;  // pooled connections per (scheme, host, port) and worker
+  std::size_t max_rewrite_body_bytes = 1 << 20;  // a body buffered to replace placeholders (bodyTypes); 413 above
+};
+
+// CONNECT handling (SPEC §6).
+struct connect_config {
+  // bound: intercept tunnels to a host:port a credential of the client's
+  // solution is bound to; all: intercept every tunnel; none: never (every
+  // tunnel is an opaque byte stream).
+  enum class intercept_mode { bound, all, none };
+  intercept_mode intercept = intercept_mode::bound;
+  std::size_t leaf_cache_size = 1000;  // minted leaf certificates kept per worker (LRU)
 };
 
 struct timeouts_config {
@@ -72,6 +83,8 @@ struct config {
   limits_config limits;
 
   std::vector<cidr> egress_allow;
+
+  connect_config connect;
 
   std::string log_level = "info";  // trace | debug | info | warn | error
 

@@ -83,6 +83,26 @@ awaitable<std::variant<forward_plan, proxy_error>> plan_forwarding(worker_contex
   }
 }
 
+awaitable<std::variant<body_decision, proxy_error>> decide_body_with_tokens(worker_context& worker, watchdog& watch,
+                                                                           std::string_view body, const forward_plan& plan,
+                                                                           const vault::snapshot& snap,
+                                                                           std::string_view solution) {
+  std::vector<std::string> waited;
+  for (;;) {
+    const token_view tokens{worker.token_cache.get().get(), worker.tokens.now()};
+    auto result = decide_body(body, plan, snap, solution, tokens, worker.settings.exchange);
+    if (auto* decision = std::get_if<body_decision>(&result)) co_return std::move(*decision);
+    if (auto* error = std::get_if<proxy_error>(&result)) co_return std::move(*error);
+    auto& need = std::get<token_needed>(result);
+    std::string slot = vault::token_slot_id(need.request.owner, need.request.user);
+    if (std::count(waited.begin(), waited.end(), slot) >= 2) co_return no_usable_token(need.request.key);
+    waited.push_back(std::move(slot));
+    oauth::token_request request = std::move(need.request);
+    auto failure = co_await wait_for_token(worker, watch, std::move(request));
+    if (failure) co_return std::move(*failure);
+  }
+}
+
 bool token_rejected(worker_context& worker, const forward_plan& plan, unsigned status) {
   if (status != 401 || plan.oauth_uses.empty()) return false;
   const auto& table = worker.token_cache.get();

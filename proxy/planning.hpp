@@ -21,6 +21,12 @@ awaitable<std::variant<forward_plan, proxy_error>> plan_forwarding(worker_contex
                                                                    const vault::snapshot& snap,
                                                                    std::string_view solution);
 
+// decide_body(), waiting for tokens like plan_forwarding.
+awaitable<std::variant<body_decision, proxy_error>> decide_body_with_tokens(worker_context& worker, watchdog& watch,
+                                                                           std::string_view body, const forward_plan& plan,
+                                                                           const vault::snapshot& snap,
+                                                                           std::string_view solution);
+
 // Waits, at most settings.token_wait, for the source's answer to `request`.
 // nullopt: the token table now holds a usable token for the slot.
 awaitable<std::optional<proxy_error>> wait_for_token(worker_context& worker, watchdog& watch,

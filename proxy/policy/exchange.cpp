@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "proxy/policy/body_injection.hpp"
 #include "proxy/policy/target.hpp"
 
 namespace credproxy::proxy {
@@ -116,10 +117,27 @@ void render_head(const request_head& head, const request_origin& origin, const s
   }
 }
 
-std::string_view content_type_of(const request_head& head) noexcept {
+std::string_view field_value(const request_head& head, http::field id) noexcept {
   for (const auto& f : head.fields)
-    if (f.id == http::field::content_type) return f.value;
+    if (f.id == id) return f.value;
   return {};
+}
+
+// The upstream an http:// request moves to when a credential without
+// allowPlaintext is injected (SPEC §6): https, port 443 unless one was given.
+upstream_target upgraded(const upstream_target& up, bool port_explicit) {
+  return {"https", up.host, port_explicit ? up.port : std::uint16_t{443}};
+}
+
+// Buffer the body when a credential bound to where the request goes (or to
+// where it would go over TLS) allows placeholders in this media type.
+bool body_may_need_rewrite(const request_head& head, const forward_plan& plan, const vault::snapshot& snap,
+                           std::string_view solution) {
+  if (!head.has_body()) return false;
+  const auto encoding = field_value(head, http::field::content_encoding);
+  if (body_injection_applies(snap, solution, plan.upstream, plan.content_type, encoding)) return true;
+  return plan.upstream.scheme == "http" &&
+         body_injection_applies(snap, solution, upgraded(plan.upstream, plan.port_explicit), plan.content_type, encoding);
 }
 
 }  // namespace
@@ -149,7 +167,7 @@ std::variant<std::string_view, proxy_error> requested_user(const request_head& h
   return user;
 }
 
-decision decide(const request_head& head, const request_origin& origin, const vault::snapshot& snap,
+request_decision decide(const request_head& head, const request_origin& origin, const vault::snapshot& snap,
                 std::string_view solution, const token_view& tokens, const exchange_settings& settings) {
   auto user = requested_user(head, settings.max_user_length);
   if (auto* error = std::get_if<proxy_error>(&user)) return std::move(*error);
@@ -177,8 +195,53 @@ decision decide(const request_head& head, const request_origin& origin, const va
   out.keys_used = std::move(plan.keys_used);
   out.oauth_uses = std::move(plan.oauth_uses);
   out.idempotent = is_idempotent(head.verb);
-  out.content_type = std::string(content_type_of(head));
+  out.content_type = std::string(field_value(head, http::field::content_type));
+  out.user = std::string(std::get<std::string_view>(user));
+  out.port_explicit = origin.port_explicit;
+  out.rewrite_body = body_may_need_rewrite(head, out, snap, solution);
   return out;
+}
+
+namespace {
+
+body_result as_body_result(body_injection_result&& result, const upstream_target& upstream) {
+  if (auto* error = std::get_if<proxy_error>(&result)) return std::move(*error);
+  if (auto* need = std::get_if<token_needed>(&result)) return std::move(*need);
+  auto& plan = std::get<body_plan>(result);
+  return body_decision{std::move(plan.body), plan.changed, upstream, std::move(plan.keys_used), std::move(plan.oauth_uses)};
+}
+
+bool is_host_refusal(const body_injection_result& result) noexcept {
+  const auto* error = std::get_if<proxy_error>(&result);
+  return error != nullptr && error->code == error_code::host_not_allowed;
+}
+
+}  // namespace
+
+body_result decide_body(std::string_view body, const forward_plan& plan, const vault::snapshot& snap,
+                        std::string_view solution, const token_view& tokens, const exchange_settings& settings) {
+  auto result = inject_body(body, plan.content_type, snap, solution, plan.upstream, plan.user, tokens);
+  if (plan.upstream.scheme != "http" || !is_host_refusal(result)) return as_body_result(std::move(result), plan.upstream);
+  // Refused for plain http: bound to the same host over TLS?
+  const upstream_target tls = upgraded(plan.upstream, plan.port_explicit);
+  auto over_tls = inject_body(body, plan.content_type, snap, solution, tls, plan.user, tokens);
+  if (is_host_refusal(over_tls)) return as_body_result(std::move(result), plan.upstream);
+  if (!settings.inject.upgrade_plaintext) {
+    auto& refused = std::get<proxy_error>(result);
+    return proxy_error{error_code::plaintext_not_allowed,
+                       "credential '" + refused.key + "' may not be sent over plain http; use an https:// URL",
+                       refused.key};
+  }
+  // The head's credentials go where the body's go: they must be bound there too.
+  for (const auto& key : plan.keys_used) {
+    const auto* credential = snap.find(solution, key);
+    if (credential == nullptr || !credential->host_allowed(tls.scheme, tls.host, tls.port))
+      return proxy_error{error_code::host_not_allowed,
+                         "credential '" + key + "' is not allowed for https://" + tls.host + ":" + std::to_string(tls.port) +
+                             ", where a credential in the body moves this request",
+                         key};
+  }
+  return as_body_result(std::move(over_tls), tls);
 }
 
 void finish_request_head(wiping_string& head, body_framing framing, std::uint64_t length, bool length_given) {

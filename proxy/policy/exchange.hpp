@@ -57,16 +57,33 @@ struct forward_plan {
   // The body may hold placeholders of credentials with bodyTypes for this
   // media type: the session buffers it and runs inject_body before sending.
   bool rewrite_body = false;
-  std::string content_type;  // of the request, for rewrite_body
+  std::string content_type;  // of the request as the client sent it, for rewrite_body
+  std::string user;          // Credproxy-User, for OAuth placeholders in the body
+  bool port_explicit = false;
   std::vector<std::string> keys_used;
   std::vector<oauth_use> oauth_uses;
   bool idempotent = false;   // may be sent again (RFC 9110 §9.2.2)
 };
 
-using decision = std::variant<forward_plan, token_needed, proxy_error>;
+using request_decision = std::variant<forward_plan, token_needed, proxy_error>;
 
-decision decide(const request_head& head, const request_origin& origin, const vault::snapshot& snap,
+request_decision decide(const request_head& head, const request_origin& origin, const vault::snapshot& snap,
                 std::string_view solution, const token_view& tokens, const exchange_settings& settings);
+
+// A body buffered because rewrite_body was set: what to send, and where.
+// A credential without allowPlaintext found only in the body moves an
+// http:// request to TLS, exactly as one in the head does (SPEC §6).
+struct body_decision {
+  secret body;           // the rewritten body when `changed`
+  bool changed = false;  // false: send the body as the client sent it
+  upstream_target upstream;
+  std::vector<std::string> keys_used;
+  std::vector<oauth_use> oauth_uses;
+};
+using body_result = std::variant<body_decision, proxy_error, token_needed>;
+
+body_result decide_body(std::string_view body, const forward_plan& plan, const vault::snapshot& snap,
+                        std::string_view solution, const token_view& tokens, const exchange_settings& settings);
 
 // Appends the framing the upstream needs for a body of `framing` (and
 // `length`) and the blank line. `length_given`: a Content-Length: 0 that

@@ -27,6 +27,13 @@ TEST(ConfigErrors, IntegerSyntaxIsStrict) {
   }
 }
 
+TEST(ConfigErrors, InterceptModeIsOneOfThree) {
+  EXPECT_EQ(error_of("connect:\n  intercept: sometimes\n"),
+            "credproxy.yaml:2: connect.intercept: must be one of bound, all, none, got \"sometimes\"");
+  EXPECT_EQ(error_of("connect:\n  leaf_cache_size: 0\n"),
+            "credproxy.yaml:2: connect.leaf_cache_size: must be between 1 and 1000000, got \"0\"");
+}
+
 TEST(ConfigErrors, IntegerOutOfRange) {
   EXPECT_EQ(error_of("upstream:\n  idle_timeout_ms: 0\n"),
             "credproxy.yaml:2: upstream.idle_timeout_ms: must be between 1 and 86400000, got \"0\"");
@@ -75,7 +82,7 @@ TEST(ConfigErrors, MissingScalarValueUsesKeyLine) {
 TEST(ConfigErrors, UnknownKeys) {
   EXPECT_EQ(error_of("workers: 1\nlisten_port: 8080\n"),
             "credproxy.yaml:2: listen_port: unknown key (expected one of: listen, admin_listen, workers, "
-            "default_solution, vault, upstream, client, limits, egress, log, oauth, testing)");
+            "default_solution, vault, upstream, client, limits, egress, connect, log, oauth, testing)");
   EXPECT_EQ(error_of("upstream:\n  connect_timeout_ms: 5\n  conect_timeout_ms: 6\n"),
             "credproxy.yaml:3: upstream.conect_timeout_ms: unknown key (expected one of: ca_file, connect_timeout_ms, "
             "response_timeout_ms, idle_timeout_ms, upgrade_plaintext)");

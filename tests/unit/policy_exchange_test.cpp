@@ -223,3 +223,58 @@ TEST(RetryRule, RejectedTokenIsReplayedOrRefreshed) {
 
 }  // namespace
 }  // namespace credproxy::proxy
+
+namespace credproxy::proxy {
+namespace {
+
+using namespace testing_support;
+
+struct body_fixture {
+  vault::snapshot snap;
+  forward_plan plan;
+  body_fixture() {
+    auto key = make_api_key("b", "body-secret", {"api.example.com"});  // https only
+    key.body_types = {"application/json"};
+    add_credential(snap, "s", std::move(key));
+    plan.upstream = {"http", "api.example.com", 80};
+    plan.content_type = "application/json";
+  }
+};
+
+TEST(DecideBody, ABodyCredentialWithoutAllowPlaintextMovesTheRequestToTls) {
+  body_fixture f;
+  const auto result = decide_body(R"({"t":"{{cred:b}}"})", f.plan, f.snap, "s", token_view{}, exchange_settings{});
+  const auto& decision = std::get<body_decision>(result);
+  EXPECT_EQ(decision.upstream, (upstream_target{"https", "api.example.com", 443}));
+  EXPECT_EQ(decision.body.view(), R"({"t":"body-secret"})");
+}
+
+TEST(DecideBody, WithoutUpgradesItIsRefused) {
+  body_fixture f;
+  exchange_settings strict;
+  strict.inject.upgrade_plaintext = false;
+  const auto result = decide_body(R"({"t":"{{cred:b}}"})", f.plan, f.snap, "s", token_view{}, strict);
+  EXPECT_EQ(std::get<proxy_error>(result).code, error_code::plaintext_not_allowed);
+}
+
+TEST(DecideBody, HeadCredentialsMustBeBoundWhereTheBodyMovesTheRequest) {
+  body_fixture f;
+  auto plain_only = make_api_key("h", "head-secret", {"http://api.example.com"});
+  plain_only.allow_plaintext = true;
+  add_credential(f.snap, "s", std::move(plain_only));
+  f.plan.keys_used = {"h"};
+  const auto result = decide_body(R"({"t":"{{cred:b}}"})", f.plan, f.snap, "s", token_view{}, exchange_settings{});
+  EXPECT_EQ(std::get<proxy_error>(result).code, error_code::host_not_allowed);
+  EXPECT_EQ(std::get<proxy_error>(result).key, "h");
+}
+
+TEST(DecideBody, NoPlaceholderLeavesTheBodyAndTheUpstreamAlone) {
+  body_fixture f;
+  const auto result = decide_body(R"({"t":"plain"})", f.plan, f.snap, "s", token_view{}, exchange_settings{});
+  const auto& decision = std::get<body_decision>(result);
+  EXPECT_FALSE(decision.changed);
+  EXPECT_EQ(decision.upstream, f.plan.upstream);
+}
+
+}  // namespace
+}  // namespace credproxy::proxy
