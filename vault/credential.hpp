@@ -154,6 +154,30 @@ struct solution {
   string_map<token_digest> proxy_tokens;
 };
 
+// The interception CA (SPEC §6; minted leaves come from ca/): the current
+// certificate and key, and the CAs it replaced, which clients keep trusting
+// until the leaves those signed have expired. PEM text throughout; the ca
+// library parses it (the vault only checks the shape).
+struct interception_ca {
+  struct retired_certificate {
+    std::string certificate_pem;
+    std::chrono::system_clock::time_point retired_at{};
+    std::chrono::system_clock::time_point trusted_until{};
+  };
+
+  std::string certificate_pem;
+  secret private_key_pem;  // PKCS#8, unencrypted: it only ever lives in wiping storage
+  std::chrono::system_clock::time_point created_at{};
+  std::string source;  // "generated" | "imported"
+  // Most recently retired first. Entries past trusted_until stay here until
+  // the next write of the CA drops them; readers use trusted_at().
+  std::vector<retired_certificate> retired;
+
+  // The certificates a client should trust at `now`: the current one first,
+  // then every retired one still within its trusted_until.
+  std::vector<std::string_view> trusted_at(std::chrono::system_clock::time_point now) const;
+};
+
 // An immutable view of the whole vault. The proxy holds a shared_ptr to one
 // and never sees it change; a reload builds a new one and swaps it in.
 struct snapshot {
@@ -168,6 +192,8 @@ struct snapshot {
   // OAuth tokens persisted in the vault, by token_slot_id(owner, user): what
   // the token machinery starts from, so a restart does not refresh needlessly.
   string_map<oauth_token_set> oauth_tokens;
+  // nullptr until a CA is created (vault init, or the first `ca export`).
+  std::shared_ptr<const interception_ca> ca;
 
   // nullptr when the solution or the key does not exist (the caller must not
   // be able to tell which).

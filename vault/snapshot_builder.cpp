@@ -3,6 +3,7 @@
 #include "vault/oauth_token_store.hpp"
 
 #include "vault/access_token.hpp"
+#include "vault/ca_store.hpp"
 #include "vault/credential_schema.hpp"
 #include "vault/document_validation.hpp"
 #include "vault/errors.hpp"
@@ -167,6 +168,7 @@ snapshot_ptr build_snapshot(const vault_contents& contents, const std::string& o
     if (auto tokens = load_oauth_tokens(contents, owner, user))
       snap->oauth_tokens.emplace(token_slot_id(owner, user), *std::move(tokens));
   }
+  snap->ca = load_interception_ca(contents);
   return snap;
 }
 

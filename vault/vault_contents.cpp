@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "vault/ca_store.hpp"
 #include "vault/errors.hpp"
 #include "vault/secure_json.hpp"
 #include "vault/timestamp.hpp"
@@ -136,7 +137,8 @@ std::string structure_problem(const boost::json::value& root) {
     if (auto p = solution_problem(s.key(), s.value()); !p.empty()) return p;
   }
   if (auto p = org_problem(obj); !p.empty()) return p;
-  return admin_problem(obj);
+  if (auto p = admin_problem(obj); !p.empty()) return p;
+  return ca_member_problem(obj);
 }
 
 }  // namespace

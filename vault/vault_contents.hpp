@@ -8,10 +8,12 @@
 //        "oauthTokens": {"KEY": {"<user or \"\">": {token set}}}}},
 //    "org": {"oauth": {"TITLE": {...document..., "updatedAt": "..."}},
 //            "oauthTokens": {"TITLE": {"<user or \"\">": {token set}}}},
-//    "admin": {"tokens": {"ID": {"sha256": "<hex>", "createdAt": "...", "description": "..."}}}}
+//    "admin": {"tokens": {"ID": {"sha256": "<hex>", "createdAt": "...", "description": "..."}}},
+//    "ca": {"current": {...}, "retired": [...]}}
 //
 // `revision` counts writes (it becomes the snapshot generation). Token sets
-// are described in oauth_token_store.hpp; every member but format, revision
+// are described in oauth_token_store.hpp, the interception CA in
+// ca_store.hpp; every member but format, revision
 // and solutions.S.credentials is optional (absent = empty). Members this
 // version does not know are kept as they are, so newer parts can be added
 // without a format change; the members it knows are checked for shape when
