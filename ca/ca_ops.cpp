@@ -1,5 +1,9 @@
 #include "ca/ca_ops.hpp"
 
+#include <openssl/rand.h>
+
+#include <array>
+
 #include "ca/errors.hpp"
 #include "ca/import_check.hpp"
 #include "ca/pem.hpp"
@@ -38,7 +42,17 @@ time_point retired_trusted_until(time_point now, const leaf_settings& leaves) {
   return now + leaves.validity + leaves.backdate;
 }
 
-std::string authority_common_name(time_point now) { return "credproxy interception CA " + vault::format_timestamp(now); }
+std::string authority_common_name(time_point now) {
+  std::array<unsigned char, 4> tag{};
+  check_openssl(RAND_bytes(tag.data(), static_cast<int>(tag.size())) == 1, "draw a random CA name tag");
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out = "credproxy interception CA " + vault::format_timestamp(now).substr(0, 10) + " ";
+  for (const auto b : tag) {
+    out.push_back(hex[b >> 4]);
+    out.push_back(hex[b & 0xf]);
+  }
+  return out;
+}
 
 bool ensure_authority(const vault::vault_store& store, time_point now) {
   if (vault::has_interception_ca(store.read())) return false;

@@ -30,8 +30,10 @@ struct ca_change {
 // up the new CA a little late and for clients whose clock runs ahead.
 time_point retired_trusted_until(time_point now, const leaf_settings& leaves);
 
-// "credproxy interception CA 2026-12-04T19:05:12Z": the creation time keeps
-// successive CAs' names apart in trust stores.
+// "credproxy interception CA 2026-12-04 9f3a0c1e": the creation date for
+// people, and a random tag so that two CAs made the same day (a rotation,
+// a test) never share a subject name, which trust stores and chain
+// builders can confuse.
 std::string authority_common_name(time_point now);
 
 // Creates a CA when the vault has none (true), else changes nothing (false).

@@ -14,6 +14,7 @@
 #include "ca/errors.hpp"
 #include "ca/pem.hpp"
 #include "vault/ca_store.hpp"
+#include "vault/timestamp.hpp"
 
 #include "tests/unit/ca_test_support.hpp"
 #include "tests/unit/vault_ops_support.hpp"
@@ -54,7 +55,9 @@ TEST_F(CaOps, EnsureCreatesTheCaOnce) {
   const auto cert = read_certificate(first->ca->certificate_pem);
   char cn[128] = {};
   X509_NAME_get_text_by_NID(X509_get_subject_name(cert.get()), NID_commonName, cn, sizeof cn);
-  EXPECT_EQ(std::string(cn), authority_common_name(now_));
+  EXPECT_THAT(std::string(cn), ::testing::MatchesRegex("credproxy interception CA [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9a-f]{8}"));
+  EXPECT_THAT(std::string(cn), HasSubstr(vault::format_timestamp(now_).substr(0, 10)));
+  EXPECT_NE(authority_common_name(now_), authority_common_name(now_)) << "never the same subject twice";
   EXPECT_THAT(raw_vault_file(), Not(HasSubstr("PRIVATE KEY"))) << "the key is encrypted with the vault";
   EXPECT_THAT(raw_vault_file(), Not(HasSubstr(pem_body_line(std::string(first->ca->private_key_pem.view())))));
 }
