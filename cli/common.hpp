@@ -61,5 +61,6 @@ void register_org_commands(CLI::App& app, global_options& options);
 void register_solution_commands(CLI::App& app, global_options& options);
 void register_admin_commands(CLI::App& app, global_options& options);
 void register_oauth_commands(CLI::App& app, global_options& options);
+void register_ca_commands(CLI::App& app, global_options& options);
 
 }  // namespace credproxy::cli

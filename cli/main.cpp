@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   credproxy::cli::register_solution_commands(app, options);
   credproxy::cli::register_admin_commands(app, options);
   credproxy::cli::register_oauth_commands(app, options);
+  credproxy::cli::register_ca_commands(app, options);
 
   try {
     app.parse(argc, argv);

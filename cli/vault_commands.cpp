@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
 
+#include "ca/ca_ops.hpp"
 #include "cli/common.hpp"
 #include "vault/key_file.hpp"
 #include "vault/master_key.hpp"
@@ -39,6 +41,15 @@ const char* kind_name(kind_t kind) {
   return kind == kind_t::file ? "file" : kind == kind_t::env ? "env" : "passphrase";
 }
 
+// A new vault gets its interception CA at once, so `ca export` and serve
+// agree on one from the start. Failing here leaves a usable vault: the CA
+// is then created on first need.
+void create_interception_ca(const config::config& cfg) {
+  ca::ensure_authority(open_store(cfg), std::chrono::system_clock::now());
+  std::cout << "created the interception CA for HTTPS tunnels; credproxy ca export prints the certificate clients "
+               "must trust\n";
+}
+
 void run_init(const global_options& options) {
   const auto cfg = effective_config(options);
   const auto source = key_source_of(cfg);
@@ -60,6 +71,7 @@ void run_init(const global_options& options) {
                 << "\nwithout the passphrase the vault cannot be decrypted\n";
       break;
   }
+  create_interception_ca(cfg);
 }
 
 // Writes the key, alone, to stdout without any stream buffer keeping a
