@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <iostream>
+#include <thread>
 
 #include "ca/authority.hpp"
 #include "ca/errors.hpp"
@@ -195,6 +196,26 @@ TEST_F(CaLeafMinter, LeavesShareTheMintersKeyAndMintFast) {
   std::cout << "[ mint     ] " << per_mint << " us per leaf (P-256 CA, " << count << " hosts)\n";
   RecordProperty("us_per_mint", static_cast<int>(per_mint));
   EXPECT_LT(per_mint, 20000) << "minting must never stall a worker";
+}
+
+TEST_F(CaLeafMinter, WorkerThreadsShareOneMinter) {
+  const leaf_minter minter(ca());
+  std::vector<std::shared_ptr<const leaf>> leaves(4 * 50);
+  std::vector<std::thread> workers;
+  for (std::size_t w = 0; w < 4; ++w) {
+    workers.emplace_back([&, w] {
+      for (std::size_t i = 0; i < 50; ++i)
+        leaves[w * 50 + i] = minter.mint("h" + std::to_string(w * 50 + i) + ".example.com", now_);
+    });
+  }
+  for (auto& t : workers) t.join();
+  for (std::size_t i = 0; i < leaves.size(); ++i) {
+    ASSERT_NE(leaves[i], nullptr);
+    EXPECT_EQ(verify_leaf(leaves[i]->certificate.get(), ca()->certificate(), "h" + std::to_string(i) + ".example.com",
+                          false, now_),
+              X509_V_OK)
+        << i;
+  }
 }
 
 TEST_F(CaLeafMinter, ImportedRsaAndP384CasSignLeaves) {
