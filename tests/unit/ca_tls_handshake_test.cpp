@@ -45,6 +45,7 @@ struct handshake_result {
   std::string alpn;
   int chain_length = 0;
   int version = 0;
+  int server_error_reason = 0;  // what the server side logs for a failed handshake
 };
 
 // Drives both ends over a BIO pair until both finish or one fails; bounded.
@@ -63,7 +64,9 @@ handshake_result handshake(SSL* client, SSL* server) {
   handshake_result out;
   for (int round = 0; round < 16 && !out.done; ++round) {
     const int c = SSL_do_handshake(client);
+    ERR_clear_error();  // keep only the server's errors
     const int s = SSL_do_handshake(server);
+    if (s != 1 && !blocked(server, s)) out.server_error_reason = ERR_GET_REASON(ERR_peek_last_error());
     if ((c != 1 && !blocked(client, c)) || (s != 1 && !blocked(server, s))) break;
     out.done = c == 1 && s == 1;
   }
@@ -121,6 +124,8 @@ TEST_F(CaTlsHandshake, ClientTrustingAnotherCaFails) {
   const auto r = connect(other->certificate(), "api.example.com");
   EXPECT_FALSE(r.done);
   EXPECT_EQ(r.client_verify, X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN) << "the CA in the chain is not its anchor";
+  // What the proxy sees of a client that does not trust the CA: its alert.
+  EXPECT_EQ(r.server_error_reason, SSL_R_TLSV1_ALERT_UNKNOWN_CA);
 }
 
 TEST_F(CaTlsHandshake, LeafForAnotherHostFails) {
@@ -132,6 +137,7 @@ TEST_F(CaTlsHandshake, LeafForAnotherHostFails) {
   const auto r = handshake(client.get(), server.get());
   EXPECT_FALSE(r.done);
   EXPECT_EQ(r.client_verify, X509_V_ERR_HOSTNAME_MISMATCH);
+  EXPECT_NE(r.server_error_reason, 0);
 }
 
 }  // namespace
