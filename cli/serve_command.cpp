@@ -8,6 +8,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include "admin/api.hpp"
+#include "ca/ca_ops.hpp"
 #include "admin/vault_watcher.hpp"
 #include "cli/common.hpp"
 #include "cli/oauth_support.hpp"
@@ -34,6 +35,19 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& level,
   return log;
 }
 
+// Interception needs a CA in the vault; a vault made before CAs existed
+// (or by serve's own first run) gets one now. Without one, tunnels to
+// hosts with credentials are refused with a clear error at request time.
+void ensure_interception_ca(const config::config& cfg, const vault::vault_store& store, spdlog::logger& log) {
+  if (cfg.connect.intercept == config::connect_config::intercept_mode::none) return;
+  try {
+    if (ca::ensure_authority(store, std::chrono::system_clock::now()))
+      log.info("created the interception CA; clients trust it with: credproxy ca export --out ca.pem");
+  } catch (const std::exception& e) {
+    log.warn("no interception CA ({}): CONNECT to hosts with credentials will be refused", e.what());
+  }
+}
+
 void serve(const global_options& options) {
   const config::config cfg = effective_config(options);
   std::shared_ptr<spdlog::details::thread_pool> log_pool;
@@ -49,6 +63,7 @@ void serve(const global_options& options) {
       log->info("created a new vault at {} (master key: {})", cfg.vault_path.string(), key_source.describe());
     }
     store.emplace(cfg.vault_path, key_source);
+    ensure_interception_ca(cfg, *store, *log);
     snapshot = store->snapshot();
   } catch (const vault::vault_error& e) {
     throw command_error(e.what());

@@ -18,6 +18,10 @@ struct worker_metrics {
   std::atomic<std::uint64_t> requests_injected{0};
   std::atomic<std::uint64_t> upstream_connects{0};
   std::atomic<std::uint64_t> upstream_reuses{0};
+  std::atomic<std::uint64_t> tunnels_opaque{0};
+  std::atomic<std::uint64_t> tunnels_intercepted{0};
+  std::atomic<std::uint64_t> client_tls_failures{0};  // intercepted handshakes that failed (e.g. the CA is not trusted)
+  std::atomic<std::uint64_t> leaves_minted{0};
   std::array<std::atomic<std::uint64_t>, error_code_count> errors{};
 
   static void bump(std::atomic<std::uint64_t>& c) noexcept { c.fetch_add(1, std::memory_order_relaxed); }

@@ -55,10 +55,11 @@ awaitable<void> sweep_pool(worker_context* worker, upstream_pool* pool) {
 
 struct server::worker {
   worker(const proxy_settings& s, const vault::snapshot_holder& vault, oauth::token_source& tokens,
-         const outbound::connector& connector, spdlog::logger& l, std::atomic<std::size_t>& connections)
+         const outbound::connector& connector, interception_shared& interception, spdlog::logger& l,
+         std::atomic<std::size_t>& connections)
       : ioc(std::make_unique<asio::io_context>(1)),
         upstreams(connector, s.limits.max_idle_upstream_per_host, s.timeouts.idle),
-        context(s, vault, tokens, l, connections) {}
+        context(s, vault, tokens, interception, l, connections) {}
   ~worker() {
     // Pooled sockets belong to the io_context's services: close them first.
     upstreams.pool().clear();
@@ -86,10 +87,11 @@ server::server(const config::config& cfg, const vault::snapshot_holder& vault, o
   settings_.replay_on_401 = cfg.oauth.replay_on_401;
   settings_.replay_buffer_bytes = cfg.oauth.replay_buffer_bytes;
   settings_.token_wait = cfg.oauth.wait_timeout;
+  settings_.connect = cfg.connect;
   unsigned n = cfg.workers != 0 ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(
-        std::make_unique<worker>(settings_, vault_, tokens, *connector_, *log_, open_connections_));
+        std::make_unique<worker>(settings_, vault_, tokens, *connector_, interception_, *log_, open_connections_));
   }
 }
 
@@ -247,38 +249,40 @@ void server::begin_shutdown() {
 }
 
 std::string server::metrics_text() const {
-  std::uint64_t accepted = 0, active = 0, requests = 0, injected = 0, connects = 0, reuses = 0;
-  std::array<std::uint64_t, error_code_count> errors{};
-  for (const auto& w : workers_) {
-    const auto& m = w->context.metrics;
-    accepted += m.connections_accepted.load(std::memory_order_relaxed);
-    active += m.connections_active.load(std::memory_order_relaxed);
-    requests += m.requests.load(std::memory_order_relaxed);
-    injected += m.requests_injected.load(std::memory_order_relaxed);
-    connects += m.upstream_connects.load(std::memory_order_relaxed);
-    reuses += m.upstream_reuses.load(std::memory_order_relaxed);
-    for (std::size_t i = 0; i < errors.size(); ++i) errors[i] += m.errors[i].load(std::memory_order_relaxed);
-  }
+  // Each worker's counter, summed at scrape time.
+  const auto sum = [this](std::atomic<std::uint64_t> worker_metrics::*counter) {
+    std::uint64_t total = 0;
+    for (const auto& w : workers_) total += (w->context.metrics.*counter).load(std::memory_order_relaxed);
+    return total;
+  };
   std::string out;
-  auto counter = [&out](const char* name, const char* help, std::uint64_t value, const char* type = "counter") {
+  const auto counter = [&out](const char* name, const char* help, std::uint64_t value, const char* type = "counter") {
     out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name).append(" ");
     out.append(type).append("\n").append(name).append(" ").append(std::to_string(value)).append("\n");
   };
-  counter("credproxy_connections_accepted_total", "Client connections accepted.", accepted);
-  counter("credproxy_connections_active", "Client connections open now.", active, "gauge");
-  counter("credproxy_requests_total", "Requests read from clients.", requests);
+  using m = worker_metrics;
+  counter("credproxy_connections_accepted_total", "Client connections accepted.", sum(&m::connections_accepted));
+  counter("credproxy_connections_active", "Client connections open now.", sum(&m::connections_active), "gauge");
+  counter("credproxy_requests_total", "Requests read from clients.", sum(&m::requests));
   counter("credproxy_requests_injected_total", "Requests into which at least one credential was injected.",
-          injected);
-  counter("credproxy_upstream_connects_total", "New upstream connections.", connects);
-  counter("credproxy_upstream_reuses_total", "Requests sent on a pooled upstream connection.", reuses);
+          sum(&m::requests_injected));
+  counter("credproxy_upstream_connects_total", "New upstream connections.", sum(&m::upstream_connects));
+  counter("credproxy_upstream_reuses_total", "Requests sent on a pooled upstream connection.", sum(&m::upstream_reuses));
+  counter("credproxy_tunnels_opaque_total", "CONNECT tunnels relayed as opaque bytes.", sum(&m::tunnels_opaque));
+  counter("credproxy_tunnels_intercepted_total", "CONNECT tunnels intercepted with a minted certificate.",
+          sum(&m::tunnels_intercepted));
+  counter("credproxy_client_tls_failures_total",
+          "Intercepted TLS handshakes that failed (for example a client that does not trust the CA).",
+          sum(&m::client_tls_failures));
+  counter("credproxy_leaf_certificates_minted_total", "Leaf certificates minted for intercepted hosts.",
+          sum(&m::leaves_minted));
   out.append("# HELP credproxy_errors_total Error replies generated by the proxy, by code.\n");
   out.append("# TYPE credproxy_errors_total counter\n");
-  for (std::size_t i = 0; i < errors.size(); ++i) {
-    out.append("credproxy_errors_total{code=\"")
-        .append(to_string(static_cast<error_code>(i)))
-        .append("\"} ")
-        .append(std::to_string(errors[i]))
-        .append("\n");
+  for (std::size_t i = 0; i < error_code_count; ++i) {
+    std::uint64_t total = 0;
+    for (const auto& w : workers_) total += w->context.metrics.errors[i].load(std::memory_order_relaxed);
+    out.append("credproxy_errors_total{code=\"").append(to_string(static_cast<error_code>(i))).append("\"} ");
+    out.append(std::to_string(total)).append("\n");
   }
   if (more_metrics_) out += more_metrics_();
   return out;

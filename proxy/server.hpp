@@ -81,6 +81,7 @@ class server {
   proxy_settings settings_;
   const vault::snapshot_holder& vault_;
   std::shared_ptr<outbound::connector> connector_;
+  interception_shared interception_;
   std::atomic<std::size_t> open_connections_{0};
   std::vector<std::unique_ptr<worker>> workers_;
   std::size_t next_ = 0;

@@ -9,6 +9,7 @@
 
 #include "config/config.hpp"
 #include "oauth/token_source.hpp"
+#include "proxy/interception.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/policy/exchange.hpp"
 #include "vault/snapshot_holder.hpp"
@@ -24,6 +25,7 @@ struct proxy_settings {
   unsigned replay_on_401 = 2;                   // replays of one request after an upstream 401 to an OAuth token
   std::size_t replay_buffer_bytes = 64 * 1024;  // request bodies kept for sending again
   std::chrono::milliseconds token_wait{10000};  // longest a request waits for an OAuth token
+  config::connect_config connect;               // when and how CONNECT is intercepted
 };
 
 // What shutdown needs of a live client connection.
@@ -38,13 +40,22 @@ class live_connection {
 
 struct worker_context {
   worker_context(const proxy_settings& s, const vault::snapshot_holder& vault, oauth::token_source& token_source,
-                 spdlog::logger& l, std::atomic<std::size_t>& open)
-      : settings(s), snapshots(vault), tokens(token_source), token_cache(token_source), log(l), open_connections(open) {}
+                 interception_shared& shared_tls, spdlog::logger& l, std::atomic<std::size_t>& open)
+      : settings(s),
+        snapshots(vault),
+        tokens(token_source),
+        token_cache(token_source),
+        interception(shared_tls),
+        leaves(s.connect.leaf_cache_size),
+        log(l),
+        open_connections(open) {}
 
   const proxy_settings& settings;
   vault::snapshot_cache snapshots;
   oauth::token_source& tokens;
   oauth::token_table_cache token_cache;
+  interception_shared& interception;
+  leaf_store leaves;
   spdlog::logger& log;
   std::atomic<std::size_t>& open_connections;  // across all workers, for limits.max_connections
   worker_metrics metrics;

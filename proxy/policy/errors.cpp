@@ -47,6 +47,7 @@ std::string_view to_string(error_code code) noexcept {
     case error_code::misdirected_request: return "misdirected_request";
     case error_code::request_body_too_large: return "request_body_too_large";
     case error_code::body_not_allowed: return "body_not_allowed";
+    case error_code::interception_failed: return "interception_failed";
   }
   return "bad_request";
 }
@@ -66,7 +67,8 @@ unsigned status_of(error_code code) noexcept {
     case error_code::oauth_refresh_failed:
     case error_code::upstream_connect_failed:
     case error_code::upstream_tls_failed:
-    case error_code::upstream_protocol_error: return 502;
+    case error_code::upstream_protocol_error:
+    case error_code::interception_failed: return 502;
     case error_code::upstream_timeout: return 504;
     case error_code::request_header_too_large: return 431;
     case error_code::method_not_allowed: return 405;

@@ -6,6 +6,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -85,6 +87,10 @@ struct fake_upstream::impl {
   }
 
   awaitable<void> handle(tcp::socket socket, std::size_t index) {
+    // Head and body go out in separate writes: without this, Nagle holds
+    // the second back for the peer's delayed ACK (40 ms per response).
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
     beast::tcp_stream plain(std::move(socket));
     if (kind_ == kind::http) {
       co_await serve(plain, index);
@@ -159,7 +165,13 @@ struct fake_upstream::impl {
         co_return true;
       }
       const bool close = spec.close || !keep_alive;
-      if (!co_await write_response(stream, spec, close)) co_return false;
+      if (spec.feed) {
+        const bool fed = co_await write_feed(stream, spec);
+        if (!fed) co_return false;
+        continue;
+      }
+      const bool written = co_await write_response(stream, spec, close);
+      if (!written) co_return false;
       if (close) co_return true;
     }
   }
@@ -188,6 +200,37 @@ struct fake_upstream::impl {
     if (rec.body.size() != rec.body_size) rec.body.clear();
     rec.body_sha256 = hash.hex_digest();
     co_return true;
+  }
+
+  // Each pushed chunk in its own write; waits for the test between them
+  // (polling briefly on this thread: a test-only origin, bounded by io_timeout).
+  template <typename Stream>
+  awaitable<bool> write_feed(Stream& stream, const response_spec& spec) {
+    std::string head = status_line(spec.status);
+    for (const auto& [name, value] : spec.headers) head += name + ": " + value + "\r\n";
+    head += "Transfer-Encoding: chunked\r\n\r\n";
+    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(head), nothrow);
+    if (ec) co_return false;
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    const auto give_up = std::chrono::steady_clock::now() + io_timeout;
+    std::string chunk;
+    while (std::chrono::steady_clock::now() < give_up) {
+      if (!spec.feed->next(chunk, std::chrono::milliseconds(0))) {
+        auto [last_ec, w] = co_await asio::async_write(stream, asio::buffer(std::string_view("0\r\n\r\n")), nothrow);
+        co_return !last_ec;
+      }
+      if (chunk.empty()) {
+        pause.expires_after(std::chrono::milliseconds(5));
+        co_await pause.async_wait(nothrow);
+        continue;
+      }
+      char size_line[32];
+      std::snprintf(size_line, sizeof size_line, "%zx\r\n", chunk.size());
+      const std::string out = size_line + chunk + "\r\n";
+      auto [write_ec, w] = co_await asio::async_write(stream, asio::buffer(out), nothrow);
+      if (write_ec) co_return false;
+    }
+    co_return false;
   }
 
   template <typename Stream>
@@ -232,6 +275,32 @@ struct fake_upstream::impl {
     co_return true;
   }
 };
+
+void chunk_feed::push(std::string chunk) {
+  {
+    std::lock_guard lock(mutex_);
+    chunks_.push_back(std::move(chunk));
+  }
+  changed_.notify_all();
+}
+
+void chunk_feed::finish() {
+  {
+    std::lock_guard lock(mutex_);
+    finished_ = true;
+  }
+  changed_.notify_all();
+}
+
+bool chunk_feed::next(std::string& out, std::chrono::milliseconds limit) {
+  std::unique_lock lock(mutex_);
+  changed_.wait_for(lock, limit, [this] { return !chunks_.empty() || finished_; });
+  out.clear();
+  if (chunks_.empty()) return !finished_;
+  out = std::move(chunks_.front());
+  chunks_.pop_front();
+  return true;
+}
 
 fake_upstream::fake_upstream(kind k, const test_ca* ca) : impl_(std::make_shared<impl>()) {
   impl_->kind_ = k;

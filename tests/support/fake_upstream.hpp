@@ -5,6 +5,9 @@
 // answers with a configurable response, including bodies of any size
 // generated on the fly and never stored.
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -40,6 +43,24 @@ struct recorded_request {
 
 inline constexpr std::size_t kept_body_limit = 1 << 20;
 
+// Chunks a test hands to a streaming response (server-sent events), each
+// written as its own chunk when pushed, so a test can tell whether a
+// proxy relays them as they come or holds them back.
+class chunk_feed {
+ public:
+  void push(std::string chunk);
+  void finish();  // the last chunk follows what was pushed
+  // For the server: the next chunk, or false when finished and drained.
+  // Waits at most `limit` for one to arrive (then an empty chunk).
+  bool next(std::string& out, std::chrono::milliseconds limit);
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::string> chunks_;
+  bool finished_ = false;
+};
+
 struct response_spec {
   unsigned status = 200;
   header_list headers;  // extra headers; framing headers are added
@@ -52,6 +73,7 @@ struct response_spec {
   std::string raw;                   // non-empty: sent verbatim instead (broken responses), then close
   std::string raw_then;              // with raw: sent in a second write (a separate TLS record) right after
   bool raw_keep_open = false;        // with raw: keep serving the connection instead of closing
+  std::shared_ptr<chunk_feed> feed;  // non-null: a chunked body of whatever the test pushes, as it pushes it
 
   // Fluent setters: g++ 12 warns on designated initializers that skip members.
   response_spec& with_status(unsigned s) { status = s; return *this; }
@@ -65,6 +87,7 @@ struct response_spec {
   response_spec& silent() { never_answer = true; return *this; }
   response_spec& closing() { close = true; return *this; }
   response_spec& with_raw(std::string bytes) { raw = std::move(bytes); return *this; }
+  response_spec& with_feed(std::shared_ptr<chunk_feed> f) { feed = std::move(f); return *this; }
   // Two writes, connection kept open: a response followed by unsolicited bytes.
   response_spec& with_raw_pair(std::string first, std::string then) {
     raw = std::move(first);
