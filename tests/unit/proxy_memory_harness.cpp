@@ -74,7 +74,7 @@ awaitable<void> serve_origin(std::shared_ptr<origin_connection> origin, origin_h
 
 memory_proxy::memory_proxy(vault::snapshot snap, beast::test::fail_count* fail, std::chrono::milliseconds timeouts)
     : vault(std::make_shared<const vault::snapshot>(std::move(snap))),
-      worker(settings, vault, tokens, *log, open_connections),
+      worker(settings, vault, tokens, interception, *log, open_connections),
       upstreams(ioc, fail),
       proxy_end(fail ? beast::test::stream(ioc, *fail) : beast::test::stream(ioc)),
       client(ioc) {

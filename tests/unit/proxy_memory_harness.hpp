@@ -109,6 +109,7 @@ struct memory_proxy {
   proxy_settings settings;
   vault::snapshot_holder vault;
   fixed_tokens tokens;
+  interception_shared interception;
   std::shared_ptr<spdlog::logger> log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
   std::atomic<std::size_t> open_connections{1};
   worker_context worker;
