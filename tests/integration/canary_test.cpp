@@ -8,6 +8,7 @@
 #include "tests/support/checks.hpp"
 #include "tests/support/credproxy_instance.hpp"
 #include "tests/support/fake_upstream.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/raw_client.hpp"
 
 namespace credproxy::test {
@@ -103,6 +104,68 @@ TEST(Canary, SecretsAppearInNoLogAndNoClientResponse) {
   }
   // Nor in plaintext at rest.
   EXPECT_EQ(read_file(proxy.vault_path()).find(canary), std::string::npos);
+}
+
+// The same rule for intercepted HTTPS: succeeding and failing requests
+// inside tunnels (injected header and query, a JSON body, an unknown key, a
+// Host mismatch, a wrong upstream certificate, an untrusting client),
+// debug logging on.
+TEST(Canary, InterceptedTrafficLeaksNothingEither) {
+  const std::string canary = "Cnry" + random_hex(12);
+  const test_ca origin_ca = make_test_ca();
+  const test_ca stranger = make_test_ca();
+  fake_upstream origin(fake_upstream::kind::https, &origin_ca);
+  fake_upstream impostor(fake_upstream::kind::https, &stranger);
+  const std::string body_doc = R"({"type":"secret","secret":")" + canary + R"(","hosts":[")" + origin.authority() +
+                               R"("],"bodyTypes":["application/json"]})";
+  credproxy_instance proxy(instance_options()
+                               .with_ca(origin_ca.ca_cert_pem)
+                               .with_credential("tls.api", api_key_doc(canary, origin.authority(), false))
+                               .with_credential("tls.body", body_doc)
+                               .with_credential("tls.impostor", api_key_doc(canary, impostor.authority(), false)));
+  const auto ca_file = proxy.dir() / "proxy-ca.pem";
+  ASSERT_EQ(proxy.cli({"ca", "export", "--out", ca_file.string()}).status.code, 0);
+
+  struct step {
+    std::string url;
+    std::vector<std::string> args;
+    unsigned want_status;
+  };
+  const std::vector<step> steps = {
+      {origin.url("/ok"), {"-H", "X-Api-Key: {{cred:tls.api}}"}, 200},
+      {origin.url("/ok?token={{cred:tls.api}}"), {}, 200},
+      {origin.url("/json"), {"-H", "Content-Type: application/json", "--data-binary", R"({"t":"{{cred:tls.body}}"})"}, 200},
+      {origin.url("/unknown"), {"-H", "X-Api-Key: {{cred:tls.nope}} {{cred:tls.api}}"}, 403},
+      {origin.url("/misdirected"), {"-H", "X-Api-Key: {{cred:tls.api}}", "-H", "Host: other.example"}, 421},
+      {impostor.url("/impostor"), {"-H", "X-Api-Key: {{cred:tls.impostor}}"}, 502},
+  };
+  std::vector<std::string> seen_by_client;
+  auto curl = proxy.curl();
+  for (const auto& s : steps) {
+    SCOPED_TRACE(s.url);
+    auto args = s.args;
+    args.insert(args.begin(), {"--cacert", ca_file.string()});
+    const auto r = curl.get(s.url, args);
+    ASSERT_EQ(r.status.code, 0) << r.err;
+    EXPECT_EQ(r.only().status, s.want_status);
+    seen_by_client.push_back(r.only().raw_headers);
+    seen_by_client.push_back(r.only().body);
+  }
+  const auto untrusting = curl.get(origin.url("/untrusting"), {"-H", "X-Api-Key: {{cred:tls.api}}"});
+  EXPECT_NE(untrusting.status.code, 0);
+  seen_by_client.push_back(untrusting.err);
+
+  ASSERT_TRUE(origin.wait_for_requests(3));
+  EXPECT_EQ(origin.requests()[0].header("X-Api-Key"), canary) << "the canary was live";
+  EXPECT_EQ(origin.request_count(), 3u) << "a failing request was forwarded";
+  ASSERT_EQ(proxy.stop().code, 0);
+  const std::string log = proxy.log();
+  EXPECT_GE(lines_with(log, {"status="}).size(), steps.size()) << log;
+  for (const auto& needle : {canary, base64(canary)}) {
+    SCOPED_TRACE("looking for: " + needle);
+    EXPECT_EQ(log.find(needle), std::string::npos) << "in the log: " << lines_with(log, {needle}).front();
+    for (const auto& text : seen_by_client) EXPECT_EQ(text.find(needle), std::string::npos) << "client saw: " << text;
+  }
 }
 
 }  // namespace
