@@ -235,6 +235,21 @@ TEST_F(Interception, AnHttp11ClientWithAlpnNegotiatesHttp11) {
   EXPECT_NE(client.peer_issuer().find("credproxy"), std::string::npos) << client.peer_issuer();
 }
 
+TEST_F(Interception, TunnelsAndRequestsToTheProxyItselfAreRefused) {
+  // A loop would make the inner requests come from a loopback client.
+  tunnel_client_options to_itself;
+  to_itself.proxy_port = proxy_.proxy_port();
+  to_itself.port = proxy_.proxy_port();
+  tls_tunnel_client tunnel(to_itself);
+  EXPECT_EQ(tunnel.open(), 403u);
+  const auto direct = proxy_.curl().get("http://127.0.0.1:" + std::to_string(proxy_.proxy_port()) + "/loop");
+  ASSERT_EQ(direct.status.code, 0) << direct.err;
+  EXPECT_TRUE(is_proxy_error(direct.only(), 403, "egress_denied"));
+  const auto admin = proxy_.curl().get("http://127.0.0.1:" + std::to_string(proxy_.admin_port()) + "/metrics");
+  ASSERT_EQ(admin.status.code, 0) << admin.err;
+  EXPECT_TRUE(is_proxy_error(admin.only(), 403, "egress_denied"));
+}
+
 class InterceptAll : public Interception {
  protected:
   InterceptAll() : Interception("connect:\n  intercept: all\n") {}
