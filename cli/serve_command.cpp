@@ -48,93 +48,118 @@ void ensure_interception_ca(const config::config& cfg, const vault::vault_store&
   }
 }
 
+// One store for the process lifetime: it caches the master key (a
+// passphrase is derived once, not on every reload).
+std::unique_ptr<vault::vault_store> open_vault(const config::config& cfg, spdlog::logger& log) {
+  try {
+    const auto key_source = key_source_of(cfg);
+    if (vault::ensure_vault(cfg.vault_path, key_source))
+      log.info("created a new vault at {} (master key: {})", cfg.vault_path.string(), key_source.describe());
+    auto store = std::make_unique<vault::vault_store>(cfg.vault_path, key_source);
+    ensure_interception_ca(cfg, *store, log);
+    return store;
+  } catch (const vault::vault_error& e) {
+    throw command_error(e.what());
+  }
+}
+
+oauth::service_settings token_settings_for(const config::config& cfg, const provider_access& provider) {
+  oauth::service_settings settings;
+  settings.refresh_margin = cfg.oauth.refresh_margin;
+  settings.backoff_initial = cfg.oauth.backoff_initial;
+  settings.backoff_max = cfg.oauth.backoff_max;
+  settings.client = provider.options;
+  return settings;
+}
+
+admin::api_context admin_context_for(const config::config& cfg, vault::vault_store& store,
+                                     const vault::snapshot_holder& holder, admin::vault_watcher& watcher,
+                                     const provider_access& provider, oauth::adjustable_clock& test_time,
+                                     std::shared_ptr<spdlog::logger> log) {
+  admin::api_context context;
+  context.store = &store;
+  context.snapshot = [&holder] { return holder.load(); };
+  context.after_write = [&watcher] { watcher.poll(); };  // the proxy sees an API write at once
+  context.log = std::move(log);
+  context.provider = &provider.options;  // revocation on DELETE
+  if (cfg.testing_adjustable_clock) {
+    context.advance_clock = [&test_time](std::chrono::seconds by) {
+      test_time.advance(by);
+      return vault::format_timestamp(test_time.now());
+    };
+  }
+  return context;
+}
+
+void announce(const proxy::server& server, const config::config& cfg, spdlog::logger& log) {
+  const auto p = server.proxy_endpoint();
+  const auto a = server.admin_endpoint();
+  log.info("proxy listening on {}:{}", p.address().to_string(), p.port());
+  log.info("admin listening on {}:{}", a.address().to_string(), a.port());
+  if (cfg.default_solution.empty()) {
+    log.info("no default solution: clients must authenticate");
+  } else {
+    log.info("clients without proxy authentication use solution '{}'", cfg.default_solution);
+  }
+}
+
+// Builds everything that serves (token service, watcher, admin API, proxy)
+// in the order their lifetimes need, and runs until a stop signal.
+void run_server(const config::config& cfg, vault::vault_store& store, vault::snapshot_holder& holder,
+                std::shared_ptr<spdlog::logger> log) {
+  // OAuth tokens: fetched and refreshed on the service's own threads, with
+  // the same trust (SPEC §10) and egress policy as upstream connections.
+  oauth::system_clock system_time;
+  oauth::adjustable_clock test_time;
+  const oauth::clock& token_clock =
+      cfg.testing_adjustable_clock ? static_cast<const oauth::clock&>(test_time) : system_time;
+  if (cfg.testing_adjustable_clock)
+    log->warn("testing.adjustable_clock is on: the admin API can move the token clock; never use this in production");
+  // One connector for every outbound connection: upstreams and providers.
+  const auto connector = connector_for(cfg);
+  const auto provider = provider_access_for(cfg, connector);
+  oauth::token_service tokens(store, token_clock, token_settings_for(cfg, *provider), log);
+  tokens.adopt(*holder.load());
+  test_time.on_advance([&tokens] { tokens.wake(); });
+
+  // Hot reload and the admin API block on vault I/O: they run on the
+  // server's control thread and the API's own pool, never an I/O thread.
+  // Declared before the server: its threads use them until it is destroyed.
+  admin::vault_watcher watcher(store, holder, log);
+  watcher.on_publish([&tokens](const vault::snapshot& snap) { tokens.adopt(snap); });
+  const admin::api admin_api(admin_context_for(cfg, store, holder, watcher, *provider, test_time, log));
+
+  proxy::server server(cfg, holder, tokens, connector, log);
+  // Declared after the server, so destroyed before it even when run()
+  // throws: fetches still running answer waiting sessions while the
+  // workers' io_contexts exist.
+  struct stop_tokens_first {
+    oauth::token_service& tokens;
+    ~stop_tokens_first() { tokens.stop(); }
+  } stop_tokens{tokens};
+  server.on_reload([&watcher] { watcher.reload(); });
+  server.add_metrics([&watcher, &tokens] { return watcher.metrics_text() + tokens.metrics_text(); });
+  server.on_poll(admin::vault_poll_interval, [&watcher] { watcher.poll(); });
+  server.set_admin_api([&admin_api](const proxy::admin_request& r) { return admin_api.handle(r); },
+                       [&admin_api](const proxy::admin_request& r) { return admin_api.authenticate(r); });
+  server.bind();
+  announce(server, cfg, *log);
+  server.run();
+}
+
 void serve(const global_options& options) {
   const config::config cfg = effective_config(options);
   std::shared_ptr<spdlog::details::thread_pool> log_pool;
   auto log = make_logger(cfg.log_level, log_pool);
-
-  // One store for the process lifetime: it caches the master key (a
-  // passphrase is derived once, not on every reload).
-  std::optional<vault::vault_store> store;
-  vault::snapshot_ptr snapshot;
+  const auto store = open_vault(cfg, *log);
+  vault::snapshot_holder holder(nullptr);
   try {
-    const auto key_source = key_source_of(cfg);
-    if (vault::ensure_vault(cfg.vault_path, key_source)) {
-      log->info("created a new vault at {} (master key: {})", cfg.vault_path.string(), key_source.describe());
-    }
-    store.emplace(cfg.vault_path, key_source);
-    ensure_interception_ca(cfg, *store, *log);
-    snapshot = store->snapshot();
+    holder.publish(store->snapshot());
   } catch (const vault::vault_error& e) {
     throw command_error(e.what());
   }
-  vault::snapshot_holder holder(std::move(snapshot));
-
   try {
-    // OAuth tokens: fetched and refreshed on the service's own threads, with
-    // the same trust (SPEC §10) and egress policy as upstream connections.
-    oauth::system_clock system_time;
-    oauth::adjustable_clock test_time;
-    const oauth::clock& token_clock = cfg.testing_adjustable_clock ? static_cast<const oauth::clock&>(test_time)
-                                                                   : system_time;
-    if (cfg.testing_adjustable_clock)
-      log->warn("testing.adjustable_clock is on: the admin API can move the token clock; never use this in production");
-    // One connector for every outbound connection: upstreams and providers.
-    const auto connector = connector_for(cfg);
-    const auto provider = provider_access_for(cfg, connector);
-    oauth::service_settings token_settings;
-    token_settings.refresh_margin = cfg.oauth.refresh_margin;
-    token_settings.backoff_initial = cfg.oauth.backoff_initial;
-    token_settings.backoff_max = cfg.oauth.backoff_max;
-    token_settings.client = provider->options;
-    oauth::token_service tokens(*store, token_clock, std::move(token_settings), log);
-    tokens.adopt(*holder.load());
-    test_time.on_advance([&tokens] { tokens.wake(); });
-
-    // Hot reload (changes by other processes, within a poll) and the admin
-    // API. Both block on vault I/O, so they run on the server's control
-    // thread and the API's own pool, never an I/O thread. Declared before
-    // the server: its threads use them until it is destroyed.
-    admin::vault_watcher watcher(*store, holder, log);
-    watcher.on_publish([&tokens](const vault::snapshot& snap) { tokens.adopt(snap); });
-    admin::api_context api_context;
-    api_context.store = &*store;
-    api_context.snapshot = [&holder] { return holder.load(); };
-    api_context.after_write = [&watcher] { watcher.poll(); };  // the proxy sees an API write at once
-    api_context.log = log;
-    api_context.provider = &provider->options;  // revocation on DELETE
-    if (cfg.testing_adjustable_clock) {
-      api_context.advance_clock = [&test_time](std::chrono::seconds by) {
-        test_time.advance(by);
-        return vault::format_timestamp(test_time.now());
-      };
-    }
-    const admin::api admin_api(std::move(api_context));
-
-    proxy::server server(cfg, holder, tokens, connector, log);
-    // Declared after the server, so destroyed before it even when run()
-    // throws: fetches still running answer waiting sessions while the
-    // workers' io_contexts exist.
-    struct stop_tokens_first {
-      oauth::token_service& tokens;
-      ~stop_tokens_first() { tokens.stop(); }
-    } stop_tokens{tokens};
-    server.on_reload([&watcher] { watcher.reload(); });
-    server.add_metrics([&watcher, &tokens] { return watcher.metrics_text() + tokens.metrics_text(); });
-    server.on_poll(admin::vault_poll_interval, [&watcher] { watcher.poll(); });
-    server.set_admin_api([&admin_api](const proxy::admin_request& r) { return admin_api.handle(r); },
-                         [&admin_api](const proxy::admin_request& r) { return admin_api.authenticate(r); });
-    server.bind();
-    const auto p = server.proxy_endpoint();
-    const auto a = server.admin_endpoint();
-    log->info("proxy listening on {}:{}", p.address().to_string(), p.port());
-    log->info("admin listening on {}:{}", a.address().to_string(), a.port());
-    if (cfg.default_solution.empty()) {
-      log->info("no default solution: clients must authenticate");
-    } else {
-      log->info("clients without proxy authentication use solution '{}'", cfg.default_solution);
-    }
-    server.run();
+    run_server(cfg, *store, holder, log);
   } catch (const std::exception& e) {
     log->flush();
     throw command_error(e.what());
