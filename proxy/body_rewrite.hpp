@@ -9,6 +9,7 @@
 
 #include "proxy/body_sink.hpp"
 #include "proxy/forwarding.hpp"
+#include "proxy/planning.hpp"
 
 namespace credproxy::proxy {
 
@@ -44,34 +45,23 @@ awaitable<std::optional<proxy_error>> read_whole_body(Client& client, connection
   if (!result.complete)
     co_return proxy_error{error_code::bad_request,
                           result.malformed ? "malformed chunked request body" : "the request body ended early", {}};
+  flow.original_body.emplace();
+  flow.original_body->assign(body);
   co_return std::nullopt;
 }
 
 }  // namespace body_rewrite_detail
 
-// Reads the body, replaces its placeholders and updates the flow: the body
-// to send is then kept whole (flow.kept) and its framing is a length.
+// Reads the whole body (the plan said it may hold placeholders) into
+// flow.original_body; finish_plan renders it.
 template <class Client, class Upstreams>
-awaitable<std::optional<proxy_error>> rewrite_request_body(Client& client, connection_context<Upstreams>& conn,
-                                                           const request_head& head, const vault::snapshot& snap,
-                                                           std::string_view solution, request_flow& flow) {
+awaitable<std::optional<proxy_error>> read_body_for_rewrite(Client& client, connection_context<Upstreams>& conn,
+                                                            const request_head& head, request_flow& flow) {
   wiping_string body;
   auto unread = co_await body_rewrite_detail::read_whole_body(client, conn, head, flow, body);
+  secure_wipe(body.data(), body.size());  // its copy lives on in original_body; this one goes
   if (unread) co_return unread;
   flow.client_body_done = true;
-  auto decided = co_await decide_body_with_tokens(conn.worker, *conn.watch, body, flow.plan, snap, solution);
-  if (auto* error = std::get_if<proxy_error>(&decided)) co_return std::move(*error);
-  auto& decision = std::get<body_decision>(decided);
-  flow.plan.upstream = decision.upstream;
-  for (auto& key : decision.keys_used)
-    if (std::find(flow.plan.keys_used.begin(), flow.plan.keys_used.end(), key) == flow.plan.keys_used.end())
-      flow.plan.keys_used.push_back(std::move(key));
-  for (auto& use : decision.oauth_uses) flow.plan.oauth_uses.push_back(std::move(use));
-  const std::string_view send = decision.changed ? decision.body.view() : std::string_view(body);
-  flow.kept.bytes.assign(send);
-  flow.kept.limit = flow.kept.bytes.size();
-  flow.wire_head = flow.plan.head;
-  finish_request_head(flow.wire_head, body_framing::length, flow.kept.bytes.size(), true);
   co_return std::nullopt;
 }
 

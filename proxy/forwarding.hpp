@@ -23,27 +23,6 @@ namespace credproxy::proxy {
 
 inline constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
 
-// One request's state across its attempts. Owned by the request's frame
-// for as long as a body pump may refer to it.
-struct request_flow {
-  forward_plan plan;
-  wiping_string wire_head;          // plan.head with framing: what is written upstream
-  body_copy kept;                   // the body as sent, for sending it again
-  std::uint64_t body_sent = 0;      // Content-Length body bytes already written upstream
-  bool client_body_done = false;    // the client's body was read to its end (or there was none)
-  bool continue_sent = false;       // 100 Continue went to the client
-  bool discard_body = false;        // an early response: the pump drains the client's body
-  child_task body_pump;             // the rest of the request body, client -> upstream
-  std::string_view body_failure;    // why the pump stopped short, when it did
-  std::shared_ptr<void> retired_upstream;  // a failed attempt's connection, alive while the pump may use it
-  unsigned retries_left = 1;
-  unsigned replays_left = 0;
-
-  bool body_resendable(const request_head& head) const noexcept {
-    return !head.has_body() || (client_body_done && !kept.overflowed);
-  }
-};
-
 template <class Connection>
 struct attempt {
   attempt_report report;
@@ -122,7 +101,8 @@ awaitable<void> pump_request_rest(Client& client, Connection& upstream, connecti
   if (flow.discard_body) co_return;
   if (!result.complete) {
     // A half-sent request must never look complete to the origin.
-    flow.body_failure = result.malformed ? "malformed chunked request body" : "the request body ended early";
+    flow.body_failure = proxy_error{error_code::bad_request,
+                                    result.malformed ? "malformed chunked request body" : "the request body ended early", {}};
     conn.watch->abort_upstream_now();
     co_return;
   }
@@ -158,8 +138,8 @@ awaitable<void> await_response(Client& client, Connection& upstream, connection_
   for (;;) {
     auto got = co_await read_head<response_head>(upstream, conn.upstream_in, bounds.max_bytes, parse);
     if (auto* missing = std::get_if<head_not_read>(&got)) {
-      if (!flow.body_failure.empty())
-        no_response(out, {error_code::bad_request, std::string(flow.body_failure), {}}, false, true);
+      if (flow.body_failure)
+        no_response(out, *flow.body_failure, false, true);
       else if (conn.watch->expired())
         no_response(out, {error_code::upstream_timeout, host + " did not answer in time", {}}, true, true);
       else
@@ -351,11 +331,13 @@ awaitable<forward_result> forward(Client& client, connection_context<Upstreams>&
                               flow.plan.upstream.host, flow.replays_left);
         auto failure = co_await refresh_and_wait(conn.worker, *conn.watch, flow.plan);
         if (failure) co_return failed_request{std::move(*failure), false};
+        // Everything is decided again: the head, a body with placeholders
+        // (its tokens, the upstream it may move the request to), the framing.
         auto replanned = co_await plan_forwarding(conn.worker, *conn.watch, head, origin, snap, solution);
         if (auto* error = std::get_if<proxy_error>(&replanned)) co_return failed_request{std::move(*error), false};
         flow.plan = std::move(std::get<forward_plan>(replanned));
-        flow.wire_head = flow.plan.head;
-        finish_request_head(flow.wire_head, head.body, head.content_length, head.length_given);
+        auto unfinished = co_await finish_plan(conn.worker, *conn.watch, head, snap, solution, flow);
+        if (unfinished) co_return failed_request{std::move(*unfinished), false};
         may_reuse = true;
         continue;
       }

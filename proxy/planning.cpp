@@ -103,6 +103,37 @@ awaitable<std::variant<body_decision, proxy_error>> decide_body_with_tokens(work
   }
 }
 
+namespace {
+
+void apply_body_decision(body_decision& decision, std::string_view original, request_flow& flow) {
+  flow.plan.upstream = decision.upstream;
+  for (auto& key : decision.keys_used)
+    if (std::find(flow.plan.keys_used.begin(), flow.plan.keys_used.end(), key) == flow.plan.keys_used.end())
+      flow.plan.keys_used.push_back(std::move(key));
+  for (auto& use : decision.oauth_uses) flow.plan.oauth_uses.push_back(std::move(use));
+  flow.kept.assign(decision.changed ? decision.body.view() : original);
+}
+
+}  // namespace
+
+awaitable<std::optional<proxy_error>> finish_plan(worker_context& worker, watchdog& watch, const request_head& head,
+                                                  const vault::snapshot& snap, std::string_view solution,
+                                                  request_flow& flow) {
+  secure_wipe(flow.wire_head.data(), flow.wire_head.size());
+  if (!flow.original_body) {
+    flow.wire_head.assign(flow.plan.head);
+    finish_request_head(flow.wire_head, head.body, head.content_length, head.length_given);
+    co_return std::nullopt;
+  }
+  const std::string_view original(flow.original_body->bytes);
+  auto decided = co_await decide_body_with_tokens(worker, watch, original, flow.plan, snap, solution);
+  if (auto* error = std::get_if<proxy_error>(&decided)) co_return std::move(*error);
+  apply_body_decision(std::get<body_decision>(decided), original, flow);
+  flow.wire_head.assign(flow.plan.head);
+  finish_request_head(flow.wire_head, body_framing::length, flow.kept.bytes.size(), true);
+  co_return std::nullopt;
+}
+
 bool token_rejected(worker_context& worker, const forward_plan& plan, unsigned status) {
   if (status != 401 || plan.oauth_uses.empty()) return false;
   const auto& table = worker.token_cache.get();

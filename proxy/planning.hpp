@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "proxy/policy/exchange.hpp"
+#include "proxy/request_flow.hpp"
 #include "proxy/watchdog.hpp"
 #include "proxy/worker.hpp"
 
@@ -26,6 +27,14 @@ awaitable<std::variant<body_decision, proxy_error>> decide_body_with_tokens(work
                                                                            std::string_view body, const forward_plan& plan,
                                                                            const vault::snapshot& snap,
                                                                            std::string_view solution);
+
+// After plan_forwarding (first, and for every replay): a body read whole
+// for its placeholders (flow.original_body) is rendered for this plan,
+// which may move the request to TLS, and becomes flow.kept; then the head
+// gets the framing of the body as it will be sent (flow.wire_head).
+awaitable<std::optional<proxy_error>> finish_plan(worker_context& worker, watchdog& watch, const request_head& head,
+                                                  const vault::snapshot& snap, std::string_view solution,
+                                                  request_flow& flow);
 
 // Waits, at most settings.token_wait, for the source's answer to `request`.
 // nullopt: the token table now holds a usable token for the slot.

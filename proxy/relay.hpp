@@ -17,6 +17,7 @@
 #include "proxy/io_buffer.hpp"
 #include "proxy/policy/http_head.hpp"
 #include "proxy/policy/message_head.hpp"
+#include "proxy/request_flow.hpp"
 #include "proxy/stream_ops.hpp"
 #include "proxy/watchdog.hpp"
 
@@ -44,24 +45,6 @@ class chunked_decoder {
   std::vector<parsed_field> fields_;
   wiping_string output_;
   request_parser parser_;
-};
-
-// A copy of a body as it is sent, for sending it again (a stale pooled
-// connection, a replay after an upstream 401), up to `limit` bytes.
-struct body_copy {
-  wiping_string bytes;
-  std::size_t limit = 0;
-  bool overflowed = false;
-  void keep(std::string_view data) {
-    if (overflowed) return;
-    if (bytes.size() + data.size() > limit) {
-      overflowed = true;
-      secure_wipe(bytes.data(), bytes.size());
-      bytes.clear();
-      return;
-    }
-    bytes.append(data);
-  }
 };
 
 struct pump_spec {

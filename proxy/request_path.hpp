@@ -60,23 +60,20 @@ awaitable<forward_result> proxy_request(Client& client, connection_context<Upstr
     co_return failed_request{std::move(*error), close};
   }
   flow.plan = std::move(std::get<forward_plan>(planned));
+  flow.kept.limit = conn.worker.settings.replay_buffer_bytes;
+  if (flow.plan.rewrite_body) {
+    auto unread = co_await read_body_for_rewrite(client, conn, head, flow);
+    if (unread) co_return failed_request{std::move(*unread), true};
+  }
+  auto refused = co_await finish_plan(conn.worker, *conn.watch, head, *snap, who, flow);
+  if (refused) {
+    if (!refused->key.empty()) record.keys.assign(1, refused->key);
+    co_return failed_request{std::move(*refused), close};
+  }
   record.keys = flow.plan.keys_used;
   record.host = flow.plan.upstream.host;
   record.port = flow.plan.upstream.port;
   if (!flow.plan.keys_used.empty()) worker_metrics::bump(conn.worker.metrics.requests_injected);
-  flow.wire_head = flow.plan.head;
-  finish_request_head(flow.wire_head, head.body, head.content_length, head.length_given);
-  flow.kept.limit = conn.worker.settings.replay_buffer_bytes;
-  if (flow.plan.rewrite_body) {
-    auto refused = co_await rewrite_request_body(client, conn, head, *snap, who, flow);
-    if (refused) {
-      if (!refused->key.empty()) record.keys.assign(1, refused->key);
-      co_return failed_request{std::move(*refused), true};
-    }
-    record.keys = flow.plan.keys_used;
-    record.host = flow.plan.upstream.host;
-    record.port = flow.plan.upstream.port;
-  }
   flow.replays_left = flow.plan.oauth_uses.empty() ? 0 : conn.worker.settings.replay_on_401;
   conn.worker.log.debug("forwarding {} {}://{}:{}", head.method, flow.plan.upstream.scheme, flow.plan.upstream.host,
                         flow.plan.upstream.port);

@@ -12,6 +12,7 @@ namespace http = boost::beast::http;
 awaitable<std::variant<std::unique_ptr<memory_connection>, outbound::connect_error>> memory_upstreams::connect(
     const outbound::target& where, outbound::cancel_points&) {
   if (refuse_connect) co_return outbound::connect_error{outbound::failure::connect, "cannot connect to " + where.host};
+  targets.push_back(where);
   auto local = fail_ ? std::make_unique<memory_connection>(ioc_, *fail_) : std::make_unique<memory_connection>(ioc_);
   if (read_size > 0) local->read_size(read_size);
   auto origin = std::make_shared<origin_connection>();

@@ -56,6 +56,7 @@ class memory_upstreams {
   bool answer_after_head = false;  // answer as soon as a request head arrived, then close
   std::size_t read_size = 0;       // > 0: the proxy reads at most this many bytes at a time
   std::vector<std::shared_ptr<origin_connection>> connections;
+  std::vector<outbound::target> targets;  // where each connection was opened
   std::map<std::string, std::vector<std::unique_ptr<connection>>, std::less<>> idle;
 
   std::unique_ptr<connection> take_idle(std::string_view key, std::chrono::steady_clock::time_point) {
@@ -80,15 +81,25 @@ class memory_upstreams {
 // end and answers each with `respond`; records what it saw.
 awaitable<void> serve_origin(std::shared_ptr<origin_connection> origin, origin_handler respond, bool answer_after_head);
 
+// A token source whose table the test sets; `on_request` answers fetches
+// (default: no token can be had).
 class fixed_tokens final : public oauth::token_source {
  public:
   oauth::token_table_ptr current() const override { return table; }
-  std::uint64_t generation() const noexcept override { return 1; }
-  oauth::time_point now() const noexcept override { return oauth::time_point{}; }
-  void request(oauth::token_request, std::function<void(oauth::token_outcome)> done) override {
+  std::uint64_t generation() const noexcept override { return generation_value; }
+  oauth::time_point now() const noexcept override { return now_value; }
+  void request(oauth::token_request request, std::function<void(oauth::token_outcome)> done) override {
+    if (on_request) return done(on_request(request));
     done(oauth::token_outcome{oauth::token_outcome::status::missing, "no tokens in this test"});
   }
+  void publish(oauth::token_table next) {
+    table = std::make_shared<oauth::token_table>(std::move(next));
+    ++generation_value;
+  }
   oauth::token_table_ptr table = std::make_shared<oauth::token_table>();
+  std::uint64_t generation_value = 1;
+  oauth::time_point now_value{};
+  std::function<oauth::token_outcome(const oauth::token_request&)> on_request;
 };
 
 // One proxy connection served in memory: the client end is `client`.

@@ -153,6 +153,53 @@ TEST(InMemorySession, UnknownKeyIsRefusedAndNothingIsForwarded) {
   EXPECT_TRUE(proxy.upstreams.connections.empty());
 }
 
+// A replay after an upstream 401 renders everything again: the token in a
+// rewritten body, the upstream the body moved the request to, and the
+// framing of the body as sent (regression: the replay once went out over
+// plain http with the client's original Content-Length).
+TEST(InMemorySession, ReplayAfterABodyRewriteRendersBodyUpstreamAndFramingAgain) {
+  vault::snapshot snap;
+  auto oauth_key = make_oauth("o", "client_credentials", {"api.example.com"});
+  oauth_key.body_types = {"application/json"};
+  add_credential(snap, "default", std::move(oauth_key));
+  memory_proxy proxy(std::move(snap));
+  const auto owner = vault::token_owner::credential("default", "o");
+  oauth::token_table first;
+  put_token(first, owner, "", "TOKEN-1", std::nullopt, 1);
+  proxy.tokens.publish(std::move(first));
+  proxy.tokens.now_value = oauth::time_point{} + std::chrono::hours(1);  // TOKEN-1 is not young: a 401 refreshes it
+  proxy.tokens.on_request = [&](const oauth::token_request& request) {
+    EXPECT_EQ(request.rejected_serial, 1u);
+    oauth::token_table second;
+    put_token(second, owner, "", "TOKEN-2", std::nullopt, 2);
+    proxy.tokens.publish(std::move(second));
+    return oauth::token_outcome{oauth::token_outcome::status::ready, ""};
+  };
+  int answered = 0;
+  proxy.upstreams.respond = [&](const std::string&) {
+    return std::string(++answered == 1 ? "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"
+                                       : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  };
+  const std::string body = R"({"t":"{{cred:o.token}}"})";
+  proxy.proxy_end.append("POST http://api.example.com/p HTTP/1.1\r\nHost: api.example.com\r\nContent-Type: "
+                         "application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                         "\r\nConnection: close\r\n\r\n" + body);
+  proxy.start();
+  ASSERT_TRUE(proxy.run_until_done());
+  EXPECT_EQ(status_lines(proxy.client_output()), std::vector<std::string>{"HTTP/1.1 200 OK"});
+  ASSERT_FALSE(proxy.upstreams.targets.empty());
+  for (const auto& target : proxy.upstreams.targets) EXPECT_TRUE(target.tls) << "every attempt over TLS";
+  std::vector<std::string> seen;
+  for (const auto& origin : proxy.upstreams.connections) {
+    EXPECT_TRUE(origin->partial.empty()) << "left over: " << origin->partial;
+    seen.insert(seen.end(), origin->requests.begin(), origin->requests.end());
+  }
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_TRUE(seen[0].ends_with(R"({"t":"TOKEN-1"})"));
+  EXPECT_TRUE(seen[1].ends_with(R"({"t":"TOKEN-2"})"));
+  EXPECT_NE(seen[1].find("Content-Length: 15\r\n"), std::string::npos) << seen[1];
+}
+
 // An I/O failure at every step (client and upstream streams share one
 // fail_count) must end the connection cleanly: no hang, a proper reply or
 // none, and never a half-sent request that an origin could take as whole.
