@@ -43,6 +43,12 @@ struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Not an error: ends the process with `code` once the command's cleanup has
+// run (its destructors, during unwinding). `run` exits with its child's status.
+struct exit_with {
+  int code = 0;
+};
+
 // Reads a whole document from a file path or "-" (stdin). The returned
 // string may hold secrets: wrap it in wipe_on_exit, or use with_document.
 std::string read_document(const std::string& path_or_dash);
@@ -62,5 +68,6 @@ void register_solution_commands(CLI::App& app, global_options& options);
 void register_admin_commands(CLI::App& app, global_options& options);
 void register_oauth_commands(CLI::App& app, global_options& options);
 void register_ca_commands(CLI::App& app, global_options& options);
+void register_run_command(CLI::App& app, global_options& options);
 
 }  // namespace credproxy::cli

@@ -18,9 +18,12 @@ int main(int argc, char** argv) {
   credproxy::cli::register_admin_commands(app, options);
   credproxy::cli::register_oauth_commands(app, options);
   credproxy::cli::register_ca_commands(app, options);
+  credproxy::cli::register_run_command(app, options);
 
   try {
     app.parse(argc, argv);
+  } catch (const credproxy::cli::exit_with& e) {
+    return e.code;
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 1;
