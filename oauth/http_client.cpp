@@ -82,7 +82,9 @@ http_result failed(std::string why) {
 }
 
 // What perform() and its coroutine share. Declared before the io_context,
-// so it outlives every handler the context may still destroy.
+// so it outlives every handler the context may still destroy; the
+// connection inside it is released before the context goes (its sockets
+// and timers belong to the context's services).
 struct exchange_state {
   outbound::cancel_points points;
   std::unique_ptr<outbound::connection> connection;
@@ -147,10 +149,12 @@ http_result run_bounded(const parsed_url& url, const client_options& options, se
     if (state.connection) state.connection->abort();
     ioc.restart();
     ioc.run_for(std::chrono::seconds(1));
+    state.connection.reset();
     http_result r = failed("timed out after " + std::to_string(options.timeout.count()) + " ms");
     r.timed_out = true;
     return r;
   }
+  state.connection.reset();
   return std::move(state.result);
 }
 
