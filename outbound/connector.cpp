@@ -71,26 +71,32 @@ void cancel_points::cancel() noexcept {
 }
 
 connector::connector(egress_policy egress, std::shared_ptr<ssl::context> tls)
-    : egress_(std::move(egress)), tls_(std::move(tls)), refused_(std::make_shared<const std::vector<tcp::endpoint>>()) {}
+    : egress_(std::move(egress)), tls_(std::move(tls)), refused_(std::make_shared<const refused_set>()) {}
 
 void connector::refuse_listeners(const std::vector<tcp::endpoint>& listeners) {
-  auto refused = std::make_shared<std::vector<tcp::endpoint>>();
+  auto refused = std::make_shared<refused_set>();
   for (const auto& listener : listeners) {
     if (!listener.address().is_unspecified()) {
-      refused->emplace_back(canonical(listener.address()), listener.port());
+      refused->endpoints.emplace_back(canonical(listener.address()), listener.port());
       continue;
     }
-    for (const auto& address : local_addresses()) refused->emplace_back(canonical(address), listener.port());
+    refused->wildcard_ports.push_back(listener.port());
+    for (const auto& address : local_addresses()) refused->endpoints.emplace_back(canonical(address), listener.port());
   }
   refused_.store(std::move(refused));
 }
 
 bool connector::is_own_listener(const tcp::endpoint& endpoint) const noexcept {
   const auto refused = refused_.load();
-  const tcp::endpoint wanted(canonical(endpoint.address()), endpoint.port());
-  // An unspecified destination (0.0.0.0) reaches this host too.
-  return std::any_of(refused->begin(), refused->end(), [&](const tcp::endpoint& own) {
-    return own.port() == wanted.port() && (own.address() == wanted.address() || wanted.address().is_unspecified());
+  const auto address = canonical(endpoint.address());
+  const auto port = endpoint.port();
+  // An unspecified destination (0.0.0.0) reaches this host too, and every
+  // loopback address reaches a wildcard listener.
+  const bool wildcard = std::find(refused->wildcard_ports.begin(), refused->wildcard_ports.end(), port) !=
+                        refused->wildcard_ports.end();
+  if (wildcard && (address.is_loopback() || address.is_unspecified())) return true;
+  return std::any_of(refused->endpoints.begin(), refused->endpoints.end(), [&](const tcp::endpoint& own) {
+    return own.port() == port && (own.address() == address || address.is_unspecified());
   });
 }
 

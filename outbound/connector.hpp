@@ -56,7 +56,8 @@ class connector {
   connector(egress_policy egress, std::shared_ptr<ssl::context> tls);
 
   // The proxy's own listening addresses, once bound. A wildcard listener
-  // (0.0.0.0 / ::) refuses its port on every local interface address.
+  // (0.0.0.0 / ::) refuses its port on every local interface address and
+  // on the whole loopback range (127.0.0.2 reaches it too).
   void refuse_listeners(const std::vector<tcp::endpoint>& listeners);
 
   // Runs on the caller's executor. Timeouts are the caller's job, through
@@ -70,8 +71,12 @@ class connector {
 
   egress_policy egress_;
   std::shared_ptr<ssl::context> tls_;
+  struct refused_set {
+    std::vector<tcp::endpoint> endpoints;
+    std::vector<unsigned short> wildcard_ports;
+  };
   // Written once after binding, read by any thread: swapped, never edited.
-  std::atomic<std::shared_ptr<const std::vector<tcp::endpoint>>> refused_;
+  std::atomic<std::shared_ptr<const refused_set>> refused_;
 };
 
 // The client TLS context for every outbound connection: system trust store
