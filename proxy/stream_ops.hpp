@@ -25,13 +25,15 @@ void close_stream(Stream& stream) noexcept {
 }
 
 // Ends our sending side so the peer reads end-of-stream while its own
-// sending side stays open (half-close, for tunnels). TLS streams are closed
-// instead: a raw TCP half-close would truncate the record stream. Streams
-// without a half-close (beast::test::stream) are left as they are.
+// sending side stays open (half-close: tunnels, and the drain after an
+// early response). TLS streams are left open: a raw TCP half-close would
+// cut the record stream, and closing would reset a client still uploading
+// before it read the response; the caller closes once the body is drained.
+// Streams without a half-close (beast::test::stream) are left as they are.
 template <class Stream>
 void shutdown_send(Stream& stream) noexcept {
   if constexpr (requires { stream.next_layer(); }) {
-    close_stream(stream);
+    return;
   } else if constexpr (requires(sys_error ec) { stream.shutdown(tcp::socket::shutdown_send, ec); }) {
     sys_error ignored;
     stream.shutdown(tcp::socket::shutdown_send, ignored);

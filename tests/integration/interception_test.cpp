@@ -200,6 +200,27 @@ TEST_F(Interception, ServerSentEventsArriveAsTheyAreSent) {
   EXPECT_NE(client.read_until("0\r\n\r\n", std::chrono::seconds(3)).find("0\r\n\r\n"), std::string::npos);
 }
 
+// An origin refusing an upload before reading it (413 after the head): the
+// answer reaches a client that is still sending, over the tunnel's TLS, and
+// the rest of its body is read and dropped rather than the connection reset.
+TEST_F(Interception, AnEarlyAnswerReachesAClientThatIsStillUploading) {
+  origin_.respond_before_body(response_spec().with_status(413).with_body("too big"));
+  tls_tunnel_client client(tunnel_options(origin_, read_file(proxy_ca_)));
+  ASSERT_EQ(client.open(), 200u);
+  std::string error;
+  ASSERT_TRUE(client.handshake(error)) << error;
+  const std::size_t size = 8 << 20;
+  ASSERT_TRUE(client.write("POST /upload HTTP/1.1\r\nHost: " + origin_.authority() +
+                           "\r\nX-Api-Key: {{cred:tls.key}}\r\nContent-Length: " + std::to_string(size) + "\r\n\r\n" +
+                           std::string(64 * 1024, 'a')));
+  const std::string answer = client.read_until("too big", std::chrono::seconds(5));
+  ASSERT_NE(answer.find("HTTP/1.1 413"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("Connection: close"), std::string::npos);
+  EXPECT_TRUE(client.write(std::string(size - 64 * 1024, 'b'))) << "the proxy reset a client still uploading";
+  ASSERT_TRUE(origin_.wait_for_requests(1));
+  EXPECT_EQ(origin_.requests()[0].header("X-Api-Key"), tls_secret);
+}
+
 TEST_F(Interception, WrongUpstreamCertificateIsUpstreamTlsFailedInsideTheTunnel) {
   const test_ca stranger = make_test_ca();
   fake_upstream impostor(fake_upstream::kind::https, &stranger);

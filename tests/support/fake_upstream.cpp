@@ -19,6 +19,7 @@
 #include <limits>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -73,6 +74,7 @@ struct fake_upstream::impl {
   std::function<response_spec(const recorded_request&)> handler_ = [](const recorded_request&) {
     return response_spec{};
   };
+  std::optional<response_spec> early_;  // respond_before_body
   std::atomic<std::size_t> connections_{0};
   std::atomic<std::size_t> tls_failures_{0};
   std::atomic<std::uint64_t> bytes_{0};
@@ -138,7 +140,20 @@ struct fake_upstream::impl {
         if (wec) co_return false;
       }
 
-      if (!co_await read_body(stream, buffer, parser, rec)) co_return false;
+      std::optional<response_spec> early;
+      {
+        std::lock_guard lock(mutex_);
+        early = early_;
+        if (early) requests_.push_back(rec);
+      }
+      if (early) {
+        changed_.notify_all();
+        const bool written = co_await write_response(stream, *early, true);
+        (void)written;
+        co_return true;
+      }
+      const bool body_read = co_await read_body(stream, buffer, parser, rec);
+      if (!body_read) co_return false;
       const bool keep_alive = head.keep_alive();
 
       response_spec spec;
@@ -336,6 +351,11 @@ std::string fake_upstream::url(std::string_view path_and_query, std::string_view
 
 void fake_upstream::respond_with(response_spec spec) {
   set_handler([spec = std::move(spec)](const recorded_request&) { return spec; });
+}
+
+void fake_upstream::respond_before_body(response_spec spec) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->early_ = std::move(spec);
 }
 
 void fake_upstream::set_handler(std::function<response_spec(const recorded_request&)> handler) {

@@ -113,6 +113,9 @@ class fake_upstream {
   std::string url(std::string_view path_and_query, std::string_view scheme = {}) const;
 
   void respond_with(response_spec spec);  // for every following request
+  // Answer each request as soon as its head arrived, without reading its
+  // body, then close (an origin refusing an upload early: 413, 401).
+  void respond_before_body(response_spec spec);
   void set_handler(std::function<response_spec(const recorded_request&)> handler);
 
   std::vector<recorded_request> requests() const;

@@ -86,12 +86,16 @@ bool tls_tunnel_client::handshake(std::string& error) {
   return !result;
 }
 
-void tls_tunnel_client::write(std::string_view data) {
+bool tls_tunnel_client::write(std::string_view data) {
   auto& i = *impl_;
   bool done = false;
-  asio::async_write(*i.tls, asio::buffer(data.data(), data.size()),
-                    [&](const boost::system::error_code&, std::size_t) { done = true; });
+  boost::system::error_code result = asio::error::timed_out;
+  asio::async_write(*i.tls, asio::buffer(data.data(), data.size()), [&](const boost::system::error_code& ec, std::size_t) {
+    result = ec;
+    done = true;
+  });
   i.run([&] { return done; });
+  return !result;
 }
 
 std::string tls_tunnel_client::read_until(std::string_view marker, std::chrono::milliseconds limit) {

@@ -33,7 +33,8 @@ class tls_tunnel_client {
   unsigned open();
   // The TLS handshake inside the tunnel; on failure `error` says why.
   bool handshake(std::string& error);
-  void write(std::string_view data);
+  // False when the write failed (the peer closed or reset the connection).
+  bool write(std::string_view data);
   // Reads until `marker` appears in everything read so far, or `limit`
   // passes; returns everything read so far.
   std::string read_until(std::string_view marker, std::chrono::milliseconds limit);
