@@ -33,6 +33,10 @@ struct connect_target {
   absolute_target where;  // host (lower-case) and port
   std::string solution;
   bool bound = false;     // the solution holds a credential bound to https://host:port
+  wiping_string authorization;  // the CONNECT's Proxy-Authorization, re-checked per request inside
+  connect_target() = default;
+  connect_target(connect_target&&) = default;
+  ~connect_target() { secure_wipe(authorization.data(), authorization.size()); }
 };
 
 std::string describe_handshake_failure(const sys_error& ec);
@@ -73,13 +77,17 @@ awaitable<request_end> opaque_tunnel(Client& client, connection_context<Upstream
   co_return request_end::close;
 }
 
+// Real clients send a ClientHello in one or two reads; a client dripping it
+// byte by byte would make every read re-parse everything so far.
+inline constexpr int max_client_hello_reads = 32;
+
 // Reads until the first bytes tell a ClientHello (and its ALPN), plain
-// HTTP, or garbage. Bounded by size and by the watchdog.
+// HTTP, or garbage. Bounded by size, by reads and by the watchdog.
 template <class Client, class Upstreams>
 awaitable<ca::hello_status> peek_client_hello(Client& client, connection_context<Upstreams>& conn,
                                               ca::client_hello_info& hello) {
   conn.watch->expect(watchdog::phase::request_head, conn.worker.settings.timeouts.client_header);
-  for (;;) {
+  for (int reads = 0; reads <= max_client_hello_reads; ++reads) {
     const auto status = ca::parse_client_hello(conn.client_in.data(), hello);
     if (status != ca::hello_status::need_more) co_return status;
     const auto space = conn.client_in.prepare(ca::max_client_hello_bytes);
@@ -88,6 +96,7 @@ awaitable<ca::hello_status> peek_client_hello(Client& client, connection_context
     if (ec) co_return ca::hello_status::malformed;
     conn.client_in.commit(n);
   }
+  co_return ca::hello_status::malformed;
 }
 
 // The TLS handshake with the minted leaf, then the request path inside.
@@ -108,7 +117,7 @@ awaitable<request_end> serve_intercepted(Client& client, connection_context<Upst
   }
   worker_metrics::bump(conn.worker.metrics.tunnels_intercepted);
   const tunnel_authority authority{target.where.host, target.where.port, true};
-  const request_scope scope{&authority, target.solution};
+  const request_scope scope{&authority, target.solution, target.authorization};
   co_await serve_requests(tls, conn, scope);
   co_return request_end::close;
 }
@@ -125,7 +134,7 @@ awaitable<request_end> intercept(Client& client, connection_context<Upstreams>& 
   if (status == ca::hello_status::not_tls) {
     // Plain HTTP inside the tunnel: the same request path, without TLS.
     const tunnel_authority authority{target.where.host, target.where.port, false};
-    const request_scope scope{&authority, target.solution};
+    const request_scope scope{&authority, target.solution, target.authorization};
     co_await serve_requests(client, conn, scope);
     co_return request_end::close;
   }
@@ -153,6 +162,8 @@ awaitable<std::variant<connect_target, proxy_error>> connect_target_of(connectio
   if (auto* error = std::get_if<proxy_error>(&solution)) co_return std::move(*error);
   target.solution.assign(std::get<std::string_view>(solution));
   target.bound = has_credential_for(*snap, target.solution, "https", target.where.host, target.where.port);
+  for (const auto& f : head.fields)
+    if (f.id == http::field::proxy_authorization) target.authorization.assign(f.value);
   co_return target;
 }
 

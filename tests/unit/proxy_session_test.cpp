@@ -7,6 +7,7 @@
 
 #include <boost/asio/write.hpp>
 
+#include "ca/authority.hpp"
 #include "tests/unit/proxy_memory_harness.hpp"
 
 namespace credproxy::proxy {
@@ -198,6 +199,32 @@ TEST(InMemorySession, ReplayAfterABodyRewriteRendersBodyUpstreamAndFramingAgain)
   EXPECT_TRUE(seen[0].ends_with(R"({"t":"TOKEN-1"})"));
   EXPECT_TRUE(seen[1].ends_with(R"({"t":"TOKEN-2"})"));
   EXPECT_NE(seen[1].find("Content-Length: 15\r\n"), std::string::npos) << seen[1];
+}
+
+// A ClientHello inside a tunnel arrives in one or two reads from real
+// clients; one dripped byte by byte (each read re-parses everything so far)
+// is given up after a bounded number of reads.
+TEST(InMemorySession, AClientHelloDrippedByteByByteIsGivenUp) {
+  auto snap = one_key();
+  auto authority = ca::generate_authority("memory test CA", std::chrono::system_clock::now());
+  auto interception_ca = std::make_shared<vault::interception_ca>();
+  interception_ca->certificate_pem = authority.certificate_pem;
+  interception_ca->private_key_pem = std::move(authority.private_key_pem);
+  snap.ca = std::move(interception_ca);
+  memory_proxy proxy(std::move(snap), nullptr, std::chrono::seconds(5));
+  proxy.proxy_end.append("CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n");
+  proxy.start();
+  ASSERT_TRUE(run_until(proxy, [&] { return proxy.client_output().find("200 Connection Established") != std::string::npos; }));
+  // A handshake record announcing a ClientHello of 508 bytes, then filler.
+  std::string hello = std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11) + std::string(100, 'r');
+  std::size_t sent = 0;
+  for (; sent < hello.size() && !proxy.done; ++sent) {
+    send(proxy, hello.substr(sent, 1));
+    proxy.poll();
+  }
+  EXPECT_TRUE(proxy.done) << "still waiting after " << sent << " single-byte reads";
+  EXPECT_LE(sent, 40u);
+  EXPECT_TRUE(proxy.upstreams.connections.empty());
 }
 
 // An I/O failure at every step (client and upstream streams share one
