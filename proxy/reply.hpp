@@ -28,7 +28,7 @@ awaitable<request_end> fail_to_proxy(Client& client, connection_context<Upstream
   const bool close = failure.close || body_pump.running();
   worker_metrics::bump(conn.worker.metrics.errors[static_cast<std::size_t>(failure.error.code)]);
   log_request(conn.worker.log, record, status_of(failure.error.code), to_string(failure.error.code));
-  const std::string reply = render_error_response(failure.error, close);
+  const std::string reply = render_error_response(failure.error, close, record.method == "HEAD");
   conn.watch->expect(watchdog::phase::response_body, conn.worker.settings.timeouts.idle);
   auto [ec, written] = co_await asio::async_write(client, asio::buffer(reply), use_tuple);
   if (body_pump.running()) {

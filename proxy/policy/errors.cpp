@@ -78,7 +78,7 @@ unsigned status_of(error_code code) noexcept {
   return 400;
 }
 
-std::string render_error_response(const proxy_error& e, bool close_connection) {
+std::string render_error_response(const proxy_error& e, bool close_connection, bool head_only) {
   boost::json::object body;
   body["error"] = to_string(e.code);
   body["message"] = e.message;
@@ -102,7 +102,7 @@ std::string render_error_response(const proxy_error& e, bool close_connection) {
   out += "\r\nCache-Control: no-store";
   if (close_connection) out += "\r\nConnection: close";
   out += "\r\n\r\n";
-  out += json;
+  if (!head_only) out += json;
   return out;
 }
 

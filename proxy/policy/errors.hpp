@@ -45,6 +45,8 @@ struct proxy_error {
 // Serializes a complete HTTP/1.1 response: status line, Credproxy-Error,
 // Content-Type: application/json, Content-Length, optional Connection: close,
 // and the JSON body {"error","message","key"?}.
-std::string render_error_response(const proxy_error& e, bool close_connection);
+// `head_only`: the answer to a HEAD request, which has no body (RFC 9110
+// §9.3.2): the same head, Content-Length included, and nothing after it.
+std::string render_error_response(const proxy_error& e, bool close_connection, bool head_only = false);
 
 }  // namespace credproxy::proxy

@@ -199,6 +199,8 @@ request_decision decide(const request_head& head, const request_origin& origin, 
   out.user = std::string(std::get<std::string_view>(user));
   out.port_explicit = origin.port_explicit;
   out.rewrite_body = body_may_need_rewrite(head, out, snap, solution);
+  if (out.rewrite_body && head.verb == http::verb::trace)
+    return proxy_error{error_code::method_not_allowed, "TRACE echoes the request back and may not carry placeholders", {}};
   return out;
 }
 

@@ -65,7 +65,7 @@ response_plan plan_response(const response_head& head, const client_side& client
 std::string render_interim(const response_head& head) {
   std::string out;
   append_status_line(out, head);
-  for (const auto& f : head.fields) out.append(f.name).append(": ").append(f.value).append("\r\n");
+  append_end_to_end(out, head);
   out.append("\r\n");
   return out;
 }

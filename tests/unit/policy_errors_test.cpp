@@ -66,6 +66,13 @@ TEST(ErrorResponse, KeyOmittedWhenEmptyAndConnectionClose) {
   EXPECT_EQ(json.at("error").as_string(), "bad_request");
 }
 
+TEST(ErrorResponse, TheAnswerToHeadHasNoBody) {
+  const auto full = render_error_response({error_code::credential_not_found, "m", "k"}, false);
+  const auto head = render_error_response({error_code::credential_not_found, "m", "k"}, false, true);
+  EXPECT_EQ(head, full.substr(0, full.find("\r\n\r\n") + 4));
+  EXPECT_NE(head.find("Content-Length: "), std::string::npos);
+}
+
 TEST(ErrorResponse, ReasonPhrasesAndProxyAuthenticate) {
   auto status_line = [](error_code c) {
     const auto r = render_error_response({c, "m", ""}, false);

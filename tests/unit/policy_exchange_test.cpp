@@ -268,6 +268,15 @@ TEST(DecideBody, HeadCredentialsMustBeBoundWhereTheBodyMovesTheRequest) {
   EXPECT_EQ(std::get<proxy_error>(result).key, "h");
 }
 
+TEST(DecideBody, TraceWhoseBodyMayCarryPlaceholdersIsRefused) {
+  body_fixture f;
+  const auto head = head_of("TRACE https://api.example.com/ HTTP/1.1\r\nHost: api.example.com\r\n"
+                            "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n");
+  const auto origin = std::get<request_origin>(resolve_origin(head, nullptr));
+  const auto result = decide(head, origin, f.snap, "s", token_view{}, exchange_settings{});
+  EXPECT_EQ(std::get<proxy_error>(result).code, error_code::method_not_allowed);
+}
+
 TEST(DecideBody, NoPlaceholderLeavesTheBodyAndTheUpstreamAlone) {
   body_fixture f;
   const auto result = decide_body(R"({"t":"plain"})", f.plan, f.snap, "s", token_view{}, exchange_settings{});
