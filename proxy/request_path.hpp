@@ -19,6 +19,9 @@ struct request_scope {
   // the intercepted tunnel's authority, and the solution its CONNECT chose.
   const tunnel_authority* tunnel = nullptr;
   std::string_view solution;
+  // The CONNECT's Proxy-Authorization ("" when it had none): checked again
+  // for every request inside, so a revoked token stops a long tunnel too.
+  std::string_view authorization;
 };
 
 // CONNECT handling lives in tunnel.hpp; it calls back into serve_requests.
@@ -33,9 +36,14 @@ namespace request_path_detail {
 template <class Upstreams>
 std::variant<std::string_view, proxy_error> solution_for(connection_context<Upstreams>& conn, const request_scope& scope,
                                                          const request_head& head, const vault::snapshot& snap) {
-  if (scope.tunnel != nullptr) return scope.solution;
   const client_identity client{conn.worker.settings.default_solution, conn.loopback};
-  return resolve_solution(head.fields, snap, client);
+  if (scope.tunnel == nullptr) return resolve_solution(head.fields, snap, client);
+  std::vector<parsed_field> connect_fields;
+  if (!scope.authorization.empty())
+    connect_fields.push_back({http::field::proxy_authorization, "Proxy-Authorization", scope.authorization});
+  auto again = resolve_solution(connect_fields, snap, client);
+  if (std::holds_alternative<proxy_error>(again)) return again;
+  return scope.solution;
 }
 
 template <class Client, class Upstreams>

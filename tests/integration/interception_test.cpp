@@ -324,6 +324,26 @@ class TenantInterception : public Interception {
   std::string alpha_token_;
 };
 
+TEST_F(TenantInterception, ARevokedTokenStopsWorkingInsideAnOpenTunnel) {
+  auto options = tunnel_options(origin_, read_file(proxy_ca_));
+  options.proxy_authorization = "Basic " + base64("alpha:" + alpha_token_);
+  tls_tunnel_client client(options);
+  ASSERT_EQ(client.open(), 200u);
+  std::string error;
+  ASSERT_TRUE(client.handshake(error)) << error;
+  const std::string request = "GET /r HTTP/1.1\r\nHost: " + origin_.authority() + "\r\nX: {{cred:a.key}}\r\n\r\n";
+  ASSERT_TRUE(client.write(request));
+  ASSERT_NE(client.read_until("upstream-ok", std::chrono::seconds(5)).find("upstream-ok"), std::string::npos);
+  const auto listed = proxy_.cli({"solution", "token", "list", "alpha", "--json"});
+  const std::string id = alpha_token_.substr(4, 12);  // cpt_<id>_<secret>
+  ASSERT_EQ(proxy_.cli({"solution", "token", "revoke", "alpha", id}).status.code, 0) << listed.out;
+  ASSERT_TRUE(proxy_.reload_vault());
+  ASSERT_TRUE(client.write(request));
+  const std::string after = client.read_until("proxy_auth_required", std::chrono::seconds(5));
+  EXPECT_NE(after.find("HTTP/1.1 407"), std::string::npos) << after;
+  EXPECT_EQ(origin_.request_count(), 1u);
+}
+
 TEST_F(TenantInterception, AnotherSolutionsKeyIsUnknownInsideTheTunnel) {
   const auto ask = [&](const std::string& key) {
     return curl("/t", {"--proxy-user", "alpha:" + alpha_token_, "-H", "X: {{cred:" + key + "}}"});
