@@ -9,12 +9,18 @@
 
 #include <boost/asio/buffer.hpp>
 
+#include "common/secret.hpp"
+
 namespace credproxy::proxy {
 
 class io_buffer {
  public:
   explicit io_buffer(std::size_t initial_capacity)
       : data_(std::make_unique<char[]>(initial_capacity)), capacity_(initial_capacity) {}
+  // What passed through may have held a proxy token, or a rendered body.
+  ~io_buffer() { credproxy::secure_wipe(data_.get(), capacity_); }
+  io_buffer(const io_buffer&) = delete;
+  io_buffer& operator=(const io_buffer&) = delete;
 
   std::string_view data() const noexcept { return {data_.get() + begin_, end_ - begin_}; }
   std::size_t size() const noexcept { return end_ - begin_; }
@@ -37,6 +43,7 @@ class io_buffer {
       const std::size_t grown = std::min(limit, capacity_ * 2);
       auto bigger = std::make_unique<char[]>(grown);
       std::memcpy(bigger.get(), data_.get() + begin_, size());
+      credproxy::secure_wipe(data_.get(), capacity_);
       end_ -= begin_;
       begin_ = 0;
       data_ = std::move(bigger);

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/secret.hpp"
 #include "proxy/policy/errors.hpp"
 #include "proxy/policy/http_head.hpp"
 
@@ -26,7 +27,9 @@ enum class body_framing { none, length, chunked, until_eof };
 // Movable, not copyable: every view points into `raw`, whose heap buffer
 // moves along with it.
 struct request_head {
-  std::vector<char> raw;  // the head as received, start line through the blank line
+  // The head as received, start line through the blank line. Wiped when
+  // freed: Proxy-Authorization carries the client's proxy token.
+  std::vector<char, wiping_allocator<char>> raw;
   std::string_view method;
   http::verb verb = http::verb::unknown;
   std::string_view target;
@@ -48,7 +51,7 @@ struct request_head {
 };
 
 struct response_head {
-  std::vector<char> raw;
+  std::vector<char, wiping_allocator<char>> raw;
   unsigned status = 0;
   std::string_view reason;
   unsigned version = 11;
