@@ -129,7 +129,8 @@ std::string describe(const boost::system::error_code& ec) {
 // TCP to the proxy, CONNECT, then TLS with the origin inside the tunnel.
 awaitable<std::unique_ptr<tls_stream>> open_tunnel(const shared_setup& s, stats& st) {
   const auto step = std::chrono::milliseconds(s.opt.timeout_ms);
-  auto stream = std::make_unique<tls_stream>(co_await asio::this_coro::executor, s.tls);
+  const auto executor = co_await asio::this_coro::executor;
+  auto stream = std::make_unique<tls_stream>(executor, s.tls);
   auto& tcp_layer = stream->next_layer();
   tcp_layer.expires_after(step);
   if (auto [ec] = co_await tcp_layer.async_connect(s.proxy_endpoint, nothrow); ec) {
@@ -209,7 +210,8 @@ awaitable<void> open_into(const shared_setup& s, stats& st, std::unique_ptr<tls_
 awaitable<void> keepalive_loop(std::unique_ptr<tls_stream> stream, const shared_setup& s, stats& st) {
   beast::flat_buffer buffer;
   while (steady::now() < s.deadline) {
-    if (!co_await one_request(*stream, buffer, s, st)) {
+    const bool answered = co_await one_request(*stream, buffer, s, st);  // named: g++ 12
+    if (!answered) {
       if (steady::now() >= s.deadline) break;
       stream = co_await open_tunnel(s, st);  // the proxy closed it: carry on with a new tunnel
       if (!stream) co_return;

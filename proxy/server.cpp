@@ -41,7 +41,8 @@ std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& ioc, const config
 
 // Closes idle pooled connections past their lifetime, on the worker's thread.
 awaitable<void> sweep_pool(worker_context* worker, upstream_pool* pool) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
+  const auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor);
   const auto period = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(1000), worker->settings.timeouts.idle / 4);
   while (!worker->stopping) {
     timer.expires_after(period);

@@ -155,7 +155,12 @@ struct connect_proxy::impl {
       conn->close();
       co_return;
     }
-    const unsigned status = request->method == "CONNECT" ? co_await open_upstream(*conn, request->target) : 405;
+    // Never co_await inside a larger expression (g++ 12 miscompiles it).
+    unsigned status = 405;
+    if (request->method == "CONNECT") {
+      const unsigned opened = co_await open_upstream(*conn, request->target);
+      status = opened;
+    }
     request->reply_status = status;
     record(std::move(*request));
     const std::string answer = reply(status);

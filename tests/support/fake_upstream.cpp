@@ -226,7 +226,8 @@ struct fake_upstream::impl {
     head += "Transfer-Encoding: chunked\r\n\r\n";
     auto [ec, n] = co_await asio::async_write(stream, asio::buffer(head), nothrow);
     if (ec) co_return false;
-    asio::steady_timer pause(co_await asio::this_coro::executor);
+    const auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer pause(executor);
     const auto give_up = std::chrono::steady_clock::now() + io_timeout;
     std::string chunk;
     while (std::chrono::steady_clock::now() < give_up) {
