@@ -72,15 +72,26 @@ awaitable<sys_error> send_request_start(Connection& upstream, connection_context
   std::size_t first_body = 0;
   if (!resend && head.body == body_framing::length)
     first_body = static_cast<std::size_t>(std::min<std::uint64_t>(head.content_length, conn.client_in.size()));
+  wiping_string checked;  // what the guard lets through of the first body bytes
+  std::string_view first = conn.client_in.data().substr(0, first_body);
+  if (!resend && flow.guard_body) {
+    if (!flow.body_guard.pass(first, checked)) {
+      flow.body_failure = flow.placeholder_refused();
+      co_return sys_error(asio::error::operation_aborted);
+    }
+    if (first_body == head.content_length) flow.body_guard.finish(checked);
+    first = checked;
+  }
   const asio::const_buffer body = resend ? asio::buffer(flow.kept.bytes.data(), flow.kept.bytes.size())
-                                         : asio::buffer(conn.client_in.data().data(), first_body);
+                                         : asio::buffer(first.data(), first.size());
   const std::array<asio::const_buffer, 2> head_and_body{asio::buffer(flow.wire_head), body};
   auto [ec, written] = co_await asio::async_write(upstream, head_and_body, use_tuple);
   if (!resend && first_body > 0) {
-    flow.kept.keep(conn.client_in.data().substr(0, first_body));
+    flow.kept.keep(first);
     conn.client_in.consume(first_body);
     flow.body_sent = first_body;
   }
+  secure_wipe(checked.data(), checked.size());
   if (!head.has_body() || (head.body == body_framing::length && flow.body_sent == head.content_length))
     flow.client_body_done = true;
   co_return ec;
@@ -96,13 +107,17 @@ awaitable<void> pump_request_rest(Client& client, Connection& upstream, connecti
   spec.phase = watchdog::phase::request_body;
   spec.copy = &flow.kept;
   spec.discard = &flow.discard_body;
+  spec.guard = flow.guard_body ? &flow.body_guard : nullptr;
   const pump_result result = co_await pump_body(client, conn.client_in, upstream, spec, *conn.watch);
   flow.client_body_done = result.complete;
   if (flow.discard_body) co_return;
   if (!result.complete) {
     // A half-sent request must never look complete to the origin.
-    flow.body_failure = proxy_error{error_code::bad_request,
-                                    result.malformed ? "malformed chunked request body" : "the request body ended early", {}};
+    flow.body_failure = result.placeholder ? flow.placeholder_refused()
+                                           : proxy_error{error_code::bad_request,
+                                                         result.malformed ? "malformed chunked request body"
+                                                                          : "the request body ended early",
+                                                         {}};
     conn.watch->abort_upstream_now();
     co_return;
   }
@@ -191,6 +206,10 @@ awaitable<attempt<typename Upstreams::connection>> attempt_exchange(Client& clie
   connection* upstream = out.upstream.get();
   conn.watch->watch_upstream([upstream] { upstream->abort(); });
   const sys_error sent = co_await send_request_start(*upstream, conn, head, flow);
+  if (flow.body_failure) {  // refused before anything of the body was sent
+    out.error = *flow.body_failure;
+    co_return out;
+  }
   if (sent) {
     out.report.result = attempt_report::outcome::send_failed;
     out.report.timed_out = conn.watch->expired();

@@ -17,6 +17,7 @@
 #include "proxy/io_buffer.hpp"
 #include "proxy/policy/http_head.hpp"
 #include "proxy/policy/message_head.hpp"
+#include "proxy/policy/placeholder_guard.hpp"
 #include "proxy/request_flow.hpp"
 #include "proxy/stream_ops.hpp"
 #include "proxy/watchdog.hpp"
@@ -57,6 +58,9 @@ struct pump_spec {
   // Set by the owner to stop forwarding (an early response): the pump then
   // reads the rest of the body and drops it, so the client is never reset.
   const bool* discard = nullptr;
+  // Request bodies that are not rewritten: refused at the first
+  // placeholder (policy/placeholder_guard.hpp). Null: not checked.
+  placeholder_guard* guard = nullptr;
 };
 
 struct pump_result {
@@ -64,6 +68,7 @@ struct pump_result {
   bool read_failed = false;  // the source failed or ended early
   bool write_failed = false;
   bool malformed = false;    // chunked framing error
+  bool placeholder = false;  // the guard found a placeholder: nothing of it was sent
 };
 
 namespace detail {
@@ -74,6 +79,29 @@ awaitable<bool> write_out(To& to, std::string_view data, const pump_spec& spec) 
   if (data.empty() || (spec.discard && *spec.discard)) co_return true;
   auto [ec, n] = co_await asio::async_write(to, asio::buffer(data.data(), data.size()), use_tuple);
   co_return !ec || (spec.discard && *spec.discard);  // a failure after discarding began is expected
+}
+
+// What of `piece` may go out under the spec's guard, into `out`; `last`
+// also lets out what the guard held back. False: a placeholder.
+inline bool guarded(const pump_spec& spec, std::string_view piece, bool last, wiping_string& out) {
+  if (!spec.guard->pass(piece, out)) return false;
+  if (last) spec.guard->finish(out);
+  return true;
+}
+
+enum class piece_result { sent, write_failed, placeholder };
+
+// One piece of a Content-Length or close-delimited body.
+template <class To>
+awaitable<piece_result> send_piece(To& to, std::string_view piece, bool last, const pump_spec& spec) {
+  wiping_string checked;
+  if (spec.guard) {
+    if (!guarded(spec, piece, last, checked)) co_return piece_result::placeholder;
+    piece = checked;
+  }
+  const bool written = co_await write_out(to, piece, spec);
+  secure_wipe(checked.data(), checked.size());
+  co_return written ? piece_result::sent : piece_result::write_failed;
 }
 
 template <class From>
@@ -87,6 +115,11 @@ awaitable<sys_error> read_more(From& from, io_buffer& buffer, const pump_spec& s
   co_return ec;
 }
 
+inline void note(pump_result& result, piece_result sent) {
+  result.placeholder = sent == piece_result::placeholder;
+  result.write_failed = sent == piece_result::write_failed;
+}
+
 template <class From, class To>
 awaitable<pump_result> pump_delimited(From& from, io_buffer& buffer, To& to, pump_spec spec, watchdog& watch) {
   pump_result result;
@@ -98,16 +131,20 @@ awaitable<pump_result> pump_delimited(From& from, io_buffer& buffer, To& to, pum
       if (ec) {
         result.complete = until_eof && is_end_of_stream(ec);
         result.read_failed = !result.complete;
+        if (!result.complete) co_return result;
+        const piece_result flushed = co_await send_piece(to, std::string_view(), true, spec);
+        note(result, flushed);
+        result.complete = flushed == piece_result::sent;
         co_return result;
       }
     }
     const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, buffer.size()));
     const std::string_view chunk = buffer.data().substr(0, take);
-    const bool written = co_await write_out(to, chunk, spec);
+    const piece_result sent = co_await send_piece(to, chunk, !until_eof && take == remaining, spec);
     buffer.consume(take);
     remaining -= until_eof ? 0 : take;
-    if (!written) {
-      result.write_failed = true;
+    if (sent != piece_result::sent) {
+      note(result, sent);
       co_return result;
     }
   }
@@ -115,10 +152,29 @@ awaitable<pump_result> pump_delimited(From& from, io_buffer& buffer, To& to, pum
   co_return result;
 }
 
+// The decoded payload as it goes out: checked by the guard, then framed
+// again as one chunk (or left bare for an HTTP/1.0 client).
+inline bool frame_payload(const pump_spec& spec, std::string_view payload, bool last, wiping_string& out) {
+  wiping_string checked;
+  if (spec.guard) {
+    if (!guarded(spec, payload, last, checked)) return false;
+    payload = checked;
+  }
+  if (spec.chunks == chunk_output::raw) {
+    out.append(payload);
+  } else {
+    append_chunk(out, payload);
+    if (last) out.append("0\r\n\r\n");
+  }
+  secure_wipe(checked.data(), checked.size());
+  return true;
+}
+
 template <class From, class To>
 awaitable<pump_result> pump_chunked(From& from, io_buffer& buffer, To& to, pump_spec spec, watchdog& watch) {
   pump_result result;
-  chunked_decoder decoder(spec.chunks);
+  chunked_decoder decoder(chunk_output::raw);
+  wiping_string framed;
   for (;;) {
     sys_error ec;
     buffer.consume(decoder.feed(buffer.data(), ec));
@@ -126,9 +182,16 @@ awaitable<pump_result> pump_chunked(From& from, io_buffer& buffer, To& to, pump_
       result.malformed = true;
       co_return result;
     }
-    const bool written = co_await write_out(to, decoder.output(), spec);
+    framed.clear();
+    const bool passed = frame_payload(spec, decoder.output(), decoder.done(), framed);
     secure_wipe(decoder.output().data(), decoder.output().size());
     decoder.output().clear();
+    if (!passed) {
+      result.placeholder = true;
+      co_return result;
+    }
+    const bool written = co_await write_out(to, framed, spec);
+    secure_wipe(framed.data(), framed.size());
     if (!written) {
       result.write_failed = true;
       co_return result;

@@ -11,6 +11,7 @@
 #include "common/secret.hpp"
 #include "proxy/child_task.hpp"
 #include "proxy/policy/exchange.hpp"
+#include "proxy/policy/placeholder_guard.hpp"
 
 namespace credproxy::proxy {
 
@@ -58,6 +59,9 @@ struct request_flow {
   child_task body_pump;            // the rest of the request body, client -> upstream
   std::optional<proxy_error> body_failure;  // why the pump stopped short, when it did
   std::shared_ptr<void> retired_upstream;   // a failed attempt's connection, alive while the pump may use it
+  // A body streamed as it is (not rewritten) must hold no placeholder.
+  bool guard_body = false;
+  placeholder_guard body_guard;
   unsigned retries_left = 1;
   unsigned replays_left = 0;
 
@@ -65,6 +69,15 @@ struct request_flow {
   request_flow(const request_flow&) = delete;
   request_flow& operator=(const request_flow&) = delete;
   ~request_flow() { secure_wipe(wire_head.data(), wire_head.size()); }
+
+  // The reply when the guard found a placeholder in the streamed body.
+  proxy_error placeholder_refused() const {
+    return {error_code::body_not_allowed,
+            "the request body holds a credential placeholder, but no credential bound to " + plan.upstream.host +
+                " lists its media type (" + (plan.content_type.empty() ? std::string("none") : plan.content_type) +
+                ") in bodyTypes, so it is not replaced; nothing of it was sent",
+            {}};
+  }
 
   bool body_resendable(const request_head& head) const noexcept {
     return !head.has_body() || (client_body_done && !kept.overflowed);

@@ -69,6 +69,7 @@ awaitable<forward_result> proxy_request(Client& client, connection_context<Upstr
   }
   flow.plan = std::move(std::get<forward_plan>(planned));
   flow.kept.limit = conn.worker.settings.replay_buffer_bytes;
+  flow.guard_body = head.has_body() && !flow.plan.rewrite_body;
   if (flow.plan.rewrite_body) {
     auto unread = co_await read_body_for_rewrite(client, conn, head, flow);
     if (unread) co_return failed_request{std::move(*unread), true};

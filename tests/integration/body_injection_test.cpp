@@ -69,10 +69,25 @@ TEST_F(BodyInjection, ChunkedBodyIsSentWithAContentLength) {
   EXPECT_FALSE(seen.header("Transfer-Encoding").has_value());
 }
 
-TEST_F(BodyInjection, OtherMediaTypesAreForwardedUntouched) {
+// A placeholder in a body no credential's bodyTypes cover is not replaced,
+// so it is refused rather than sent as text (SPEC §3, fail closed), whether
+// the body arrives whole or in chunks.
+TEST_F(BodyInjection, PlaceholdersInOtherBodiesAreRefusedNotForwarded) {
   credproxy_instance proxy(instance_options().with_credential("b.key", doc(upstream_, R"(["application/json"])")));
-  const auto seen = post(proxy, "text/plain", "{{cred:b.key}}");
-  EXPECT_EQ(seen.body, "{{cred:b.key}}") << "text/plain is not in bodyTypes: the body is not scanned";
+  for (const std::vector<std::string>& framing : {std::vector<std::string>{},
+                                                   std::vector<std::string>{"-H", "Transfer-Encoding: chunked"}}) {
+    std::vector<std::string> args{"-X", "POST", "-H", "Content-Type: text/plain", "--data-binary",
+                                  "before {{cred:b.key}} after"};
+    args.insert(args.end(), framing.begin(), framing.end());
+    const auto r = proxy.curl().get(upstream_.url("/submit"), args);
+    ASSERT_EQ(r.status.code, 0) << r.err;
+    EXPECT_TRUE(is_proxy_error(r.only(), 403, "body_not_allowed"));
+  }
+  EXPECT_EQ(upstream_.request_count(), 0u) << "no request with a placeholder in its body was completed";
+  const auto plain = proxy.curl().get(upstream_.url("/submit"), {"-X", "POST", "-H", "Content-Type: text/plain",
+                                                                 "--data-binary", "{{ not a placeholder }}"});
+  ASSERT_EQ(plain.status.code, 0) << plain.err;
+  EXPECT_EQ(plain.only().status, 200u);
 }
 
 TEST_F(BodyInjection, ABodyOverTheBoundIsRefused) {
