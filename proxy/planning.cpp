@@ -62,16 +62,20 @@ awaitable<std::optional<proxy_error>> wait_for_token(worker_context& worker, wat
   co_return proxy_error{code, std::move(answer.message), key};
 }
 
-awaitable<std::variant<forward_plan, proxy_error>> plan_forwarding(worker_context& worker, watchdog& watch,
-                                                                   const request_head& head,
-                                                                   const request_origin& origin,
-                                                                   const vault::snapshot& snap,
-                                                                   std::string_view solution) {
+namespace {
+
+// Runs a pure decision (`decide(tokens)`: Result, token_needed or
+// proxy_error) until it needs no token, waiting for the token source in
+// between. At most two waits per slot: a source that keeps answering
+// "ready" with an unusable token cannot loop a request.
+template <class Result, class Decide>
+awaitable<std::variant<Result, proxy_error>> decide_with_tokens(worker_context& worker, watchdog& watch,
+                                                                Decide decide) {
   std::vector<std::string> waited;  // slot ids, one entry per wait
   for (;;) {
     const token_view tokens{worker.token_cache.get().get(), worker.tokens.now()};
-    auto result = decide(head, origin, snap, solution, tokens, worker.settings.exchange);
-    if (auto* plan = std::get_if<forward_plan>(&result)) co_return std::move(*plan);
+    auto result = decide(tokens);
+    if (auto* done = std::get_if<Result>(&result)) co_return std::move(*done);
     if (auto* error = std::get_if<proxy_error>(&result)) co_return std::move(*error);
     auto& need = std::get<token_needed>(result);
     std::string slot = vault::token_slot_id(need.request.owner, need.request.user);
@@ -83,24 +87,27 @@ awaitable<std::variant<forward_plan, proxy_error>> plan_forwarding(worker_contex
   }
 }
 
+}  // namespace
+
+awaitable<std::variant<forward_plan, proxy_error>> plan_forwarding(worker_context& worker, watchdog& watch,
+                                                                   const request_head& head,
+                                                                   const request_origin& origin,
+                                                                   const vault::snapshot& snap,
+                                                                   std::string_view solution) {
+  const auto decide_request = [&](const token_view& tokens) {
+    return decide(head, origin, snap, solution, tokens, worker.settings.exchange);
+  };
+  co_return co_await decide_with_tokens<forward_plan>(worker, watch, decide_request);
+}
+
 awaitable<std::variant<body_decision, proxy_error>> decide_body_with_tokens(worker_context& worker, watchdog& watch,
                                                                            std::string_view body, const forward_plan& plan,
                                                                            const vault::snapshot& snap,
                                                                            std::string_view solution) {
-  std::vector<std::string> waited;
-  for (;;) {
-    const token_view tokens{worker.token_cache.get().get(), worker.tokens.now()};
-    auto result = decide_body(body, plan, snap, solution, tokens, worker.settings.exchange);
-    if (auto* decision = std::get_if<body_decision>(&result)) co_return std::move(*decision);
-    if (auto* error = std::get_if<proxy_error>(&result)) co_return std::move(*error);
-    auto& need = std::get<token_needed>(result);
-    std::string slot = vault::token_slot_id(need.request.owner, need.request.user);
-    if (std::count(waited.begin(), waited.end(), slot) >= 2) co_return no_usable_token(need.request.key);
-    waited.push_back(std::move(slot));
-    oauth::token_request request = std::move(need.request);
-    auto failure = co_await wait_for_token(worker, watch, std::move(request));
-    if (failure) co_return std::move(*failure);
-  }
+  const auto decide_request_body = [&](const token_view& tokens) {
+    return decide_body(body, plan, snap, solution, tokens, worker.settings.exchange);
+  };
+  co_return co_await decide_with_tokens<body_decision>(worker, watch, decide_request_body);
 }
 
 namespace {
