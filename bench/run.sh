@@ -132,47 +132,10 @@ if has credproxy; then
 fi
 
 # ------------------------------------------------------------ temp dir, cleanup
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/credproxy-bench.XXXXXX")
-declare -A PID=()     # contender/origin name -> main pid
-STARTED=()            # every pid started here, in start order
-
-tree_pids() {  # pid and its direct children (nginx master + workers)
-  [ -d "/proc/$1" ] || return 0
-  echo "$1"
-  ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' ' || true
-}
-
-cleanup() {
-  local rc=$? pids=() p i alive
-  trap - EXIT INT TERM
-  for p in "${STARTED[@]}"; do pids+=($(tree_pids "$p")); done
-  for p in "${STARTED[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for ((i = 0; i < 50; i++)); do   # up to 5 s for a graceful exit
-    alive=0
-    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  for p in "${STARTED[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ "$KEEP_TMP" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+source "$BENCH_DIR/lib.sh"
+bench_temp_dir credproxy-bench
 
 # ------------------------------------------------------------------------ ports
-declare -A TAKEN=()
-free_port() {  # a random port nothing listens on; bounded tries
-  local p i
-  for ((i = 0; i < 200; i++)); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-    [ -n "${TAKEN[$p]:-}" ] && continue
-    if [ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ]; then TAKEN[$p]=1; echo "$p"; return 0; fi
-  done
-  die "no free port found"
-}
 ORIGIN_PORT=$(free_port)
 NGINX_PORT=$(free_port)
 HAPROXY_PORT=$(free_port)
@@ -190,13 +153,6 @@ render() {  # template -> file with @VARS@ substituted
 }
 
 # -------------------------------------------------------------------- processes
-start() {  # name cmd... : run in background, logs in $TMP/name.{out,err}
-  local name=$1; shift
-  "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-  PID[$name]=$!
-  STARTED+=($!)
-}
-
 show_log() {
   local f
   for f in "$TMP/$1.err" "$TMP/$1.out" "$TMP/$1/error.log"; do
