@@ -91,16 +91,18 @@ inline bool guarded(const pump_spec& spec, std::string_view piece, bool last, wi
 
 enum class piece_result { sent, write_failed, placeholder };
 
-// One piece of a Content-Length or close-delimited body.
+// One piece of a Content-Length or close-delimited body. `scratch` holds
+// what the guard lets through; reused across pieces (one allocation per body).
 template <class To>
-awaitable<piece_result> send_piece(To& to, std::string_view piece, bool last, const pump_spec& spec) {
-  wiping_string checked;
+awaitable<piece_result> send_piece(To& to, std::string_view piece, bool last, const pump_spec& spec,
+                                   wiping_string& scratch) {
   if (spec.guard) {
-    if (!guarded(spec, piece, last, checked)) co_return piece_result::placeholder;
-    piece = checked;
+    scratch.clear();
+    if (!guarded(spec, piece, last, scratch)) co_return piece_result::placeholder;
+    piece = scratch;
   }
   const bool written = co_await write_out(to, piece, spec);
-  secure_wipe(checked.data(), checked.size());
+  secure_wipe(scratch.data(), scratch.size());
   co_return written ? piece_result::sent : piece_result::write_failed;
 }
 
@@ -125,6 +127,7 @@ awaitable<pump_result> pump_delimited(From& from, io_buffer& buffer, To& to, pum
   pump_result result;
   const bool until_eof = spec.framing == body_framing::until_eof;
   std::uint64_t remaining = until_eof ? ~std::uint64_t{0} : spec.length;
+  wiping_string scratch;
   while (remaining > 0) {
     if (buffer.empty()) {
       const sys_error ec = co_await read_more(from, buffer, spec, watch);
@@ -132,7 +135,7 @@ awaitable<pump_result> pump_delimited(From& from, io_buffer& buffer, To& to, pum
         result.complete = until_eof && is_end_of_stream(ec);
         result.read_failed = !result.complete;
         if (!result.complete) co_return result;
-        const piece_result flushed = co_await send_piece(to, std::string_view(), true, spec);
+        const piece_result flushed = co_await send_piece(to, std::string_view(), true, spec, scratch);
         note(result, flushed);
         result.complete = flushed == piece_result::sent;
         co_return result;
@@ -140,7 +143,8 @@ awaitable<pump_result> pump_delimited(From& from, io_buffer& buffer, To& to, pum
     }
     const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, buffer.size()));
     const std::string_view chunk = buffer.data().substr(0, take);
-    const piece_result sent = co_await send_piece(to, chunk, !until_eof && take == remaining, spec);
+    const bool last = !until_eof && take == remaining;
+    const piece_result sent = co_await send_piece(to, chunk, last, spec, scratch);
     buffer.consume(take);
     remaining -= until_eof ? 0 : take;
     if (sent != piece_result::sent) {
@@ -152,11 +156,13 @@ awaitable<pump_result> pump_delimited(From& from, io_buffer& buffer, To& to, pum
   co_return result;
 }
 
-// The decoded payload as it goes out: checked by the guard, then framed
-// again as one chunk (or left bare for an HTTP/1.0 client).
-inline bool frame_payload(const pump_spec& spec, std::string_view payload, bool last, wiping_string& out) {
-  wiping_string checked;
+// The decoded payload as it goes out: checked by the guard (into
+// `checked`, reused), then framed again as one chunk (or left bare for an
+// HTTP/1.0 client).
+inline bool frame_payload(const pump_spec& spec, std::string_view payload, bool last, wiping_string& checked,
+                          wiping_string& out) {
   if (spec.guard) {
+    checked.clear();
     if (!guarded(spec, payload, last, checked)) return false;
     payload = checked;
   }
@@ -175,6 +181,7 @@ awaitable<pump_result> pump_chunked(From& from, io_buffer& buffer, To& to, pump_
   pump_result result;
   chunked_decoder decoder(chunk_output::raw);
   wiping_string framed;
+  wiping_string checked;
   for (;;) {
     sys_error ec;
     buffer.consume(decoder.feed(buffer.data(), ec));
@@ -183,7 +190,7 @@ awaitable<pump_result> pump_chunked(From& from, io_buffer& buffer, To& to, pump_
       co_return result;
     }
     framed.clear();
-    const bool passed = frame_payload(spec, decoder.output(), decoder.done(), framed);
+    const bool passed = frame_payload(spec, decoder.output(), decoder.done(), checked, framed);
     secure_wipe(decoder.output().data(), decoder.output().size());
     decoder.output().clear();
     if (!passed) {
