@@ -49,6 +49,7 @@ class connection_context final : public live_connection {
   const bool loopback;                         // the peer is a loopback address (default solution, SPEC §7)
   const std::string peer;                      // for logs
   bool between_requests = true;                // shutdown may close the connection now
+  std::string pool_key;                        // scratch for the upstream pool's key
   std::function<void()> close_client;          // closes the transport, whatever is layered on it
 };
 

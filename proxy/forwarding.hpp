@@ -61,40 +61,55 @@ awaitable<std::variant<std::unique_ptr<typename Upstreams::connection>, proxy_er
   co_return std::move(std::get<0>(result));
 }
 
-// The head and, in the same write, whatever body can go with it: the kept
-// body when sending again, else the part of a Content-Length body already
-// read. Chunked bodies follow through the pump.
-template <class Connection, class Upstreams>
-awaitable<sys_error> send_request_start(Connection& upstream, connection_context<Upstreams>& conn,
-                                        const request_head& head, request_flow& flow) {
+// The first write of an attempt: the head and, in the same write, whatever
+// body can go with it: the kept body when sending again, else the part of a
+// Content-Length body already read (checked by the placeholder guard).
+// Chunked bodies follow through the pump. Prepared and applied around the
+// write by plain functions: no coroutine frame of its own.
+struct request_start {
+  std::array<asio::const_buffer, 2> buffers;
+  std::size_t first_body = 0;  // bytes of client_in the write carries
+  bool resend = false;
+  wiping_string checked;       // what the guard let through
+  std::string_view first;
+  bool refused = false;        // a placeholder in the first body bytes: nothing may be sent
+  request_start() = default;
+  request_start(const request_start&) = delete;
+  ~request_start() { secure_wipe(checked.data(), checked.size()); }
+};
+
+template <class Upstreams>
+void prepare_request_start(request_start& start, connection_context<Upstreams>& conn, const request_head& head,
+                           request_flow& flow) {
   conn.watch->expect(watchdog::phase::request_body, conn.worker.settings.timeouts.idle);
-  const bool resend = head.has_body() && flow.client_body_done;
-  std::size_t first_body = 0;
-  if (!resend && head.body == body_framing::length)
-    first_body = static_cast<std::size_t>(std::min<std::uint64_t>(head.content_length, conn.client_in.size()));
-  wiping_string checked;  // what the guard lets through of the first body bytes
-  std::string_view first = conn.client_in.data().substr(0, first_body);
-  if (!resend && flow.guard_body) {
-    if (!flow.body_guard.pass(first, checked)) {
+  start.resend = head.has_body() && flow.client_body_done;
+  if (!start.resend && head.body == body_framing::length)
+    start.first_body = static_cast<std::size_t>(std::min<std::uint64_t>(head.content_length, conn.client_in.size()));
+  start.first = conn.client_in.data().substr(0, start.first_body);
+  if (!start.resend && flow.guard_body) {
+    if (!flow.body_guard.pass(start.first, start.checked)) {
       flow.body_failure = flow.placeholder_refused();
-      co_return sys_error(asio::error::operation_aborted);
+      start.refused = true;
+      return;
     }
-    if (first_body == head.content_length) flow.body_guard.finish(checked);
-    first = checked;
+    if (start.first_body == head.content_length) flow.body_guard.finish(start.checked);
+    start.first = start.checked;
   }
-  const asio::const_buffer body = resend ? asio::buffer(flow.kept.bytes.data(), flow.kept.bytes.size())
-                                         : asio::buffer(first.data(), first.size());
-  const std::array<asio::const_buffer, 2> head_and_body{asio::buffer(flow.wire_head), body};
-  auto [ec, written] = co_await asio::async_write(upstream, head_and_body, use_tuple);
-  if (!resend && first_body > 0) {
-    flow.kept.keep(first);
-    conn.client_in.consume(first_body);
-    flow.body_sent = first_body;
+  const asio::const_buffer body = start.resend ? asio::buffer(flow.kept.bytes.data(), flow.kept.bytes.size())
+                                               : asio::buffer(start.first.data(), start.first.size());
+  start.buffers = {asio::buffer(flow.wire_head), body};
+}
+
+template <class Upstreams>
+void finish_request_start(const request_start& start, connection_context<Upstreams>& conn, const request_head& head,
+                          request_flow& flow) {
+  if (!start.resend && start.first_body > 0) {
+    flow.kept.keep(start.first);
+    conn.client_in.consume(start.first_body);
+    flow.body_sent = start.first_body;
   }
-  secure_wipe(checked.data(), checked.size());
   if (!head.has_body() || (head.body == body_framing::length && flow.body_sent == head.content_length))
     flow.client_body_done = true;
-  co_return ec;
 }
 
 template <class Client, class Connection, class Upstreams>
@@ -182,20 +197,37 @@ awaitable<void> await_response(Client& client, Connection& upstream, connection_
   }
 }
 
+// The report's facts known before anything is sent, and an idle
+// connection when the pool has one.
+template <class Connection, class Upstreams>
+void begin_attempt(attempt<Connection>& out, connection_context<Upstreams>& conn, const request_head& /*head*/,
+                   const request_flow& flow, std::string_view key, bool may_reuse) {
+  out.report.idempotent = flow.plan.idempotent;
+  out.report.retries_left = flow.retries_left;
+  out.report.replays_left = flow.replays_left;
+  if (may_reuse) out.upstream = conn.upstreams.take_idle(key, std::chrono::steady_clock::now());
+  out.report.reused_connection = out.upstream != nullptr;
+  if (out.upstream) worker_metrics::bump(conn.worker.metrics.upstream_reuses);
+}
+
+template <class Connection, class Upstreams>
+void send_failed(attempt<Connection>& out, connection_context<Upstreams>& conn, const request_head& head,
+                 const request_flow& flow) {
+  out.report.result = attempt_report::outcome::send_failed;
+  out.report.timed_out = conn.watch->expired();
+  out.report.body_resendable = flow.body_resendable(head);
+  out.error = {out.report.timed_out ? error_code::upstream_timeout : error_code::upstream_connect_failed,
+               "sending the request to " + flow.plan.upstream.host + " failed", {}};
+}
+
 template <class Client, class Upstreams>
 awaitable<attempt<typename Upstreams::connection>> attempt_exchange(Client& client, connection_context<Upstreams>& conn,
                                                                     const request_head& head, request_flow& flow,
                                                                     std::string_view key, bool may_reuse) {
   using connection = typename Upstreams::connection;
   attempt<connection> out;
-  out.report.idempotent = flow.plan.idempotent;
-  out.report.retries_left = flow.retries_left;
-  out.report.replays_left = flow.replays_left;
-  if (may_reuse) out.upstream = conn.upstreams.take_idle(key, std::chrono::steady_clock::now());
-  out.report.reused_connection = out.upstream != nullptr;
-  if (out.upstream) {
-    worker_metrics::bump(conn.worker.metrics.upstream_reuses);
-  } else {
+  begin_attempt(out, conn, head, flow, key, may_reuse);
+  if (!out.upstream) {
     auto opened = co_await open_upstream(conn, flow.plan.upstream);
     if (auto* error = std::get_if<proxy_error>(&opened)) {
       out.error = std::move(*error);
@@ -205,17 +237,16 @@ awaitable<attempt<typename Upstreams::connection>> attempt_exchange(Client& clie
   }
   connection* upstream = out.upstream.get();
   conn.watch->watch_upstream([upstream] { upstream->abort(); });
-  const sys_error sent = co_await send_request_start(*upstream, conn, head, flow);
-  if (flow.body_failure) {  // refused before anything of the body was sent
+  request_start start;
+  prepare_request_start(start, conn, head, flow);
+  if (start.refused) {  // nothing of the body was sent
     out.error = *flow.body_failure;
     co_return out;
   }
+  auto [sent, written] = co_await asio::async_write(*upstream, start.buffers, use_tuple);
+  finish_request_start(start, conn, head, flow);
   if (sent) {
-    out.report.result = attempt_report::outcome::send_failed;
-    out.report.timed_out = conn.watch->expired();
-    out.report.body_resendable = flow.body_resendable(head);
-    out.error = {out.report.timed_out ? error_code::upstream_timeout : error_code::upstream_connect_failed,
-                 "sending the request to " + flow.plan.upstream.host + " failed", {}};
+    send_failed(out, conn, head, flow);
     co_return out;
   }
   conn.watch->expect(watchdog::phase::awaiting_response, conn.worker.settings.timeouts.upstream_response);
@@ -257,8 +288,10 @@ awaitable<pump_result> relay_body(Client& client, Connection& upstream, connecti
   conn.upstream_in.consume(with_head);
   pump_result result;
   result.write_failed = static_cast<bool>(ec);
-  result.complete = !ec && plan.mode == relay_mode::none;
-  if (ec || plan.mode == relay_mode::none) co_return result;
+  // No body, or all of it went with the head (the common small response).
+  const bool whole = plan.mode == relay_mode::none || (plan.mode == relay_mode::length && with_head == plan.length);
+  result.complete = !ec && whole;
+  if (ec || whole) co_return result;
   spec.framing = plan.mode == relay_mode::length      ? body_framing::length
                  : plan.mode == relay_mode::until_eof ? body_framing::until_eof
                                                       : body_framing::chunked;
@@ -324,7 +357,7 @@ awaitable<forward_result> forward(Client& client, connection_context<Upstreams>&
                                   const request_origin& origin, const vault::snapshot& snap, std::string_view solution,
                                   request_flow& flow, const request_record& record) {
   using namespace forwarding_detail;
-  std::string key;
+  std::string& key = conn.pool_key;  // scratch the connection keeps: no allocation per request
   bool may_reuse = true;
   const unsigned max_attempts = 2 + flow.retries_left + flow.replays_left;
   for (unsigned attempts = 0; attempts < max_attempts; ++attempts) {

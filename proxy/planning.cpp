@@ -89,6 +89,23 @@ awaitable<std::variant<Result, proxy_error>> decide_with_tokens(worker_context& 
 
 }  // namespace
 
+request_decision decide_now(worker_context& worker, const request_head& head, const request_origin& origin,
+                            const vault::snapshot& snap, std::string_view solution) {
+  const token_view tokens{worker.token_cache.get().get(), worker.tokens.now()};
+  return decide(head, origin, snap, solution, tokens, worker.settings.exchange);
+}
+
+request_decision as_decision(std::variant<forward_plan, proxy_error>&& planned) {
+  if (auto* plan = std::get_if<forward_plan>(&planned)) return std::move(*plan);
+  return std::move(std::get<proxy_error>(planned));
+}
+
+void finish_head(request_flow& flow, const request_head& head) {
+  secure_wipe(flow.wire_head.data(), flow.wire_head.size());
+  flow.wire_head = std::move(flow.plan.head);  // the plan's head is not needed again
+  finish_request_head(flow.wire_head, head.body, head.content_length, head.length_given);
+}
+
 awaitable<std::variant<forward_plan, proxy_error>> plan_forwarding(worker_context& worker, watchdog& watch,
                                                                    const request_head& head,
                                                                    const request_origin& origin,
@@ -126,12 +143,11 @@ void apply_body_decision(body_decision& decision, std::string_view original, req
 awaitable<std::optional<proxy_error>> finish_plan(worker_context& worker, watchdog& watch, const request_head& head,
                                                   const vault::snapshot& snap, std::string_view solution,
                                                   request_flow& flow) {
-  secure_wipe(flow.wire_head.data(), flow.wire_head.size());
   if (!flow.original_body) {
-    flow.wire_head.assign(flow.plan.head);
-    finish_request_head(flow.wire_head, head.body, head.content_length, head.length_given);
+    finish_head(flow, head);
     co_return std::nullopt;
   }
+  secure_wipe(flow.wire_head.data(), flow.wire_head.size());
   const std::string_view original(flow.original_body->bytes);
   auto decided = co_await decide_body_with_tokens(worker, watch, original, flow.plan, snap, solution);
   if (auto* error = std::get_if<proxy_error>(&decided)) co_return std::move(*error);

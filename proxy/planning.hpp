@@ -13,6 +13,16 @@
 
 namespace credproxy::proxy {
 
+// decide() with the worker's current tokens: the fast path, no waiting (and
+// no coroutine frame). token_needed sends the caller to plan_forwarding.
+request_decision decide_now(worker_context& worker, const request_head& head, const request_origin& origin,
+                            const vault::snapshot& snap, std::string_view solution);
+request_decision as_decision(std::variant<forward_plan, proxy_error>&& planned);
+
+// The head as it goes upstream when the body is sent as the client framed
+// it (no body read for placeholders): the plan's head with its framing.
+void finish_head(request_flow& flow, const request_head& head);
+
 // decide(), waiting for the token source whenever the only thing missing is
 // a token it can fetch. At most two waits per slot: a source that keeps
 // answering "ready" with an unusable token cannot loop a request.

@@ -218,10 +218,11 @@ awaitable<pump_result> pump_chunked(From& from, io_buffer& buffer, To& to, pump_
 }  // namespace detail
 
 // Relays one body from `from` to `to`: bytes already in `buffer` first.
+// Not a coroutine itself (no frame of its own): it picks the framing's pump.
 template <class From, class To>
 awaitable<pump_result> pump_body(From& from, io_buffer& buffer, To& to, pump_spec spec, watchdog& watch) {
-  if (spec.framing == body_framing::chunked) co_return co_await detail::pump_chunked(from, buffer, to, spec, watch);
-  co_return co_await detail::pump_delimited(from, buffer, to, spec, watch);
+  if (spec.framing == body_framing::chunked) return detail::pump_chunked(from, buffer, to, spec, watch);
+  return detail::pump_delimited(from, buffer, to, spec, watch);
 }
 
 // One direction of a tunnel, until end-of-stream (passed on as a

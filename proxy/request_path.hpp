@@ -62,24 +62,30 @@ awaitable<forward_result> proxy_request(Client& client, connection_context<Upstr
   if (auto* error = std::get_if<proxy_error>(&solution)) co_return failed_request{std::move(*error), close};
   const std::string_view who = std::get<std::string_view>(solution);
   record.solution.assign(who);
-  auto planned = co_await plan_forwarding(conn.worker, *conn.watch, head, where, *snap, who);
-  if (auto* error = std::get_if<proxy_error>(&planned)) {
+  request_decision decided = decide_now(conn.worker, head, where, *snap, who);
+  if (std::holds_alternative<token_needed>(decided)) {  // the slow path: wait for a token, decide again
+    auto waited = co_await plan_forwarding(conn.worker, *conn.watch, head, where, *snap, who);
+    decided = as_decision(std::move(waited));
+  }
+  if (auto* error = std::get_if<proxy_error>(&decided)) {
     if (!error->key.empty()) record.keys.assign(1, error->key);
     co_return failed_request{std::move(*error), close};
   }
-  flow.plan = std::move(std::get<forward_plan>(planned));
+  flow.plan = std::move(std::get<forward_plan>(decided));
   flow.kept.limit = conn.worker.settings.replay_buffer_bytes;
   flow.guard_body = head.has_body() && !flow.plan.rewrite_body;
   if (flow.plan.rewrite_body) {
     auto unread = co_await read_body_for_rewrite(client, conn, head, flow);
     if (unread) co_return failed_request{std::move(*unread), true};
+    auto refused = co_await finish_plan(conn.worker, *conn.watch, head, *snap, who, flow);
+    if (refused) {
+      if (!refused->key.empty()) record.keys.assign(1, refused->key);
+      co_return failed_request{std::move(*refused), close};
+    }
+  } else {
+    finish_head(flow, head);
   }
-  auto refused = co_await finish_plan(conn.worker, *conn.watch, head, *snap, who, flow);
-  if (refused) {
-    if (!refused->key.empty()) record.keys.assign(1, refused->key);
-    co_return failed_request{std::move(*refused), close};
-  }
-  record.keys = flow.plan.keys_used;
+  record.injected = &flow.plan.keys_used;  // the flow outlives the record's last use
   record.host = flow.plan.upstream.host;
   record.port = flow.plan.upstream.port;
   if (!flow.plan.keys_used.empty()) worker_metrics::bump(conn.worker.metrics.requests_injected);
@@ -91,47 +97,62 @@ awaitable<forward_result> proxy_request(Client& client, connection_context<Upstr
 
 }  // namespace request_path_detail
 
-// One request, start to end. Returns whether the connection may carry another.
+namespace request_path_detail {
+
+// A head that could not be read, or a CONNECT where none may be: replied
+// to through the one exit.
 template <class Client, class Upstreams>
-awaitable<request_end> serve_one_request(Client& client, connection_context<Upstreams>& conn, const request_scope& scope) {
-  const auto& settings = conn.worker.settings;
-  conn.between_requests = true;
-  conn.watch->expect(conn.client_in.empty() ? watchdog::phase::idle : watchdog::phase::request_head,
-                     settings.timeouts.client_header);
-  const head_limits bounds{settings.limits.max_header_bytes, settings.limits.max_header_fields};
-  const auto parse = [&bounds](std::string_view bytes) { return parse_request_head(bytes, bounds); };
-  auto read = co_await read_head<request_head>(client, conn.client_in, bounds.max_bytes, parse);
-  conn.between_requests = false;
-  if (std::holds_alternative<head_not_read>(read)) co_return request_end::close;  // closed, reset or timed out
-  request_record record;
-  record.peer = conn.peer;
+awaitable<request_end> refuse_head(Client& client, connection_context<Upstreams>& conn, const request_record& record,
+                                   proxy_error error) {
   child_task no_body;
-  if (auto* error = std::get_if<proxy_error>(&read)) {
-    failed_request failure{std::move(*error), true};
-    co_return co_await fail_to_proxy(client, conn, record, std::move(failure), no_body);
-  }
-  request_head head = std::move(std::get<request_head>(read));
-  record.method.assign(head.method);
-  worker_metrics::bump(conn.worker.metrics.requests);
-  if (head.verb == http::verb::connect) {
-    if (scope.tunnel == nullptr) co_return co_await handle_connect(client, conn, std::move(head), record);
-    failed_request failure{{error_code::bad_request, "CONNECT inside a tunnel is not supported", {}}, true};
-    co_return co_await fail_to_proxy(client, conn, record, std::move(failure), no_body);
-  }
-  request_flow flow;  // outlives every pump that refers to it: joined before this frame ends
-  auto result = co_await request_path_detail::proxy_request(client, conn, scope, head, record, flow);
-  if (auto* end = std::get_if<request_end>(&result)) co_return *end;
-  auto& failure = std::get<failed_request>(result);
-  failure.close = failure.close || !head.keep_alive;
-  co_return co_await fail_to_proxy(client, conn, record, std::move(failure), flow.body_pump);
+  failed_request failure{std::move(error), true};
+  co_return co_await fail_to_proxy(client, conn, record, std::move(failure), no_body);
 }
 
+}  // namespace request_path_detail
+
+// The requests of one connection, one after the other. The loop lives in
+// one coroutine frame for the connection's whole life; each request's
+// values live in one iteration.
 template <class Client, class Upstreams>
 awaitable<void> serve_requests(Client& client, connection_context<Upstreams>& conn, const request_scope& scope) {
+  using namespace request_path_detail;
+  const auto& settings = conn.worker.settings;
+  const head_limits bounds{settings.limits.max_header_bytes, settings.limits.max_header_fields};
+  const auto parse = [&bounds](std::string_view bytes) { return parse_request_head(bytes, bounds); };
   while (!conn.worker.stopping) {
-    // Named, never compared inside the co_await expression: g++ 12 then
-    // miscomputes the addresses of this coroutine's reference parameters.
-    const request_end end = co_await serve_one_request(client, conn, scope);
+    conn.between_requests = true;
+    conn.watch->expect(conn.client_in.empty() ? watchdog::phase::idle : watchdog::phase::request_head,
+                       settings.timeouts.client_header);
+    auto read = co_await read_head<request_head>(client, conn.client_in, bounds.max_bytes, parse);
+    conn.between_requests = false;
+    if (std::holds_alternative<head_not_read>(read)) break;  // closed, reset or timed out
+    request_record record;
+    record.peer = conn.peer;
+    request_end end = request_end::close;
+    if (auto* error = std::get_if<proxy_error>(&read)) {
+      end = co_await refuse_head(client, conn, record, std::move(*error));
+    } else {
+      request_head& head = std::get<request_head>(read);
+      record.method.assign(head.method);
+      worker_metrics::bump(conn.worker.metrics.requests);
+      if (head.verb != http::verb::connect) {
+        request_flow flow;  // outlives every pump that refers to it: joined before the iteration ends
+        auto result = co_await proxy_request(client, conn, scope, head, record, flow);
+        if (auto* done = std::get_if<request_end>(&result)) {
+          end = *done;
+        } else {
+          auto& failure = std::get<failed_request>(result);
+          failure.close = failure.close || !head.keep_alive;
+          end = co_await fail_to_proxy(client, conn, record, std::move(failure), flow.body_pump);
+        }
+      } else if (scope.tunnel == nullptr) {
+        end = co_await handle_connect(client, conn, std::move(head), record);
+      } else {
+        proxy_error nested{error_code::bad_request, "CONNECT inside a tunnel is not supported", {}};
+        end = co_await refuse_head(client, conn, record, std::move(nested));
+      }
+    }
     if (end == request_end::close) break;
   }
 }

@@ -5,7 +5,7 @@ namespace credproxy::proxy {
 void log_request(spdlog::logger& log, const request_record& record, unsigned status, std::string_view error) {
   if (!log.should_log(spdlog::level::info)) return;
   std::string keys;
-  for (const auto& k : record.keys) {
+  for (const auto& k : record.injected != nullptr ? *record.injected : record.keys) {
     if (!keys.empty()) keys.push_back(',');
     keys.append(k);
   }

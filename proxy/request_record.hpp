@@ -17,7 +17,8 @@ struct request_record {
   std::string host;  // where it went (or was addressed, for errors before that)
   std::uint16_t port = 0;
   std::string solution;
-  std::vector<std::string> keys;  // credentials injected (or refused)
+  std::vector<std::string> keys;  // credentials refused (an error naming one)
+  const std::vector<std::string>* injected = nullptr;  // the plan's keys, once there is a plan
   std::string_view peer;          // client address, for the log
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <numeric>
 
 #include "proxy/policy/body_injection.hpp"
 #include "proxy/policy/target.hpp"
@@ -95,6 +96,10 @@ bool is_idempotent(http::verb verb) noexcept {
 
 void render_head(const request_head& head, const request_origin& origin, const std::vector<field_view>& fields,
                  const injection_plan& plan, wiping_string& out) {
+  // One allocation: the client's head plus room for rendered values and framing.
+  out.reserve(head.raw.size() + (plan.target_changed ? plan.target.size() : 0) + 128 +
+              std::accumulate(plan.field_values.begin(), plan.field_values.end(), std::size_t{0},
+                              [](std::size_t n, const auto& v) { return n + v.second.size(); }));
   out.append(head.method).push_back(' ');
   out.append(plan.target_changed ? plan.target.view() : origin.path_and_query);
   out.append(" HTTP/1.1\r\nHost: ");

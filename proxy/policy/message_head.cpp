@@ -57,6 +57,7 @@ head_parse<request_head> parse_request_head(std::string_view input, const head_l
   head_parse<request_head> out;
   request_head& head = out.head;
   head.raw.assign(input.begin(), input.begin() + static_cast<std::ptrdiff_t>(size));
+  head.fields.reserve(16);  // one allocation for a typical head
   wiping_string unused_body;
   request_parser parser(head.fields, unused_body, limits.max_bytes, limits.max_fields);
   boost::beast::error_code ec;
@@ -88,6 +89,7 @@ head_parse<response_head> parse_response_head(std::string_view input, const head
   head_parse<response_head> out;
   response_head& head = out.head;
   head.raw.assign(input.begin(), input.begin() + static_cast<std::ptrdiff_t>(size));
+  head.fields.reserve(16);
   wiping_string unused_body;
   response_parser parser(head.fields, unused_body, limits.max_bytes, limits.max_fields);
   parser.skip(head_request);

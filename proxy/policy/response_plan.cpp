@@ -46,6 +46,7 @@ response_plan plan_response(const response_head& head, const client_side& client
   plan.client_keep_alive = client.keep_alive && client.request_complete && !client.stopping && delimited;
   plan.upstream_reusable = head.keep_alive && head.body != body_framing::until_eof && client.request_complete;
 
+  plan.head.reserve(head.raw.size() + 64);  // one allocation: framing lines may be added
   append_status_line(plan.head, head);
   append_end_to_end(plan.head, head);
   if (plan.mode == relay_mode::chunked) {

@@ -1,5 +1,7 @@
 #include "tests/unit/proxy_memory_harness.hpp"
 
+#include <array>
+
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
@@ -19,7 +21,8 @@ awaitable<std::variant<std::unique_ptr<memory_connection>, outbound::connect_err
   origin->end = std::make_shared<beast::test::stream>(ioc_);
   local->connect(*origin->end);
   connections.push_back(origin);
-  asio::co_spawn(ioc_, serve_origin(origin, respond, answer_after_head), asio::detached);
+  if (fixed_origin) asio::co_spawn(ioc_, serve_fixed_origin(origin, fixed_response), asio::detached);
+  else asio::co_spawn(ioc_, serve_origin(origin, respond, answer_after_head), asio::detached);
   co_return std::move(local);
 }
 
@@ -69,6 +72,23 @@ awaitable<void> serve_origin(std::shared_ptr<origin_connection> origin, origin_h
     if (write_ec || response.find("Connection: close") != std::string::npos) {
       origin->end->close();
       co_return;
+    }
+  }
+}
+
+awaitable<void> serve_fixed_origin(std::shared_ptr<origin_connection> origin, std::string_view response) {
+  std::array<char, 4096> buffer;
+  std::size_t matched = 0;  // of "\r\n\r\n", across reads
+  constexpr std::string_view end_of_head = "\r\n\r\n";
+  for (;;) {
+    auto [ec, n] = co_await origin->end->async_read_some(asio::buffer(buffer), use_tuple);
+    if (ec) co_return;
+    for (std::size_t i = 0; i < n; ++i) {
+      matched = buffer[i] == end_of_head[matched] ? matched + 1 : (buffer[i] == '\r' ? 1 : 0);
+      if (matched < end_of_head.size()) continue;
+      matched = 0;
+      auto [write_ec, written] = co_await asio::async_write(*origin->end, asio::buffer(response), use_tuple);
+      if (write_ec) co_return;
     }
   }
 }

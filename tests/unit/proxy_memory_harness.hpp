@@ -55,6 +55,10 @@ class memory_upstreams {
   bool refuse_connect = false;
   bool answer_after_head = false;  // answer as soon as a request head arrived, then close
   std::size_t read_size = 0;       // > 0: the proxy reads at most this many bytes at a time
+  // Bodiless requests answered with `fixed_response`, nothing parsed or
+  // recorded: an origin that allocates nothing per request.
+  bool fixed_origin = false;
+  std::string_view fixed_response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
   std::vector<std::shared_ptr<origin_connection>> connections;
   std::vector<outbound::target> targets;  // where each connection was opened
   std::map<std::string, std::vector<std::unique_ptr<connection>>, std::less<>> idle;
@@ -80,6 +84,7 @@ class memory_upstreams {
 // Reads HTTP/1.1 requests (Content-Length or chunked bodies) off one origin
 // end and answers each with `respond`; records what it saw.
 awaitable<void> serve_origin(std::shared_ptr<origin_connection> origin, origin_handler respond, bool answer_after_head);
+awaitable<void> serve_fixed_origin(std::shared_ptr<origin_connection> origin, std::string_view response);
 
 // A token source whose table the test sets; `on_request` answers fetches
 // (default: no token can be had).
