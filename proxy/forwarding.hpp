@@ -200,12 +200,15 @@ awaitable<void> await_response(Client& client, Connection& upstream, connection_
 // The report's facts known before anything is sent, and an idle
 // connection when the pool has one.
 template <class Connection, class Upstreams>
-void begin_attempt(attempt<Connection>& out, connection_context<Upstreams>& conn, const request_head& /*head*/,
+void begin_attempt(attempt<Connection>& out, connection_context<Upstreams>& conn, const request_head& head,
                    const request_flow& flow, std::string_view key, bool may_reuse) {
   out.report.idempotent = flow.plan.idempotent;
   out.report.retries_left = flow.retries_left;
   out.report.replays_left = flow.replays_left;
-  if (may_reuse) out.upstream = conn.upstreams.take_idle(key, std::chrono::steady_clock::now());
+  // A request the retry rule would send again needs no liveness peek: a
+  // connection the origin closed meanwhile fails its first write or read.
+  const bool check_alive = !(flow.plan.idempotent && flow.body_resendable(head) && flow.retries_left > 0);
+  if (may_reuse) out.upstream = conn.upstreams.take_idle(key, std::chrono::steady_clock::now(), check_alive);
   out.report.reused_connection = out.upstream != nullptr;
   if (out.upstream) worker_metrics::bump(conn.worker.metrics.upstream_reuses);
 }

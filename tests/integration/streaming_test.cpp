@@ -111,5 +111,28 @@ TEST(Streaming, KeepAliveReusesOneUpstreamConnection) {
   }
 }
 
+// An origin that closes each connection right after answering, without
+// saying so (its keep-alive timeout fired): the proxy pooled the
+// connection, finds it dead on the next request and goes again on a fresh
+// one. GETs learn it from the failed exchange and are retried; POSTs are
+// checked before they are sent, because they are never sent twice.
+TEST(Streaming, AnOriginDroppingIdleConnectionsFailsNoRequest) {
+  fake_upstream upstream;
+  upstream.respond_with(response_spec{}.dropping());
+  credproxy_instance proxy(instance_options().with_credential("acme.api", api_key_doc("drop-secret", upstream.authority())));
+  for (const auto* method : {"GET", "POST"}) {
+    curl_request request;
+    request.urls = {upstream.url("/one"), upstream.url("/two"), upstream.url("/three")};
+    request.args = {"-X", method, "-H", "X-Api-Key: {{cred:acme.api}}"};
+    const auto r = proxy.curl().perform(request);
+    ASSERT_EQ(r.status.code, 0) << method << ": " << r.err;
+    ASSERT_EQ(r.responses.size(), 3u) << method;
+    for (const auto& resp : r.responses) EXPECT_EQ(resp.status, 200u) << method;
+  }
+  ASSERT_TRUE(upstream.wait_for_requests(6));
+  EXPECT_EQ(upstream.connections_accepted(), 6u) << "one request per connection, none lost or sent twice";
+  EXPECT_EQ(upstream.request_count(), 6u);
+}
+
 }  // namespace
 }  // namespace credproxy::test

@@ -187,7 +187,7 @@ struct fake_upstream::impl {
       }
       const bool written = co_await write_response(stream, spec, close);
       if (!written) co_return false;
-      if (close) co_return true;
+      if (close || spec.drop) co_return true;
     }
   }
 

@@ -70,6 +70,7 @@ struct response_spec {
   std::uint64_t generated_size = 0;  // > 0: send this many pattern_generator bytes instead of body
   bool never_answer = false;         // read the request, then stay silent until the peer closes
   bool close = false;                // Connection: close after this response
+  bool drop = false;                 // close after this response without saying so (keep-alive timeout)
   std::string raw;                   // non-empty: sent verbatim instead (broken responses), then close
   std::string raw_then;              // with raw: sent in a second write (a separate TLS record) right after
   bool raw_keep_open = false;        // with raw: keep serving the connection instead of closing
@@ -86,6 +87,7 @@ struct response_spec {
   response_spec& with_generated(std::uint64_t size) { generated_size = size; return *this; }
   response_spec& silent() { never_answer = true; return *this; }
   response_spec& closing() { close = true; return *this; }
+  response_spec& dropping() { drop = true; return *this; }
   response_spec& with_raw(std::string bytes) { raw = std::move(bytes); return *this; }
   response_spec& with_feed(std::shared_ptr<chunk_feed> f) { feed = std::move(f); return *this; }
   // Two writes, connection kept open: a response followed by unsolicited bytes.
