@@ -8,6 +8,10 @@
 
 namespace credproxy::outbound {
 
+connection::~connection() {
+  if (tls_ && sessions_) sessions_->keep(tls_->native_handle(), session_origin_);
+}
+
 void connection::abort() noexcept {
   // Never destroy the stream here: an operation on it may be pending and
   // must complete (with an error) before its owner lets go of it.

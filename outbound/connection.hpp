@@ -4,12 +4,16 @@
 // proxy's relay code take it without caring which it is.
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
+
+#include "outbound/tls_session_cache.hpp"
 
 namespace credproxy::outbound {
 
@@ -24,6 +28,13 @@ class connection {
 
   explicit connection(tcp::socket socket) : plain_(std::move(socket)) {}
   explicit connection(ssl::stream<tcp::socket> stream) : tls_(std::move(stream)) {}
+  // TLS whose session goes back to `sessions` under `origin` when the
+  // connection is done with (a later connection resumes it).
+  connection(ssl::stream<tcp::socket> stream, std::shared_ptr<tls_session_cache> sessions, std::string origin)
+      : tls_(std::move(stream)), sessions_(std::move(sessions)), session_origin_(std::move(origin)) {}
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
 
   executor_type get_executor() noexcept { return socket().get_executor(); }
   tcp::socket& socket() noexcept { return tls_ ? tls_->next_layer() : *plain_; }
@@ -72,6 +83,8 @@ class connection {
  private:
   std::optional<tcp::socket> plain_;
   std::optional<ssl::stream<tcp::socket>> tls_;
+  std::shared_ptr<tls_session_cache> sessions_;
+  std::string session_origin_;
 };
 
 }  // namespace credproxy::outbound

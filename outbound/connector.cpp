@@ -140,12 +140,14 @@ asio::awaitable<connect_result> connector::connect(const target& where, cancel_p
   ssl::stream<tcp::socket> stream(std::move(socket), *tls_);
   if (!configure_tls_peer(stream.native_handle(), where.host, is_ip))
     co_return fail(failure::tls, "cannot set up TLS for " + where.host);
+  std::string origin = host_and_port(where);
+  sessions_->offer(stream.native_handle(), origin);
   points.socket = &stream.next_layer();
   auto [handshake_ec] = co_await stream.async_handshake(ssl::stream_base::client, use_tuple);
   points.socket = nullptr;
   if (handshake_ec)
     co_return fail(failure::tls, "TLS handshake with " + host_and_port(where) + " failed: " + handshake_ec.message());
-  co_return std::make_unique<connection>(std::move(stream));
+  co_return std::make_unique<connection>(std::move(stream), sessions_, std::move(origin));
 }
 
 std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file) {
@@ -161,6 +163,8 @@ std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file
   context->set_verify_mode(ssl::verify_peer);
   static constexpr unsigned char alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
   SSL_CTX_set_alpn_protos(context->native_handle(), alpn, sizeof alpn);
+  // Sessions are kept per origin by the connector (tls_session_cache), not
+  // by OpenSSL's cache, which cannot key them by the name verified.
   SSL_CTX_set_session_cache_mode(context->native_handle(), SSL_SESS_CACHE_OFF);
   return context;
 }

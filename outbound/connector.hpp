@@ -65,12 +65,14 @@ class connector {
   boost::asio::awaitable<connect_result> connect(const target& where, cancel_points& points) const;
 
   const egress_policy& egress() const noexcept { return egress_; }
+  const tls_session_cache& tls_sessions() const noexcept { return *sessions_; }
 
  private:
   bool is_own_listener(const tcp::endpoint& endpoint) const noexcept;
 
   egress_policy egress_;
   std::shared_ptr<ssl::context> tls_;
+  std::shared_ptr<tls_session_cache> sessions_ = std::make_shared<tls_session_cache>();
   struct refused_set {
     std::vector<tcp::endpoint> endpoints;
     std::vector<unsigned short> wildcard_ports;
