@@ -58,7 +58,10 @@ struct server::worker {
   worker(const proxy_settings& s, const vault::snapshot_holder& vault, oauth::token_source& tokens,
          const outbound::connector& connector, interception_shared& interception, spdlog::logger& l,
          std::atomic<std::size_t>& connections)
-      : ioc(std::make_unique<asio::io_context>(1)),
+      // One thread runs it, and each socket and timer is used from that
+      // thread only: the reactor's per-operation locking can go (posting
+      // from other threads, e.g. token answers, stays safe).
+      : ioc(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO)),
         upstreams(connector, s.limits.max_idle_upstream_per_host, s.timeouts.idle),
         context(s, vault, tokens, interception, l, connections) {}
   ~worker() {
