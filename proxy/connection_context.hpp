@@ -14,7 +14,9 @@
 
 namespace credproxy::proxy {
 
-inline constexpr std::size_t initial_buffer_size = 16 * 1024;
+// Request heads fit; bodies and larger heads grow it. Kept while idle,
+// because the next head is read into it.
+inline constexpr std::size_t client_buffer_size = 4 * 1024;
 
 template <class Upstreams>
 class connection_context final : public live_connection {
@@ -44,8 +46,8 @@ class connection_context final : public live_connection {
   worker_context& worker;
   Upstreams& upstreams;
   std::shared_ptr<watchdog> watch;
-  io_buffer client_in{initial_buffer_size};    // from the client (plaintext inside an intercepted tunnel)
-  io_buffer upstream_in{initial_buffer_size};  // from the current upstream
+  io_buffer client_in{client_buffer_size};  // from the client (plaintext inside an intercepted tunnel)
+  io_buffer upstream_in{worker.buffers};    // from the current upstream; back to the pool between requests
   const bool loopback;                         // the peer is a loopback address (default solution, SPEC §7)
   const std::string peer;                      // for logs
   bool between_requests = true;                // shutdown may close the connection now

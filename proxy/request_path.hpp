@@ -122,6 +122,7 @@ awaitable<void> serve_requests(Client& client, connection_context<Upstreams>& co
   const auto parse = [&bounds](std::string_view bytes) { return parse_request_head(bytes, bounds); };
   while (!conn.worker.stopping) {
     conn.between_requests = true;
+    conn.upstream_in.release();  // an idle connection holds no upstream buffer
     conn.watch->expect(conn.client_in.empty() ? watchdog::phase::idle : watchdog::phase::request_head,
                        settings.timeouts.client_header);
     auto read = co_await read_head<request_head>(client, conn.client_in, bounds.max_bytes, parse);

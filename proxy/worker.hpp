@@ -9,6 +9,7 @@
 
 #include "config/config.hpp"
 #include "oauth/token_source.hpp"
+#include "proxy/buffer_pool.hpp"
 #include "proxy/interception.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/policy/exchange.hpp"
@@ -59,6 +60,7 @@ struct worker_context {
   spdlog::logger& log;
   std::atomic<std::size_t>& open_connections;  // across all workers, for limits.max_connections
   worker_metrics metrics;
+  buffer_pool buffers;  // upstream-side buffers of the requests in flight
   std::unordered_set<live_connection*> connections;  // to close idle keep-alive connections on shutdown
   bool stopping = false;
 };
