@@ -197,18 +197,8 @@ drop() {    # name reason... : leave a contender out of the run
 # The bench CA signs the origin's leaf; every interceptor verifies the origin
 # against it. Each interceptor has its own CA for the leaves it mints, and
 # the client trusts exactly that one (CLIENT_CA[name]).
-mkdir -p "$TMP/pki" "$TMP/origin"
-new_ca() {  # dir name "common name"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$3" \
-    -keyout "$1/$2.key" -out "$1/$2.pem" 2>"$TMP/openssl.err" || { cat "$TMP/openssl.err" >&2; die "openssl: cannot create $3"; }
-}
-new_ca "$TMP/pki" ca "credproxy bench origin CA"
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
-  -keyout "$TMP/pki/origin.key" -out "$TMP/pki/origin.csr" 2>"$TMP/openssl.err" &&
-  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$TMP/pki/origin.ext" &&
-  openssl x509 -req -in "$TMP/pki/origin.csr" -CA "$TMP/pki/ca.pem" -CAkey "$TMP/pki/ca.key" -CAcreateserial \
-    -days 2 -extfile "$TMP/pki/origin.ext" -out "$TMP/pki/origin.pem" 2>"$TMP/openssl.err" ||
-  { cat "$TMP/openssl.err" >&2; die "openssl: cannot create the origin's leaf"; }
+mkdir -p "$TMP/origin"
+bench_pki "$TMP/pki"
 declare -A CLIENT_CA=()
 declare -A APIKEY=([credproxy]="{{cred:$CRED_KEY}}" [squid]=$DECOY [mitmproxy]=$DECOY)
 
@@ -225,7 +215,7 @@ got=$(curl -sS --max-time 5 --noproxy '*' --cacert "$TMP/pki/ca.pem" -o /dev/nul
 # ------------------------------------------------------------------ contenders
 setup_squid() {
   mkdir -p "$TMP/squid"
-  new_ca "$TMP/squid" ca "squid bench CA"
+  bench_new_ca "$TMP/squid" ca "squid bench CA"
   CLIENT_CA[squid]=$TMP/squid/ca.pem
   "$SQUID_CERTGEN" -c -s "$TMP/squid/ssl_db" -M 16MB >"$TMP/squid-certgen.out" 2>&1 ||
     { cat "$TMP/squid-certgen.out" >&2; drop squid "security_file_certgen -c failed"; return; }

@@ -53,3 +53,21 @@ start() {  # name cmd... : run in background, logs in $TMP/name.{out,err}
   PID[$name]=$!
   STARTED+=($!)
 }
+
+# bench_pki DIR: a bench CA (DIR/ca.pem, ca.key) and the TLS origin's leaf
+# from it (DIR/origin.pem, origin.key; SANs localhost, 127.0.0.1, ::1).
+bench_new_ca() {  # dir name "common name"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$3" \
+    -keyout "$1/$2.key" -out "$1/$2.pem" 2>"$TMP/openssl.err" || { cat "$TMP/openssl.err" >&2; die "openssl: cannot create $3"; }
+}
+bench_pki() {
+  local dir=$1
+  mkdir -p "$dir"
+  bench_new_ca "$dir" ca "credproxy bench origin CA"
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+    -keyout "$dir/origin.key" -out "$dir/origin.csr" 2>"$TMP/openssl.err" &&
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$dir/origin.ext" &&
+    openssl x509 -req -in "$dir/origin.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+      -days 2 -extfile "$dir/origin.ext" -out "$dir/origin.pem" 2>"$TMP/openssl.err" ||
+    { cat "$TMP/openssl.err" >&2; die "openssl: cannot create the origin's leaf"; }
+}

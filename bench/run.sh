@@ -3,11 +3,18 @@
 # forward an absolute-form HTTP request to a loopback origin and add
 # `X-Api-Key: <secret>`, plus wrk hitting the origin directly as the ceiling.
 #
-#   bench/run.sh                   # full benchmark (builds credproxy if needed)
+#   bench/run.sh                   # every suite (builds credproxy if needed)
 #   bench/run.sh --only-baselines  # direct, nginx and haproxy only
-#   BENCH_SUITE=forward bench/run.sh    # this suite only; "intercept" runs
-#                                       # bench/intercept.sh (CONNECT interception
-#                                       # vs squid and mitmproxy) only
+#   BENCH_SUITE=forward bench/run.sh    # one suite only. Suites:
+#     forward    this script's own run: plain HTTP origin
+#     tls        the same to a TLS origin: TLS origination with pooled, verified
+#                connections and session resumption (credproxy upgrades the
+#                http:// URL because the credential does not allow plaintext;
+#                nginx and haproxy verify the origin: `ssl verify required`)
+#     scaling    credproxy at 1 worker vs 2 workers (contender credproxy_b), c=64
+#     idle       memory: idle RSS, and RSS per idle keep-alive client connection with
+#                10,000 of them held (bench/idle_clients.py), then a request on each
+#     intercept  bench/intercept.sh: CONNECT interception vs squid and mitmproxy
 #
 # Everything runs on 127.0.0.1, on free ports picked at start, in a temp dir;
 # every process started here is killed on exit. One interleaved run: for each
@@ -20,8 +27,12 @@
 # start, to inject the credential, or dies during the run.
 #
 # Knobs (environment):
-#   BENCH_SUITE="forward intercept"  suites, run one after the other (see bench/intercept.sh
-#                             for its own knobs; the shared ones below apply to both)
+#   BENCH_SUITE="forward tls scaling idle intercept"  suites, run one after the other, each in its
+#                             own process (see bench/intercept.sh and bench/idle.sh for their own
+#                             knobs; the shared ones below apply to all)
+#   BENCH_ORIGIN=plain        plain | tls: the origin the forward suite uses (BENCH_SUITE=tls sets it)
+#   BENCH_IDLE_CONNECTIONS=10000  idle suite: connections held per contender
+#   BENCH_IDLE_CONTENDERS="credproxy nginx haproxy"  idle suite: who is measured
 #   BENCH_DURATION=5          seconds per run
 #   BENCH_ROUNDS=3            rounds per concurrency
 #   BENCH_CONCURRENCY="1 64"  wrk connections, one table each
@@ -29,7 +40,10 @@
 #   BENCH_WARMUP=1            seconds of unmeasured load per contender before measuring
 #   BENCH_CREDPROXY_WORKERS=1 credproxy `workers:` (wrk, origin and proxy share the cores)
 #   BENCH_ORIGIN_WORKERS=1    nginx worker processes of the origin
-#   BENCH_CONTENDERS="direct credproxy nginx haproxy"
+#   BENCH_CONTENDERS="direct credproxy nginx haproxy"   (also: credproxy_b)
+#   BENCH_CREDPROXY_B_BIN     contender credproxy_b runs this binary (default: the same as credproxy),
+#   BENCH_CREDPROXY_B_WORKERS   with this many workers (default: BENCH_CREDPROXY_WORKERS): an A/B
+#                             of two builds or two settings within one interleaved run
 #   BENCH_KEEP_TMP=0          1 keeps the temp dir (configs, logs, raw wrk output)
 #   CREDPROXY_BIN             use this binary instead of <repo>/build/credproxy
 #   BENCH_BUILD_DIR=build     build dir (relative to the repo) used when building
@@ -48,6 +62,10 @@ ORIGIN_WORKERS=${BENCH_ORIGIN_WORKERS:-1}
 CONTENDERS=${BENCH_CONTENDERS:-"direct credproxy nginx haproxy"}
 KEEP_TMP=${BENCH_KEEP_TMP:-0}
 BUILD_DIR=${BENCH_BUILD_DIR:-build}
+ORIGIN_KIND=${BENCH_ORIGIN:-plain}
+MEASURE=${BENCH_MEASURE:-load}
+IDLE_CONNECTIONS=${BENCH_IDLE_CONNECTIONS:-10000}
+CREDPROXY_B_WORKERS=${BENCH_CREDPROXY_B_WORKERS:-$CREDPROXY_WORKERS}
 
 SECRET=bench-secret-value
 CRED_KEY=bench.key
@@ -64,28 +82,41 @@ for arg in "$@"; do
   esac
 done
 if [ "$only_baselines" = 1 ]; then
-  CONTENDERS=$(tr ' ' '\n' <<<"$CONTENDERS" | grep -vx credproxy | tr '\n' ' ')
+  CONTENDERS=$(tr ' ' '\n' <<<"$CONTENDERS" | grep -vx 'credproxy\|credproxy_b' | tr '\n' ' ')
 fi
 CONTENDERS=$(echo $CONTENDERS)   # normalize whitespace
 
 # Suites: each runs in its own process with its own temp dir and cleanup, so
 # one's processes are gone before the next measures; exit non-zero if any failed.
-SUITES=${BENCH_SUITE:-"forward intercept"}
+SUITES=${BENCH_SUITE:-"forward tls scaling idle intercept"}
 for suite in $SUITES; do
-  case "$suite" in forward|intercept) ;; *) echo "run.sh: unknown suite: $suite (forward, intercept)" >&2; exit 1 ;; esac
+  case "$suite" in forward|tls|scaling|idle|intercept) ;;
+    *) echo "run.sh: unknown suite: $suite (forward, tls, scaling, idle, intercept)" >&2; exit 1 ;; esac
 done
-if [[ " $SUITES " == *" intercept "* ]]; then
+if [ "$(echo $SUITES)" != forward ]; then
   suite_rc=0
-  if [[ " $SUITES " == *" forward "* ]]; then
-    BENCH_SUITE=forward bash "$0" "$@" || suite_rc=$?
+  for suite in $SUITES; do
+    case "$suite" in
+      forward) BENCH_SUITE=forward bash "$0" "$@" || suite_rc=$? ;;
+      tls) BENCH_SUITE=forward BENCH_ORIGIN=tls bash "$0" "$@" || suite_rc=$? ;;
+      scaling)
+        # The same binary at 1 and 2 workers, haproxy as the fixed point.
+        BENCH_SUITE=forward BENCH_CONCURRENCY=${BENCH_SCALING_CONCURRENCY:-64} \
+          BENCH_CONTENDERS="credproxy credproxy_b haproxy" BENCH_CREDPROXY_WORKERS=1 \
+          BENCH_CREDPROXY_B_WORKERS=2 BENCH_CREDPROXY_B_BIN="" bash "$0" "$@" || suite_rc=$? ;;
+      idle) BENCH_SUITE=forward BENCH_MEASURE=idle BENCH_CONTENDERS=${BENCH_IDLE_CONTENDERS:-"credproxy nginx haproxy"} \
+              bash "$0" "$@" || suite_rc=$? ;;
+      intercept) bash "$BENCH_DIR/intercept.sh" "$@" || suite_rc=$? ;;
+    esac
     echo >&2
-  fi
-  bash "$BENCH_DIR/intercept.sh" "$@" || suite_rc=$?
+  done
   exit "$suite_rc"
 fi
-[[ " $SUITES " == *" forward "* ]] || { echo "run.sh: BENCH_SUITE names no suite" >&2; exit 1; }
+case "$ORIGIN_KIND" in plain|tls) ;; *) echo "run.sh: BENCH_ORIGIN must be plain or tls" >&2; exit 1 ;; esac
+case "$MEASURE" in load|idle) ;; *) echo "run.sh: BENCH_MEASURE must be load or idle" >&2; exit 1 ;; esac
+[[ $IDLE_CONNECTIONS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: BENCH_IDLE_CONNECTIONS must be a positive integer" >&2; exit 1; }
 
-for v in DURATION ROUNDS WRK_THREADS WARMUP CREDPROXY_WORKERS ORIGIN_WORKERS; do
+for v in DURATION ROUNDS WRK_THREADS WARMUP CREDPROXY_WORKERS CREDPROXY_B_WORKERS ORIGIN_WORKERS; do
   [[ ${!v} =~ ^[0-9]+$ ]] || { echo "run.sh: $v must be a non-negative integer" >&2; exit 1; }
 done
 [ "$DURATION" -ge 1 ] && [ "$ROUNDS" -ge 1 ] && [ "$WRK_THREADS" -ge 1 ] && [ "$ORIGIN_WORKERS" -ge 1 ] ||
@@ -94,7 +125,7 @@ for c in $CONCURRENCY; do
   [[ $c =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: bad concurrency: $c" >&2; exit 1; }
 done
 for name in $CONTENDERS; do
-  case "$name" in direct|credproxy|nginx|haproxy) ;; *) echo "run.sh: unknown contender: $name" >&2; exit 1 ;; esac
+  case "$name" in direct|credproxy|credproxy_b|nginx|haproxy) ;; *) echo "run.sh: unknown contender: $name" >&2; exit 1 ;; esac
 done
 
 log() { echo "bench: $*" >&2; }
@@ -103,7 +134,7 @@ has() { [[ " $CONTENDERS " == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------- dependencies
 need_install=0
-for tool in wrk curl ss ps; do command -v "$tool" >/dev/null || need_install=1; done
+for tool in wrk curl ss ps openssl; do command -v "$tool" >/dev/null || need_install=1; done
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || need_install=1
 [ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null || need_install=1
 if [ "$need_install" = 1 ]; then
@@ -111,12 +142,12 @@ if [ "$need_install" = 1 ]; then
   "$REPO_DIR/deploy/install-deps.sh" --bench
 fi
 export PATH="$PATH:/usr/sbin:/sbin"
-for tool in wrk curl ss ps nginx haproxy timeout; do
+for tool in wrk curl ss ps openssl nginx haproxy timeout; do
   command -v "$tool" >/dev/null || die "$tool not found after install-deps.sh --bench"
 done
 
 CREDPROXY=
-if has credproxy; then
+if has credproxy || has credproxy_b; then
   if [ -n "${CREDPROXY_BIN:-}" ]; then
     CREDPROXY=$CREDPROXY_BIN
     [ -x "$CREDPROXY" ] || die "CREDPROXY_BIN=$CREDPROXY is not executable"
@@ -130,6 +161,8 @@ if has credproxy; then
     fi
   fi
 fi
+CREDPROXY_B=${BENCH_CREDPROXY_B_BIN:-$CREDPROXY}
+if has credproxy_b; then [ -x "$CREDPROXY_B" ] || die "BENCH_CREDPROXY_B_BIN=$CREDPROXY_B is not executable"; fi
 
 # ------------------------------------------------------------ temp dir, cleanup
 source "$BENCH_DIR/lib.sh"
@@ -141,6 +174,30 @@ NGINX_PORT=$(free_port)
 HAPROXY_PORT=$(free_port)
 CREDPROXY_PORT=$(free_port)
 CREDPROXY_ADMIN_PORT=$(free_port)
+CREDPROXY_B_PORT=$(free_port)
+CREDPROXY_B_ADMIN_PORT=$(free_port)
+# The origin's name: "localhost" for TLS, so certificate checks use a DNS name.
+ORIGIN_HOST=127.0.0.1
+[ "$ORIGIN_KIND" = tls ] && ORIGIN_HOST=localhost
+# Connection caps and descriptors: the idle suite holds IDLE_CONNECTIONS
+# clients at once; load runs keep the caps they always had.
+MAX_CONNS=4096
+if [ "$MEASURE" = idle ]; then
+  MAX_CONNS=$((IDLE_CONNECTIONS + 1000))  # nginx counts its upstream side too
+  [ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge $((MAX_CONNS + 500)) ] ||
+    die "the idle suite needs $((MAX_CONNS + 500)) descriptors per process; the hard limit is $(ulimit -Hn) (lower BENCH_IDLE_CONNECTIONS)"
+  ulimit -n "$(ulimit -Hn)"
+fi
+# HAProxy reserves two descriptors per connection (client and server side)
+# and refuses to start beyond the limit: it holds fewer idle clients when
+# the hard limit is below twice the count (the table says how many).
+HAPROXY_MAXCONN=4000
+if [ "$MEASURE" = idle ]; then
+  HAPROXY_MAXCONN=$MAX_CONNS
+  [ "$(ulimit -n)" = unlimited ] || [ $((2 * MAX_CONNS + 100)) -le "$(ulimit -n)" ] ||
+    HAPROXY_MAXCONN=$((($(ulimit -n) - 100) / 2))
+fi
+NOFILE=$(ulimit -n)
 
 USER_LINE=
 [ "$(id -u)" = 0 ] && USER_LINE="user root root;"   # workers stay able to use the 0700 temp dir
@@ -149,7 +206,9 @@ render() {  # template -> file with @VARS@ substituted
       -e "s|@ORIGIN_PORT@|$ORIGIN_PORT|g" -e "s|@ORIGIN_WORKERS@|$ORIGIN_WORKERS|g" \
       -e "s|@NGINX_PORT@|$NGINX_PORT|g" -e "s|@HAPROXY_PORT@|$HAPROXY_PORT|g" \
       -e "s|@CREDPROXY_PORT@|$CREDPROXY_PORT|g" -e "s|@CREDPROXY_ADMIN_PORT@|$CREDPROXY_ADMIN_PORT|g" \
-      -e "s|@CREDPROXY_WORKERS@|$CREDPROXY_WORKERS|g" "$1" >"$2"
+      -e "s|@CREDPROXY_WORKERS@|$CREDPROXY_WORKERS|g" -e "s|@ORIGIN_TLS_PORT@|$ORIGIN_PORT|g" \
+      -e "s|@ORIGIN_LISTEN_V6@||g" -e "s|@CA_FILE@|$TMP/pki/ca.pem|g" \
+      -e "s|@MAX_CONNS@|$MAX_CONNS|g" -e "s|@NOFILE@|$NOFILE|g" -e "s|@HAPROXY_MAXCONN@|$HAPROXY_MAXCONN|g" "$1" >"$2"
 }
 
 # -------------------------------------------------------------------- processes
@@ -172,16 +231,22 @@ wait_listening() {  # name port : up to 10 s for the port to accept connections
   die "$name is not listening on 127.0.0.1:$port after 10 s"
 }
 
-mkdir -p "$TMP/origin" "$TMP/nginx" "$TMP/haproxy" "$TMP/credproxy"
+mkdir -p "$TMP/origin" "$TMP/nginx" "$TMP/haproxy"
+# Templates per origin kind: the TLS ones verify the origin against the bench CA.
+TLS_SUFFIX=
+if [ "$ORIGIN_KIND" = tls ]; then
+  TLS_SUFFIX=-tls
+  bench_pki "$TMP/pki"
+fi
 
-render "$BENCH_DIR/origin.nginx.conf.in" "$TMP/origin/nginx.conf"
+render "$BENCH_DIR/origin$TLS_SUFFIX.nginx.conf.in" "$TMP/origin/nginx.conf"
 nginx -t -q -e "$TMP/origin/error.log" -p "$TMP/origin" -c "$TMP/origin/nginx.conf" ||
   die "origin nginx config is invalid"
 start origin nginx -e "$TMP/origin/error.log" -p "$TMP/origin" -c "$TMP/origin/nginx.conf"
 wait_listening origin "$ORIGIN_PORT"
 
 if has nginx; then
-  render "$BENCH_DIR/proxy.nginx.conf.in" "$TMP/nginx/nginx.conf"
+  render "$BENCH_DIR/proxy$TLS_SUFFIX.nginx.conf.in" "$TMP/nginx/nginx.conf"
   nginx -t -q -e "$TMP/nginx/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" ||
     die "nginx proxy config is invalid"
   start nginx nginx -e "$TMP/nginx/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf"
@@ -189,51 +254,121 @@ if has nginx; then
 fi
 
 if has haproxy; then
-  render "$BENCH_DIR/haproxy.cfg.in" "$TMP/haproxy/haproxy.cfg"
+  render "$BENCH_DIR/haproxy$TLS_SUFFIX.cfg.in" "$TMP/haproxy/haproxy.cfg"
   haproxy -c -q -f "$TMP/haproxy/haproxy.cfg" || die "haproxy config is invalid"
   start haproxy haproxy -db -f "$TMP/haproxy/haproxy.cfg"
   wait_listening haproxy "$HAPROXY_PORT"
 fi
 
-if has credproxy; then
-  CFG=$TMP/credproxy/credproxy.yaml
-  render "$BENCH_DIR/credproxy.yaml.in" "$CFG"
-  timeout 30 "$CREDPROXY" vault init --config "$CFG" >"$TMP/credproxy-init.out" 2>&1 ||
-    { cat "$TMP/credproxy-init.out" >&2; die "credproxy vault init failed"; }
-  printf '{"type":"api_key","secret":"%s","hosts":["127.0.0.1:%s"],"allowPlaintext":true}\n' \
-      "$SECRET" "$ORIGIN_PORT" |
-    timeout 30 "$CREDPROXY" cred add --config "$CFG" --solution default --key "$CRED_KEY" --json - \
-      >"$TMP/credproxy-cred-add.out" 2>&1 ||
-    { cat "$TMP/credproxy-cred-add.out" >&2; die "credproxy cred add failed"; }
-  start credproxy "$CREDPROXY" serve --config "$CFG"
-  wait_listening credproxy "$CREDPROXY_PORT"
-fi
+start_credproxy() {  # name binary workers port admin_port
+  local name=$1 bin=$2 dir=$TMP/$1 cfg=$TMP/$1/credproxy.yaml plaintext=true
+  mkdir -p "$dir"
+  sed -e "s|@CREDPROXY_DIR@|$dir|g" -e "s|@CREDPROXY_WORKERS@|$3|g" -e "s|@CREDPROXY_PORT@|$4|g" \
+      -e "s|@CREDPROXY_ADMIN_PORT@|$5|g" "$BENCH_DIR/credproxy.yaml.in" >"$cfg"
+  # TLS: the credential does not allow plaintext, so the http:// URL the
+  # client sends goes upstream over verified TLS (SPEC §3).
+  printf 'limits:\n  max_connections: %s\n' "$MAX_CONNS" >>"$cfg"
+  if [ "$ORIGIN_KIND" = tls ]; then
+    printf 'upstream:\n  ca_file: %s\n' "$TMP/pki/ca.pem" >>"$cfg"
+    plaintext=false
+  fi
+  timeout 30 "$bin" vault init --config "$cfg" >"$TMP/$name-init.out" 2>&1 ||
+    { cat "$TMP/$name-init.out" >&2; die "$name vault init failed"; }
+  printf '{"type":"api_key","secret":"%s","hosts":["%s:%s"],"allowPlaintext":%s}\n' \
+      "$SECRET" "$ORIGIN_HOST" "$ORIGIN_PORT" "$plaintext" |
+    timeout 30 "$bin" cred add --config "$cfg" --solution default --key "$CRED_KEY" --json - \
+      >"$TMP/$name-cred-add.out" 2>&1 ||
+    { cat "$TMP/$name-cred-add.out" >&2; die "$name cred add failed"; }
+  start "$name" "$bin" serve --config "$cfg"
+  wait_listening "$name" "$4"
+}
+has credproxy && start_credproxy credproxy "$CREDPROXY" "$CREDPROXY_WORKERS" "$CREDPROXY_PORT" "$CREDPROXY_ADMIN_PORT"
+has credproxy_b && start_credproxy credproxy_b "$CREDPROXY_B" "$CREDPROXY_B_WORKERS" "$CREDPROXY_B_PORT" "$CREDPROXY_B_ADMIN_PORT"
 
 # ------------------------------------------------------------ pre-flight checks
 # What each contender connects to, the request target wrk sends and the
 # X-Api-Key the client sends (the proxies must replace it with the secret).
-declare -A PORT=([direct]=$ORIGIN_PORT [credproxy]=$CREDPROXY_PORT [nginx]=$NGINX_PORT [haproxy]=$HAPROXY_PORT)
-declare -A TARGET=([direct]=/ [credproxy]=http://127.0.0.1:$ORIGIN_PORT/
-                   [nginx]=http://127.0.0.1:$ORIGIN_PORT/ [haproxy]=http://127.0.0.1:$ORIGIN_PORT/)
-declare -A APIKEY=([direct]=$SECRET [credproxy]="{{cred:$CRED_KEY}}" [nginx]=$DECOY [haproxy]=$DECOY)
+# Clients always send http:// absolute-form to the proxies; only the direct
+# run speaks TLS itself when the origin does.
+declare -A PORT=([direct]=$ORIGIN_PORT [credproxy]=$CREDPROXY_PORT [credproxy_b]=$CREDPROXY_B_PORT
+                 [nginx]=$NGINX_PORT [haproxy]=$HAPROXY_PORT)
+ABSOLUTE=http://$ORIGIN_HOST:$ORIGIN_PORT/
+declare -A TARGET=([direct]=/ [credproxy]=$ABSOLUTE [credproxy_b]=$ABSOLUTE [nginx]=$ABSOLUTE [haproxy]=$ABSOLUTE)
+declare -A APIKEY=([direct]=$SECRET [credproxy]="{{cred:$CRED_KEY}}" [credproxy_b]="{{cred:$CRED_KEY}}"
+                   [nginx]=$DECOY [haproxy]=$DECOY)
+DIRECT_SCHEME=http
+[ "$ORIGIN_KIND" = tls ] && DIRECT_SCHEME=https
 
-ORIGIN_URL=http://127.0.0.1:$ORIGIN_PORT
-got=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$ORIGIN_URL/") || die "origin unreachable"
+ORIGIN_URL=$DIRECT_SCHEME://$ORIGIN_HOST:$ORIGIN_PORT
+CURL_TLS=()
+[ "$ORIGIN_KIND" = tls ] && CURL_TLS=(--cacert "$TMP/pki/ca.pem")
+got=$(curl -sS --max-time 5 "${CURL_TLS[@]}" -o /dev/null -w '%{http_code}' "$ORIGIN_URL/") || die "origin unreachable"
 [ "$got" = 403 ] || die "origin answers $got without X-Api-Key, expected 403 (its check is broken)"
 
+# What the origin answers on "/" to the secret: "ok" (plain), the key itself (TLS).
+EXPECT_ROOT=ok
+[ "$ORIGIN_KIND" = tls ] && EXPECT_ROOT=$SECRET
 for name in $CONTENDERS; do
-  proxy_args=()
-  [ "$name" = direct ] || proxy_args=(-x "http://127.0.0.1:${PORT[$name]}")
+  proxy_args=("${CURL_TLS[@]}")
+  url=$ORIGIN_URL
+  [ "$name" = direct ] || { proxy_args=(-x "http://127.0.0.1:${PORT[$name]}"); url=http://$ORIGIN_HOST:$ORIGIN_PORT; }
   # curl sends absolute-form through -x, like wrk does with request.lua
-  got=$(curl -sS --max-time 5 "${proxy_args[@]}" -H "X-Api-Key: ${APIKEY[$name]}" "$ORIGIN_URL/echo" 2>&1) ||
+  if [ "$ORIGIN_KIND" = plain ]; then
+    got=$(curl -sS --max-time 5 "${proxy_args[@]}" -H "X-Api-Key: ${APIKEY[$name]}" "$url/echo" 2>&1) ||
+      { show_log "$name"; die "$name: request failed: $got"; }
+    [ "$got" = "$SECRET" ] ||
+      { show_log "$name"; die "$name does not inject: origin received X-Api-Key '$got', expected the secret"; }
+  fi
+  got=$(curl -sS --max-time 5 "${proxy_args[@]}" -H "X-Api-Key: ${APIKEY[$name]}" "$url/" 2>&1) ||
     { show_log "$name"; die "$name: request failed: $got"; }
-  [ "$got" = "$SECRET" ] ||
-    { show_log "$name"; die "$name does not inject: origin received X-Api-Key '$got', expected the secret"; }
-  got=$(curl -sS --max-time 5 "${proxy_args[@]}" -H "X-Api-Key: ${APIKEY[$name]}" "$ORIGIN_URL/" 2>&1) ||
-    { show_log "$name"; die "$name: request failed: $got"; }
-  [ "$got" = ok ] || { show_log "$name"; die "$name: origin answered '$got', expected 'ok'"; }
+  [ "$got" = "$EXPECT_ROOT" ] || { show_log "$name"; die "$name: origin answered '$got', expected '$EXPECT_ROOT'"; }
   log "$name injects X-Api-Key (127.0.0.1:${PORT[$name]})"
 done
+
+# ------------------------------------------------------------- idle memory
+rss_kb() {  # VmRSS summed over a contender's processes, now
+  local p kb total=0
+  for p in $(tree_pids "${PID[$1]}"); do
+    kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null) || continue
+    total=$((total + ${kb:-0}))
+  done
+  echo "$total"
+}
+
+# Per contender: RSS idle (after the pre-flight's few requests), then with
+# IDLE_CONNECTIONS served keep-alive connections held, then a request on
+# every one of them (all must still be open and answered).
+measure_idle() {
+  local name count before held line alive status=0
+  echo "credproxy idle-connection memory  $(date -u '+%Y-%m-%d %H:%M:%SZ'), nproc=$(nproc), $(uname -sr)"
+  echo "$IDLE_CONNECTIONS keep-alive client connections per contender, each served one request, then held"
+  printf '%-10s %12s %14s %16s %8s %8s\n' contender "idle MiB" "held MiB" "KiB/connection" held alive
+  for name in $CONTENDERS; do
+    [ "$name" = direct ] && continue
+    count=$IDLE_CONNECTIONS
+    [ "$name" = haproxy ] && [ "$HAPROXY_MAXCONN" -lt $((count + 10)) ] && count=$((HAPROXY_MAXCONN - 10))
+    before=$(rss_kb "$name")
+    coproc IDLE_CLIENTS { python3 "$BENCH_DIR/idle_clients.py" "${PORT[$name]}" "$count" \
+                            "${TARGET[$name]}" "$ORIGIN_HOST:$ORIGIN_PORT" "${APIKEY[$name]}"; }
+    line=
+    read -r -t 300 line <&"${IDLE_CLIENTS[0]}" || true
+    held=$(rss_kb "$name")
+    echo check >&"${IDLE_CLIENTS[1]}"
+    alive=
+    read -r -t 300 alive <&"${IDLE_CLIENTS[0]}" || true
+    wait "$IDLE_CLIENTS_PID" 2>/dev/null || true
+    check_alive "$name"
+    [ "$line" = "held $count" ] || { echo "bench: $name: $line (expected: held $count)" >&2; status=1; }
+    [ "$alive" = "alive $count" ] || { echo "bench: $name: $alive after holding (expected: alive $count)" >&2; status=1; }
+    awk -v n="$name" -v b="$before" -v h="$held" -v c="$count" -v a="${alive#alive }" \
+      'BEGIN { printf "%-10s %12.1f %14.1f %16.1f %8d %8s\n", n, b / 1024, h / 1024, (h - b) / c, c, a }'
+  done
+  echo
+  echo "idle MiB: VmRSS after start-up and the pre-flight requests; held MiB: with every connection"
+  echo "open; KiB/connection: the difference over the connections (buffers, frames, kernel-side"
+  echo "socket memory is not in RSS). alive: connections that answered a second request afterwards."
+  return "$status"
+}
 
 # ------------------------------------------------------------------ measurement
 CLK_TCK=$(getconf CLK_TCK)
@@ -265,14 +400,49 @@ RESULTS=$TMP/results.tsv
 : >"$RESULTS"
 BAD=()
 
+if [ "$MEASURE" = idle ]; then
+  idle_rc=0
+  measure_idle | tee "$TMP/report.txt" || idle_rc=1
+  [ "$idle_rc" = 0 ] || { echo "bench: FAILED: idle suite (see the alive column)" >&2; exit 1; }
+  exit 0
+fi
+
+wrk_url() {  # where wrk connects: the proxy, or the origin itself for direct
+  if [ "$1" = direct ]; then echo "$DIRECT_SCHEME://127.0.0.1:$ORIGIN_PORT"; else echo "http://127.0.0.1:${PORT[$1]}"; fi
+}
 run_wrk() {  # name conns seconds out_file -> BENCH_RESULT line on stdout
   local name=$1 c=$2 d=$3 out=$4 t=$WRK_THREADS
   [ "$t" -gt "$c" ] && t=$c
-  BENCH_TARGET=${TARGET[$name]} BENCH_HOST=127.0.0.1:$ORIGIN_PORT BENCH_APIKEY=${APIKEY[$name]} \
+  BENCH_TARGET=${TARGET[$name]} BENCH_HOST=$ORIGIN_HOST:$ORIGIN_PORT BENCH_APIKEY=${APIKEY[$name]} \
     timeout $((d + 30)) wrk --latency -t"$t" -c"$c" -d"${d}s" -s "$BENCH_DIR/request.lua" \
-      "http://127.0.0.1:${PORT[$name]}" >"$out" 2>&1 ||
+      "$(wrk_url "$name")" >"$out" 2>&1 ||
     { cat "$out" >&2; die "$name: wrk failed"; }
   grep -m1 '^BENCH_RESULT ' "$out" || { cat "$out" >&2; die "$name: no result from wrk"; }
+}
+
+# Ratios of each credproxy build to each peer, computed within each round
+# (same minute, same noise) and then the median over rounds.
+ratios() {  # concurrency
+  local c=$1 ours peer
+  for ours in credproxy credproxy_b; do
+    has "$ours" || continue
+    for peer in credproxy nginx haproxy; do
+      [ "$peer" != "$ours" ] && has "$peer" || continue
+      awk -F'\t' -v c="$c" -v a="$ours" -v b="$peer" '
+        $1 == c && $3 == a { rps_a[$2] = $4; cpu_a[$2] = $7 }
+        $1 == c && $3 == b { rps_b[$2] = $4; cpu_b[$2] = $7 }
+        function median(v, n,   i, j, t) {
+          for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+          return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+        }
+        END {
+          n = 0
+          for (r in rps_a) if ((r in rps_b) && rps_b[r] > 0 && cpu_b[r] > 0) { n++; rr[n] = rps_a[r] / rps_b[r]; cr[n] = cpu_a[r] / cpu_b[r] }
+          if (n > 0) printf "%s / %s: CPU per request %.2fx, req/s %.2fx (median of %d per-round ratios)\n", a, b, median(cr, n), median(rr, n), n
+        }' "$RESULTS"
+    done
+  done
+  echo
 }
 
 field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<" $2"; }
@@ -287,7 +457,13 @@ median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if
   if [ -n "$CREDPROXY" ]; then
     echo "credproxy : $CREDPROXY ($("$CREDPROXY" --version 2>/dev/null | head -n1), git $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')), workers=$CREDPROXY_WORKERS"
   fi
+  if has credproxy_b; then
+    echo "credproxy_b: $CREDPROXY_B ($("$CREDPROXY_B" --version 2>/dev/null | head -n1)), workers=$CREDPROXY_B_WORKERS"
+  fi
   echo "setup     : origin nginx ${ORIGIN_WORKERS} worker(s); nginx 1 worker; haproxy 1 thread; all on 127.0.0.1"
+  if [ "$ORIGIN_KIND" = tls ]; then
+    echo "origin    : TLS (ECDSA P-256 leaf from a bench CA); every proxy verifies it, pools its connections and resumes sessions"
+  fi
   echo "runs      : ${ROUNDS} round(s) x ${DURATION}s per contender, interleaved; concurrency: $CONCURRENCY; wrk threads <= $WRK_THREADS"
   echo
 } | tee "$TMP/report.txt"
@@ -345,6 +521,7 @@ for c in $CONCURRENCY; do
                  printf "%-10s %10.0f %9.3f %9.3f %9s %11s %12s %7d\n", name, rps, p50 / 1000, p99 / 1000, ratio, cpu, rss, errs }'
     done
     echo
+    ratios "$c"
   } | tee -a "$TMP/report.txt"
 done
 

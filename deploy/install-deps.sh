@@ -20,7 +20,8 @@ packages=(
   python3 python3-requests   # tests/clients/python_*_client.py run on Debian's /usr/bin/python3
 )
 if [ "${1:-}" = "--bench" ]; then
-  packages+=(wrk nginx-light haproxy squid-openssl mitmproxy)
+  # liburing-dev: only for the CREDPROXY_IO_URING build option (measuring)
+  packages+=(wrk nginx-light haproxy squid-openssl mitmproxy liburing-dev)
 fi
 
 # One dpkg query for the whole list; names it does not know print nothing.
