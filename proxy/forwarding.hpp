@@ -205,9 +205,9 @@ void begin_attempt(attempt<Connection>& out, connection_context<Upstreams>& conn
   out.report.idempotent = flow.plan.idempotent;
   out.report.retries_left = flow.retries_left;
   out.report.replays_left = flow.replays_left;
-  // A request the retry rule would send again needs no liveness peek: a
-  // connection the origin closed meanwhile fails its first write or read.
-  const bool check_alive = !(flow.plan.idempotent && flow.body_resendable(head) && flow.retries_left > 0);
+  // Always peek: bytes an origin sent on an idle connection (unsolicited
+  // or late) must never be read as the next client's response.
+  const bool check_alive = true;
   if (may_reuse) out.upstream = conn.upstreams.take_idle(key, std::chrono::steady_clock::now(), check_alive);
   out.report.reused_connection = out.upstream != nullptr;
   if (out.upstream) worker_metrics::bump(conn.worker.metrics.upstream_reuses);
