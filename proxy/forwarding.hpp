@@ -200,7 +200,7 @@ awaitable<void> await_response(Client& client, Connection& upstream, connection_
 // The report's facts known before anything is sent, and an idle
 // connection when the pool has one.
 template <class Connection, class Upstreams>
-void begin_attempt(attempt<Connection>& out, connection_context<Upstreams>& conn, const request_head& head,
+void begin_attempt(attempt<Connection>& out, connection_context<Upstreams>& conn, const request_head& /*head*/,
                    const request_flow& flow, std::string_view key, bool may_reuse) {
   out.report.idempotent = flow.plan.idempotent;
   out.report.retries_left = flow.retries_left;
