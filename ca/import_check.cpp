@@ -72,7 +72,7 @@ void check_importable(std::string_view certificate_pem, std::string_view private
     throw ca_error("the private key is encrypted; decrypt it into the pipe instead, e.g. "
                    "openssl pkey -in KEY | credproxy ca import --cert CERT --key -");
   const auto key = read_private_key(private_key_pem);
-  if (key == nullptr) throw ca_error("the key file holds no PEM private key (-----BEGIN PRIVATE KEY-----)");
+  if (key == nullptr) throw ca_error("the key file holds no PEM private key (PKCS#8, EC or RSA, unencrypted)");
   const auto certificate = read_certificate(certificate_pem);
   check_is_ca(certificate.get());
   check_valid_at(certificate.get(), now);
