@@ -200,15 +200,12 @@ awaitable<void> await_response(Client& client, Connection& upstream, connection_
 // The report's facts known before anything is sent, and an idle
 // connection when the pool has one.
 template <class Connection, class Upstreams>
-void begin_attempt(attempt<Connection>& out, connection_context<Upstreams>& conn, const request_head& /*head*/,
+void begin_attempt(attempt<Connection>& out, connection_context<Upstreams>& conn,
                    const request_flow& flow, std::string_view key, bool may_reuse) {
   out.report.idempotent = flow.plan.idempotent;
   out.report.retries_left = flow.retries_left;
   out.report.replays_left = flow.replays_left;
-  // Always peek: bytes an origin sent on an idle connection (unsolicited
-  // or late) must never be read as the next client's response.
-  const bool check_alive = true;
-  if (may_reuse) out.upstream = conn.upstreams.take_idle(key, std::chrono::steady_clock::now(), check_alive);
+  if (may_reuse) out.upstream = conn.upstreams.take_idle(key, std::chrono::steady_clock::now());
   out.report.reused_connection = out.upstream != nullptr;
   if (out.upstream) worker_metrics::bump(conn.worker.metrics.upstream_reuses);
 }
@@ -229,7 +226,7 @@ awaitable<attempt<typename Upstreams::connection>> attempt_exchange(Client& clie
                                                                     std::string_view key, bool may_reuse) {
   using connection = typename Upstreams::connection;
   attempt<connection> out;
-  begin_attempt(out, conn, head, flow, key, may_reuse);
+  begin_attempt(out, conn, flow, key, may_reuse);
   if (!out.upstream) {
     auto opened = co_await open_upstream(conn, flow.plan.upstream);
     if (auto* error = std::get_if<proxy_error>(&opened)) {

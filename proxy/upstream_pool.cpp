@@ -4,22 +4,16 @@
 
 namespace credproxy::proxy {
 
-std::unique_ptr<outbound::connection> upstream_pool::take(std::string_view key, clock::time_point now,
-                                                         bool check_alive) {
+std::unique_ptr<outbound::connection> upstream_pool::take(std::string_view key, clock::time_point now) {
   auto it = idle_.find(key);
   if (it == idle_.end()) return nullptr;
   auto& stack = it->second;
   while (!stack.empty()) {
     auto c = std::move(stack.back());
     stack.pop_back();
-    if (now - c->idle_since >= idle_timeout_) continue;
-    if (!check_alive) {
-      // A stale one fails its first write or read, and the retry rule sends
-      // the request again on a fresh connection.
-      if (c->socket().is_open() && !c->has_buffered_input()) return c;
-      continue;
-    }
-    if (c->still_usable()) return c;
+    // Peeked every time: bytes an origin sent on an idle connection
+    // (unsolicited or late) must never be read as the next response.
+    if (now - c->idle_since < idle_timeout_ && c->still_usable()) return c;
   }
   return nullptr;
 }

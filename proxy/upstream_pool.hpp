@@ -21,10 +21,9 @@ class upstream_pool {
   upstream_pool(std::size_t max_idle_per_key, std::chrono::milliseconds idle_timeout)
       : max_idle_per_key_(max_idle_per_key), idle_timeout_(idle_timeout) {}
 
-  // An idle connection for `key`. `check_alive`: peek at the socket first
-  // (one syscall), for requests that could not be sent again should the
-  // origin have closed the connection meanwhile.
-  std::unique_ptr<outbound::connection> take(std::string_view key, clock::time_point now, bool check_alive);
+  // An idle connection for `key` that the origin has neither closed nor
+  // written to while idle (one non-blocking peek).
+  std::unique_ptr<outbound::connection> take(std::string_view key, clock::time_point now);
   void put(std::string_view key, std::unique_ptr<outbound::connection> connection, clock::time_point now);
   void clear() { idle_.clear(); }
   // Drops expired connections and empty keys (a periodic sweep, so idle
@@ -49,9 +48,7 @@ class upstream_access {
                   std::chrono::milliseconds idle_timeout)
       : connector_(connector), pool_(max_idle_per_key, idle_timeout) {}
 
-  std::unique_ptr<connection> take_idle(std::string_view key, clock::time_point now, bool check_alive) {
-    return pool_.take(key, now, check_alive);
-  }
+  std::unique_ptr<connection> take_idle(std::string_view key, clock::time_point now) { return pool_.take(key, now); }
   void keep_idle(std::string_view key, std::unique_ptr<connection> c, clock::time_point now) {
     if (!c->has_buffered_input()) pool_.put(key, std::move(c), now);
   }

@@ -113,9 +113,8 @@ TEST(Streaming, KeepAliveReusesOneUpstreamConnection) {
 
 // An origin that closes each connection right after answering, without
 // saying so (its keep-alive timeout fired): the proxy pooled the
-// connection, finds it dead on the next request and goes again on a fresh
-// one. GETs learn it from the failed exchange and are retried; POSTs are
-// checked before they are sent, because they are never sent twice.
+// connection, finds it closed when it peeks before reuse and opens a fresh
+// one, for POSTs (never sent twice) as for GETs.
 TEST(Streaming, AnOriginDroppingIdleConnectionsFailsNoRequest) {
   fake_upstream upstream;
   upstream.respond_with(response_spec{}.dropping());

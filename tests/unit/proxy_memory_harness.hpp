@@ -63,7 +63,7 @@ class memory_upstreams {
   std::vector<outbound::target> targets;  // where each connection was opened
   std::map<std::string, std::vector<std::unique_ptr<connection>>, std::less<>> idle;
 
-  std::unique_ptr<connection> take_idle(std::string_view key, std::chrono::steady_clock::time_point, bool /*check_alive*/) {
+  std::unique_ptr<connection> take_idle(std::string_view key, std::chrono::steady_clock::time_point) {
     auto it = idle.find(key);
     if (it == idle.end() || it->second.empty()) return nullptr;
     auto c = std::move(it->second.back());

@@ -1,5 +1,5 @@
 // The idle upstream pool on real loopback sockets: what it hands out, and
-// when it peeks at a connection before handing it out.
+// what its peek refuses.
 #include <gtest/gtest.h>
 #include <poll.h>
 
@@ -46,9 +46,9 @@ TEST(UpstreamPool, HandsBackAnIdleConnectionForItsKeyOnly) {
   const auto now = clock_type::now();
   auto* raw = pair.ours.get();
   pool.put("s|http://a:80", std::move(pair.ours), now);
-  EXPECT_EQ(pool.take("s|http://b:80", now, true), nullptr);
-  EXPECT_EQ(pool.take("t|http://a:80", now, true), nullptr) << "another solution never gets it";
-  EXPECT_EQ(pool.take("s|http://a:80", now, true).get(), raw);
+  EXPECT_EQ(pool.take("s|http://b:80", now), nullptr);
+  EXPECT_EQ(pool.take("t|http://a:80", now), nullptr) << "another solution never gets it";
+  EXPECT_EQ(pool.take("s|http://a:80", now).get(), raw);
   EXPECT_EQ(pool.idle_count(), 0u);
 }
 
@@ -57,7 +57,7 @@ TEST(UpstreamPool, ExpiredConnectionsAreNeverHandedOut) {
   upstream_pool pool(4, idle_timeout);
   const auto now = clock_type::now();
   pool.put("k", std::move(pair.ours), now);
-  EXPECT_EQ(pool.take("k", now + idle_timeout, false), nullptr);
+  EXPECT_EQ(pool.take("k", now + idle_timeout), nullptr);
 }
 
 TEST(UpstreamPool, PeekRefusesAConnectionTheOriginClosed) {
@@ -67,7 +67,7 @@ TEST(UpstreamPool, PeekRefusesAConnectionTheOriginClosed) {
   pool.put("k", std::move(pair.ours), now);
   pair.origin.close();
   pair.wait_readable();
-  EXPECT_EQ(pool.take("k", now, true), nullptr);
+  EXPECT_EQ(pool.take("k", now), nullptr);
 }
 
 TEST(UpstreamPool, PeekRefusesAConnectionWithUnsolicitedBytes) {
@@ -77,21 +77,7 @@ TEST(UpstreamPool, PeekRefusesAConnectionWithUnsolicitedBytes) {
   pool.put("k", std::move(pair.ours), now);
   asio::write(pair.origin, asio::buffer(std::string_view("HTTP/1.1 408 Request Timeout\r\n\r\n")));
   pair.wait_readable();
-  EXPECT_EQ(pool.take("k", now, true), nullptr);
-}
-
-// Without the peek (a request the retry rule may send again) the pool
-// trusts the connection: a closed one then fails its exchange and the
-// request goes out again on a fresh connection.
-TEST(UpstreamPool, WithoutPeekAClosedConnectionIsStillHandedOut) {
-  socket_pair pair;
-  upstream_pool pool(4, idle_timeout);
-  const auto now = clock_type::now();
-  auto* raw = pair.ours.get();
-  pool.put("k", std::move(pair.ours), now);
-  pair.origin.close();
-  pair.wait_readable();
-  EXPECT_EQ(pool.take("k", now, false).get(), raw);
+  EXPECT_EQ(pool.take("k", now), nullptr);
 }
 
 TEST(UpstreamPool, KeepsAtMostTheCapPerKeyDroppingTheOldest) {
@@ -104,8 +90,8 @@ TEST(UpstreamPool, KeepsAtMostTheCapPerKeyDroppingTheOldest) {
   pool.put("k", std::move(second.ours), now);
   pool.put("k", std::move(third.ours), now);
   EXPECT_EQ(pool.idle_count(), 2u);
-  EXPECT_EQ(pool.take("k", now, true).get(), newest);
-  EXPECT_EQ(pool.take("k", now, true).get(), newer);
+  EXPECT_EQ(pool.take("k", now).get(), newest);
+  EXPECT_EQ(pool.take("k", now).get(), newer);
 }
 
 }  // namespace
