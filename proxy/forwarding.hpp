@@ -122,10 +122,13 @@ awaitable<void> pump_request_rest(Client& client, Connection& upstream, connecti
   spec.phase = watchdog::phase::request_body;
   spec.copy = &flow.kept;
   spec.discard = &flow.discard_body;
+  spec.write_gone = &flow.origin_stopped_reading;
   spec.guard = flow.guard_body ? &flow.body_guard : nullptr;
   const pump_result result = co_await pump_body(client, conn.client_in, upstream, spec, *conn.watch);
-  flow.client_body_done = result.complete;
-  if (flow.discard_body) co_return;
+  // The origin did not get it all: never resent, never pooled. Its answer
+  // (an early 413, or none: 502) decides, not a made-up client error.
+  flow.client_body_done = result.complete && !flow.origin_stopped_reading;
+  if (flow.discard_body || (result.complete && flow.origin_stopped_reading)) co_return;
   if (!result.complete) {
     // A half-sent request must never look complete to the origin.
     flow.body_failure = result.placeholder ? flow.placeholder_refused()

@@ -58,6 +58,11 @@ struct pump_spec {
   // Set by the owner to stop forwarding (an early response): the pump then
   // reads the rest of the body and drops it, so the client is never reset.
   const bool* discard = nullptr;
+  // Request bodies: set when a write fails because the origin stopped
+  // reading (often to answer early, e.g. 413). The pump then drains the
+  // rest like `discard`, and the origin's answer, if any, is still read.
+  // Null: a failed write ends the pump.
+  bool* write_gone = nullptr;
   // Request bodies that are not rewritten: refused at the first
   // placeholder (policy/placeholder_guard.hpp). Null: not checked.
   placeholder_guard* guard = nullptr;
@@ -76,8 +81,12 @@ namespace detail {
 template <class To>
 awaitable<bool> write_out(To& to, std::string_view data, const pump_spec& spec) {
   if (spec.copy) spec.copy->keep(data);
-  if (data.empty() || (spec.discard && *spec.discard)) co_return true;
+  if (data.empty() || (spec.discard && *spec.discard) || (spec.write_gone && *spec.write_gone)) co_return true;
   auto [ec, n] = co_await asio::async_write(to, asio::buffer(data.data(), data.size()), use_tuple);
+  if (ec && spec.write_gone) {
+    *spec.write_gone = true;
+    co_return true;
+  }
   co_return !ec || (spec.discard && *spec.discard);  // a failure after discarding began is expected
 }
 

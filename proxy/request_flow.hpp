@@ -56,6 +56,7 @@ struct request_flow {
   bool client_body_done = false;   // the client's body was read to its end (or there was none)
   bool continue_sent = false;      // 100 Continue went to the client
   bool discard_body = false;       // an early response: the pump drains the client's body
+  bool origin_stopped_reading = false;  // a body write failed: the rest was drained, never sent
   child_task body_pump;            // the rest of the request body, client -> upstream
   std::optional<proxy_error> body_failure;  // why the pump stopped short, when it did
   std::shared_ptr<void> retired_upstream;   // a failed attempt's connection, alive while the pump may use it
