@@ -31,6 +31,8 @@ struct attempt {
   std::optional<response_head> response;  // when it responded
 };
 
+using forward_result = std::variant<request_end, failed_request>;
+
 namespace forwarding_detail {
 
 inline proxy_error connect_failure(const outbound::connect_error& e) {
@@ -273,13 +275,20 @@ awaitable<attempt<typename Upstreams::connection>> attempt_exchange(Client& clie
 }
 
 // The response head and body, client-bound; length-delimited bodies go out
-// with the head in one write as far as they are already buffered.
+// with the head in one write as far as they are already buffered, chunked
+// ones once the buffered chunks were checked.
 template <class Client, class Connection, class Upstreams>
 awaitable<pump_result> relay_body(Client& client, Connection& upstream, connection_context<Upstreams>& conn,
                                   const response_plan& plan) {
   pump_spec spec;
   spec.idle = conn.worker.settings.timeouts.idle;
   spec.phase = watchdog::phase::response_body;
+  if (plan.mode == relay_mode::chunked || plan.mode == relay_mode::chunked_to_eof) {
+    spec.framing = body_framing::chunked;
+    spec.chunks = plan.mode == relay_mode::chunked ? chunk_output::rechunk : chunk_output::raw;
+    spec.lead = plan.head;
+    co_return co_await pump_body(upstream, conn.upstream_in, client, spec, *conn.watch);
+  }
   std::size_t with_head = 0;
   if (plan.mode == relay_mode::length || plan.mode == relay_mode::until_eof) {
     const std::uint64_t wanted = plan.mode == relay_mode::length ? plan.length : ~std::uint64_t{0};
@@ -295,11 +304,8 @@ awaitable<pump_result> relay_body(Client& client, Connection& upstream, connecti
   const bool whole = plan.mode == relay_mode::none || (plan.mode == relay_mode::length && with_head == plan.length);
   result.complete = !ec && whole;
   if (ec || whole) co_return result;
-  spec.framing = plan.mode == relay_mode::length      ? body_framing::length
-                 : plan.mode == relay_mode::until_eof ? body_framing::until_eof
-                                                      : body_framing::chunked;
+  spec.framing = plan.mode == relay_mode::length ? body_framing::length : body_framing::until_eof;
   spec.length = plan.length - (plan.mode == relay_mode::length ? with_head : 0);
-  spec.chunks = plan.mode == relay_mode::chunked ? chunk_output::rechunk : chunk_output::raw;
   co_return co_await pump_body(upstream, conn.upstream_in, client, spec, *conn.watch);
 }
 
@@ -318,9 +324,9 @@ void release_upstream(connection_context<Upstreams>& conn, std::unique_ptr<Conne
 }
 
 template <class Client, class Connection, class Upstreams>
-awaitable<request_end> relay_response(Client& client, connection_context<Upstreams>& conn, const request_head& head,
-                                      request_flow& flow, attempt<Connection>& done, std::string_view key,
-                                      const request_record& record) {
+awaitable<forward_result> relay_response(Client& client, connection_context<Upstreams>& conn,
+                                         const request_head& head, request_flow& flow, attempt<Connection>& done,
+                                         std::string_view key, const request_record& record) {
   const response_head& response = *done.response;
   const bool early = !flow.client_body_done;  // answered before the whole request body arrived
   if (early) flow.discard_body = true;
@@ -329,6 +335,10 @@ awaitable<request_end> relay_response(Client& client, connection_context<Upstrea
   conn.watch->expect(watchdog::phase::response_body, conn.worker.settings.timeouts.idle);
   const pump_result body = co_await relay_body(client, *done.upstream, conn, plan);
   release_upstream(conn, done.upstream, body.complete && plan.upstream_reusable, key);
+  if (body.nothing_sent)  // the client can still be told, instead of seeing a silent close
+    co_return failed_request{{error_code::upstream_protocol_error,
+                              flow.plan.upstream.host + " sent a malformed chunked body", {}},
+                             true};
   log_request(conn.worker.log, record, response.status, body.complete ? "" : "incomplete_response");
   if (early) {
     // The client may still be sending: read and drop the rest before
@@ -350,8 +360,6 @@ void drop_attempt(connection_context<Upstreams>& conn, request_flow& flow, attem
 }
 
 }  // namespace forwarding_detail
-
-using forward_result = std::variant<request_end, failed_request>;
 
 // Attempts until the retry rule says relay or fail; bounded by the retry
 // and replay budgets.

@@ -66,6 +66,10 @@ struct pump_spec {
   // Request bodies that are not rewritten: refused at the first
   // placeholder (policy/placeholder_guard.hpp). Null: not checked.
   placeholder_guard* guard = nullptr;
+  // Chunked bodies: bytes that go out with the first write (a response
+  // head), after the chunks already buffered were checked, so a body
+  // malformed from its first bytes can still be answered with an error.
+  std::string_view lead;
 };
 
 struct pump_result {
@@ -74,6 +78,7 @@ struct pump_result {
   bool write_failed = false;
   bool malformed = false;    // chunked framing error
   bool placeholder = false;  // the guard found a placeholder: nothing of it was sent
+  bool nothing_sent = false; // failed before the first write: not even the lead went out
 };
 
 namespace detail {
@@ -185,17 +190,30 @@ inline bool frame_payload(const pump_spec& spec, std::string_view payload, bool 
   return true;
 }
 
+// `data` after whatever is left of `lead` (emptied once written).
+template <class To>
+awaitable<bool> write_after_lead(To& to, std::string_view& lead, std::string_view data, const pump_spec& spec) {
+  if (lead.empty()) co_return co_await write_out(to, data, spec);
+  const std::array<asio::const_buffer, 2> both{asio::buffer(lead.data(), lead.size()),
+                                               asio::buffer(data.data(), data.size())};
+  auto [ec, n] = co_await asio::async_write(to, both, use_tuple);
+  lead = {};
+  co_return !ec;
+}
+
 template <class From, class To>
 awaitable<pump_result> pump_chunked(From& from, io_buffer& buffer, To& to, pump_spec spec, watchdog& watch) {
   pump_result result;
   chunked_decoder decoder(chunk_output::raw);
   wiping_string framed;
   wiping_string checked;
+  std::string_view lead = spec.lead;
   for (;;) {
     sys_error ec;
     buffer.consume(decoder.feed(buffer.data(), ec));
     if (ec && ec != http::error::need_more) {
       result.malformed = true;
+      result.nothing_sent = !lead.empty();
       co_return result;
     }
     framed.clear();
@@ -206,7 +224,7 @@ awaitable<pump_result> pump_chunked(From& from, io_buffer& buffer, To& to, pump_
       result.placeholder = true;
       co_return result;
     }
-    const bool written = co_await write_out(to, framed, spec);
+    const bool written = co_await write_after_lead(to, lead, framed, spec);
     secure_wipe(framed.data(), framed.size());
     if (!written) {
       result.write_failed = true;

@@ -98,6 +98,11 @@ head_parse<response_head> parse_response_head(std::string_view input, const head
   if (ec || !parser.is_header_done())
     return failure<response_head>(error_code::upstream_protocol_error, "malformed response: " + why_unparsable(parser, ec));
   head.status = parser.status();
+  // Beast takes any three digits; RFC 9110 §15 defines 100-599 only, and a
+  // client may not parse anything else the way the proxy did.
+  if (head.status < 100 || head.status > 599)
+    return failure<response_head>(error_code::upstream_protocol_error,
+                                  "malformed response: status " + std::to_string(head.status) + " is outside 100-599");
   head.reason = parser.reason();
   head.version = parser.version();
   head.keep_alive = parser.keep_alive();

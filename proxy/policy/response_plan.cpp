@@ -26,6 +26,10 @@ void append_end_to_end(std::string& out, const response_head& head) {
     if (forwarded(f, connection_tokens)) out.append(f.name).append(": ").append(f.value).append("\r\n");
 }
 
+// RFC 9110 §8.6: no Content-Length on 1xx and 204; on a 304 it could only
+// repeat the length of a body the client may not have, so it is dropped too.
+bool may_carry_length(unsigned status) noexcept { return status >= 200 && status != 204 && status != 304; }
+
 relay_mode mode_for(const response_head& head, const client_side& client) noexcept {
   switch (head.body) {
     case body_framing::none: return relay_mode::none;
@@ -51,7 +55,7 @@ response_plan plan_response(const response_head& head, const client_side& client
   append_end_to_end(plan.head, head);
   if (plan.mode == relay_mode::chunked) {
     plan.head.append("Transfer-Encoding: chunked\r\n");
-  } else if (head.length_given && head.body != body_framing::chunked) {
+  } else if (head.length_given && head.body != body_framing::chunked && may_carry_length(head.status)) {
     plan.head.append("Content-Length: ").append(std::to_string(head.content_length)).append("\r\n");
   }
   if (!plan.client_keep_alive) {

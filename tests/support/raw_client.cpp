@@ -105,6 +105,14 @@ bool raw_connection::wait_closed(std::chrono::milliseconds timeout, std::string*
   return closed_;
 }
 
+bool raw_connection::wait_for(std::string_view needle, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (pending_.find(needle) == std::string::npos) {
+    if (!receive_more(deadline)) return false;
+  }
+  return true;
+}
+
 std::optional<http_response> raw_exchange(std::uint16_t port, std::string_view request,
                                           std::chrono::milliseconds timeout) {
   raw_connection connection(port);

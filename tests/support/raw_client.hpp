@@ -33,6 +33,9 @@ class raw_connection {
   // True when the peer closes (EOF or reset) within `timeout`; bytes that
   // arrive first are appended to `extra` when given.
   bool wait_closed(std::chrono::milliseconds timeout, std::string* extra = nullptr);
+  // True once the bytes received so far contain `needle` (they stay
+  // unread for the calls above); false on timeout or close first.
+  bool wait_for(std::string_view needle, std::chrono::milliseconds timeout);
 
  private:
   // Receives into pending_; false on EOF/error/timeout (sets closed_ on EOF/error).

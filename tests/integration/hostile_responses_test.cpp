@@ -1,0 +1,204 @@
+// Hostile and careless upstream responses, byte for byte, through the real
+// binary: the client gets either a well-formed relay with the proxy's own
+// framing, or a 502 upstream_protocol_error when nothing was relayed yet,
+// never a silently truncated or reflected answer.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
+
+#include "tests/support/checks.hpp"
+#include "tests/support/credproxy_instance.hpp"
+#include "tests/support/fake_upstream.hpp"
+#include "tests/support/raw_client.hpp"
+
+namespace credproxy::test {
+namespace {
+
+namespace asio = boost::asio;
+
+const std::string canary = "CANARY-hostile-7f3a91";
+
+// A request through the proxy for `path` that carries a header placeholder,
+// so every case below also proves nothing of the secret comes back.
+std::string injected_get(const fake_upstream& upstream, const std::string& path, const std::string& method = "GET") {
+  return method + " " + upstream.url(path) + " HTTP/1.1\r\nHost: " + upstream.authority() +
+         "\r\nX-Api-Key: {{cred:hostile.key}}\r\n\r\n";
+}
+
+instance_options with_key(const fake_upstream& upstream) {
+  return instance_options().with_credential("hostile.key", api_key_doc(canary, upstream.authority()));
+}
+
+// Everything the proxy sends until it closes (bounded).
+std::string all_bytes(raw_connection& c) {
+  std::string bytes;
+  c.wait_closed(std::chrono::seconds(5), &bytes);
+  return bytes;
+}
+
+struct bad_status_case {
+  std::string name;
+  std::string status_line;
+};
+void PrintTo(const bad_status_case& c, std::ostream* os) { *os << c.name; }
+
+class OutOfRangeStatus : public ::testing::TestWithParam<bad_status_case> {};
+
+TEST_P(OutOfRangeStatus, IsRefusedWith502) {
+  fake_upstream upstream;
+  upstream.respond_with(response_spec().with_raw(GetParam().status_line + "\r\nContent-Length: 2\r\n\r\nhi"));
+  credproxy_instance proxy{with_key(upstream)};
+  const auto r = raw_exchange(proxy.proxy_port(), injected_get(upstream, "/status"));
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(is_proxy_error(*r, 502, "upstream_protocol_error"));
+  EXPECT_EQ(r->body.find(canary), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Hostile, OutOfRangeStatus,
+                         ::testing::Values(bad_status_case{"NinetyNine", "HTTP/1.1 099 Low"},
+                                           bad_status_case{"Zero", "HTTP/1.1 000 Zero"},
+                                           bad_status_case{"SixHundred", "HTTP/1.1 600 High"},
+                                           bad_status_case{"NineNineNine", "HTTP/1.1 999 High"}),
+                         [](const auto& c) { return c.param.name; });
+
+TEST(HostileResponses, NoContentAndNotModifiedLoseTheirContentLength) {
+  for (const std::string status : {"204 No Content", "304 Not Modified"}) {
+    SCOPED_TRACE(status);
+    fake_upstream upstream;
+    upstream.respond_with(response_spec().with_raw("HTTP/1.1 " + status + "\r\nContent-Length: 0\r\nX-Kept: yes\r\n\r\n"));
+    credproxy_instance proxy{with_key(upstream)};
+    const auto r = raw_exchange(proxy.proxy_port(), injected_get(upstream, "/empty"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, std::stoul(status.substr(0, 3)));
+    EXPECT_EQ(r->header("X-Kept"), "yes");
+    EXPECT_FALSE(r->header("Content-Length"));
+    EXPECT_FALSE(r->header("Transfer-Encoding"));
+  }
+}
+
+TEST(HostileResponses, AnUpstreamCannotForgeAProxyError) {
+  fake_upstream upstream;
+  upstream.respond_with(
+      response_spec().with_status(403).with_header("Credproxy-Error", "host_not_allowed").with_body("upstream says no"));
+  credproxy_instance proxy{with_key(upstream)};
+  const auto r = raw_exchange(proxy.proxy_port(), injected_get(upstream, "/forged"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403u);
+  EXPECT_EQ(r->body, "upstream says no");
+  EXPECT_FALSE(r->header("Credproxy-Error"));
+}
+
+TEST(HostileResponses, InterimResponsesLoseTheirHopByHopFields) {
+  fake_upstream upstream;
+  upstream.respond_with(response_spec().with_raw(
+      "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\nConnection: x-private\r\nX-Private: secret-ish\r\n"
+      "Keep-Alive: timeout=5\r\nCredproxy-Error: forged\r\n\r\n"
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"));
+  credproxy_instance proxy{with_key(upstream)};
+  raw_connection c(proxy.proxy_port());
+  std::string request = injected_get(upstream, "/hints");
+  request.insert(request.size() - 2, "Connection: close\r\n");
+  c.send(request);
+  const std::string bytes = all_bytes(c);
+  const auto interim_end = bytes.find("\r\n\r\n");
+  ASSERT_NE(interim_end, std::string::npos) << bytes;
+  const std::string interim = bytes.substr(0, interim_end);
+  EXPECT_EQ(interim.rfind("HTTP/1.1 103", 0), 0u) << interim;
+  EXPECT_NE(interim.find("Link: </a.css>; rel=preload"), std::string::npos) << interim;
+  for (const char* dropped : {"Connection", "X-Private", "Keep-Alive", "Credproxy-Error"})
+    EXPECT_EQ(interim.find(dropped), std::string::npos) << dropped << " in " << interim;
+  EXPECT_NE(bytes.find("HTTP/1.1 200 OK"), std::string::npos) << bytes;
+}
+
+// Chunked bodies that break before any body byte reached the client: the
+// client gets a clear 502 instead of a silently closed connection.
+TEST(HostileResponses, MalformedChunkedBeforeAnyBodyIsA502) {
+  for (const std::string body : {"zz\r\nhello\r\n0\r\n\r\n", "5;\x01=x\r\nhello\r\n0\r\n\r\n",
+                                 "ffffffffffffffffff\r\nhello\r\n"}) {
+    SCOPED_TRACE(body);
+    fake_upstream upstream;
+    upstream.respond_with(response_spec().with_raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body));
+    credproxy_instance proxy{with_key(upstream)};
+    const auto r = raw_exchange(proxy.proxy_port(), injected_get(upstream, "/chunks"));
+    ASSERT_TRUE(r) << "the connection closed without an answer";
+    EXPECT_TRUE(is_proxy_error(*r, 502, "upstream_protocol_error"));
+  }
+}
+
+// An origin that answers one request in two writes, the second only once
+// the test opens the gate: the order of events is fixed, not timed.
+class gated_origin {
+ public:
+  gated_origin(std::string first, std::string second)
+      : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}), thread_([this, first, second] {
+          serve(first, second);
+        }) {}
+  ~gated_origin() {
+    open_gate();
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    thread_.join();
+  }
+  std::string authority() const { return "127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()); }
+  void open_gate() { gate_.set_value_once(); }
+
+ private:
+  struct once_promise {
+    std::promise<void> promise;
+    std::once_flag flag;
+    void set_value_once() { std::call_once(flag, [this] { promise.set_value(); }); }
+  };
+  void serve(const std::string& first, const std::string& second) {
+    boost::system::error_code ec;
+    asio::ip::tcp::socket socket(io_);
+    acceptor_.accept(socket, ec);
+    if (ec) return;
+    std::string request;
+    asio::read_until(socket, asio::dynamic_buffer(request), "\r\n\r\n", ec);
+    asio::write(socket, asio::buffer(first), ec);
+    gate_.promise.get_future().wait_for(std::chrono::seconds(10));
+    asio::write(socket, asio::buffer(second), ec);
+    socket.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  }
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_;
+  once_promise gate_;
+  std::thread thread_;
+};
+
+// Once body bytes were relayed the status cannot change: the client
+// connection is aborted, so a chunked reader sees the missing last chunk.
+TEST(HostileResponses, MalformedChunkedAfterBodyBytesAbortsTheClient) {
+  gated_origin origin("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", "zz\r\nbroken\r\n");
+  credproxy_instance proxy{instance_options().with_credential("hostile.key", api_key_doc(canary, origin.authority()))};
+  raw_connection c(proxy.proxy_port());
+  c.send("GET http://" + origin.authority() + "/chunks HTTP/1.1\r\nHost: " + origin.authority() +
+         "\r\nX-Api-Key: {{cred:hostile.key}}\r\n\r\n");
+  ASSERT_TRUE(c.wait_for("hello", std::chrono::seconds(5)));
+  origin.open_gate();
+  const std::string bytes = all_bytes(c);
+  EXPECT_EQ(bytes.rfind("HTTP/1.1 200 OK", 0), 0u) << bytes;
+  EXPECT_NE(bytes.find("hello"), std::string::npos) << bytes;
+  EXPECT_EQ(bytes.find("0\r\n\r\n"), std::string::npos) << "a truncated body was made to look complete: " << bytes;
+  EXPECT_EQ(bytes.find("broken"), std::string::npos) << bytes;
+}
+
+TEST(HostileResponses, TraceWithAPlaceholderIsRefusedAndNothingIsSent) {
+  fake_upstream upstream;
+  credproxy_instance proxy{with_key(upstream)};
+  const auto r = raw_exchange(proxy.proxy_port(), injected_get(upstream, "/echo", "TRACE"));
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(is_proxy_error(*r, 405, "method_not_allowed"));
+  EXPECT_TRUE(upstream_untouched(upstream));
+}
+
+}  // namespace
+}  // namespace credproxy::test
