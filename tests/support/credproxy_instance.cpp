@@ -99,7 +99,7 @@ void credproxy_instance::write_config(const instance_options& options) {
   if (options.client_header_timeout_ms) {
     yaml << "client:\n  header_timeout_ms: " << *options.client_header_timeout_ms << "\n";
   }
-  yaml << "egress:\n  allow_cidrs: [127.0.0.0/8]\n"
+  yaml << "egress:\n  allow_cidrs: " << options.egress_allow << "\n"
        << "log:\n  level: " << options.log_level << "\n";
   if (options.adjustable_clock) yaml << "testing:\n  adjustable_clock: true\n";
   yaml << options.extra_yaml;

@@ -42,6 +42,7 @@ struct instance_options {
   std::string default_solution = "default";  // "" = every client must authenticate
   bool adjustable_clock = false;  // testing.adjustable_clock: advance_clock() works
   std::string extra_yaml;         // appended to the config verbatim (whole top-level sections)
+  std::string egress_allow = "[127.0.0.0/8]";  // egress.allow_cidrs, as YAML
 
   // Fluent setters: g++ 12 warns on designated initializers that skip members.
   instance_options& with_credential(std::string key, std::string json, std::string solution = "default") {
@@ -56,6 +57,7 @@ struct instance_options {
   instance_options& with_client_header_timeout_ms(unsigned ms) { client_header_timeout_ms = ms; return *this; }
   instance_options& with_adjustable_clock() { adjustable_clock = true; return *this; }
   instance_options& with_yaml(std::string text) { extra_yaml += text; return *this; }
+  instance_options& with_egress_allow(std::string yaml_list) { egress_allow = std::move(yaml_list); return *this; }
 };
 
 class credproxy_instance {
