@@ -1,5 +1,8 @@
 #include "proxy/admin.hpp"
 
+#include <memory>
+#include <optional>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -28,8 +31,6 @@ using request_parser = http::request_parser<wiping_body, wiping_alloc>;
 using request = http::request<wiping_body, wiping_fields>;
 using response = http::response<wiping_body, wiping_fields>;
 using read_buffer = beast::basic_flat_buffer<wiping_alloc>;
-
-constexpr auto idle_timeout = std::chrono::seconds(30);
 
 // The heap buffer of a wiping_string is cleansed by its allocator; the
 // small-string buffer inside the object is not (common/secret.hpp).
@@ -110,16 +111,25 @@ awaitable<admin_reply> call_api(const admin_handler* api, admin_request req) {
   co_return reply;
 }
 
+// The token check on the head alone, before a body byte is read or a
+// 100 Continue is sent: a client without the admin token never gets to
+// make the listener buffer anything (SPEC §9).
+std::optional<response> refused_on_head(const admin_routes& routes, const request& head) {
+  if (!routes.api) return error_reply(http::status::not_found, "not_found", "the admin API is not enabled");
+  if (!routes.gate) return std::nullopt;
+  admin_request just_head;
+  just_head.method = std::string(head.method_string());
+  just_head.target = std::string(head.target());
+  if (auto it = head.find(http::field::authorization); it != head.end())
+    just_head.authorization.assign(it->value().data(), it->value().size());
+  auto refused = routes.gate(just_head);
+  wipe(just_head.authorization);
+  if (!refused) return std::nullopt;
+  return to_response(*refused);
+}
+
 awaitable<response> api_reply(const admin_routes* routes, request* req) {
-  if (!routes->api) co_return error_reply(http::status::not_found, "not_found", "the admin API is not enabled");
   auto admin_req = to_admin_request(*req);
-  if (routes->gate) {
-    if (auto refused = routes->gate(admin_req)) {
-      wipe(admin_req.authorization);
-      wipe(admin_req.body);
-      co_return to_response(*refused);
-    }
-  }
   auto call = call_api(&routes->api, std::move(admin_req));
   // Hop to the pool and back: the handler blocks (vault I/O), this thread must not.
   auto hop = asio::co_spawn(routes->api_executor, std::move(call), use_tuple);
@@ -133,32 +143,68 @@ bool expects_continue(const request& req) {
   return it != req.end() && beast::iequals(it->value(), "100-continue");
 }
 
-awaitable<void> admin_session(tcp::socket socket, const admin_routes* routes) {
+// What the head alone decides: a refusal (then the connection closes, its
+// body unread), or nullopt to read the body and answer.
+std::optional<response> judge_head(const admin_routes& routes, const request_parser& parser) {
+  const auto& head = parser.get();
+  const auto target = std::string_view(head.target().data(), head.target().size());
+  if (is_api_target(target)) return refused_on_head(routes, head);
+  // Probes and metrics take no body: nothing is buffered for them.
+  if (!parser.is_done())
+    return error_reply(http::status::payload_too_large, "payload_too_large", "this endpoint takes no request body");
+  return std::nullopt;
+}
+
+// Reads a head and, when the head is acceptable, its body. The reply is
+// set for what the session answers without the routes; `close` when the
+// connection cannot go on.
+struct read_outcome {
+  sys_error error;
+  std::optional<response> early;
+};
+
+awaitable<read_outcome> read_request(beast::tcp_stream& stream, read_buffer& buffer, request_parser& parser,
+                                     const admin_routes& routes) {
+  read_outcome out;
+  stream.expires_after(routes.limits.header_timeout);
+  auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+  out.error = hec;
+  if (hec == http::error::body_limit)
+    out.early = error_reply(http::status::payload_too_large, "payload_too_large", "request body over 1 MiB");
+  else if (hec == http::error::header_limit)
+    out.early = error_reply(http::status::request_header_fields_too_large, "bad_request", "request head too large");
+  if (hec) co_return out;
+  out.early = judge_head(routes, parser);
+  if (out.early || parser.is_done()) co_return out;
+  stream.expires_after(routes.limits.body_timeout);
+  if (expects_continue(parser.get())) {
+    http::response<http::empty_body> cont{http::status::continue_, 11};
+    auto [cec, cn] = co_await http::async_write(stream, cont, use_tuple);
+    out.error = cec;
+    if (cec) co_return out;
+  }
+  auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
+  out.error = bec;
+  if (bec == http::error::body_limit)
+    out.early = error_reply(http::status::payload_too_large, "payload_too_large", "request body over 1 MiB");
+  co_return out;
+}
+
+// Shared: a session may outlive the accept loop at shutdown.
+using session_count = std::shared_ptr<std::size_t>;
+
+awaitable<void> admin_session(tcp::socket socket, const admin_routes* routes, session_count open_sessions) {
   beast::tcp_stream stream(std::move(socket));
   read_buffer buffer;
   for (;;) {
     request_parser parser;
     parser.header_limit(16 * 1024);
     parser.body_limit(admin_body_limit);
-    stream.expires_after(idle_timeout);
-    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
-    sys_error ec = hec;
-    if (!ec && !parser.is_done() && expects_continue(parser.get())) {
-      http::response<http::empty_body> cont{http::status::continue_, 11};
-      auto [cec, cn] = co_await http::async_write(stream, cont, use_tuple);
-      ec = cec;
-    }
-    if (!ec && !parser.is_done()) {
-      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
-      ec = bec;
-    }
+    auto outcome = co_await read_request(stream, buffer, parser, *routes);
+    if (outcome.error && !outcome.early) break;
     response res;
-    if (ec == http::error::body_limit) {
-      res = error_reply(http::status::payload_too_large, "payload_too_large", "request body over 1 MiB");
-    } else if (ec == http::error::header_limit) {
-      res = error_reply(http::status::request_header_fields_too_large, "bad_request", "request head too large");
-    } else if (ec) {
-      break;
+    if (outcome.early) {
+      res = std::move(*outcome.early);
     } else {
       auto& req = parser.get();
       const auto target = std::string_view(req.target().data(), req.target().size());
@@ -168,28 +214,51 @@ awaitable<void> admin_session(tcp::socket socket, const admin_routes* routes) {
         res = probe_reply(req, target, *routes);
       }
     }
-    const bool keep_alive = !ec && parser.get().keep_alive();
+    // A refused head leaves its body unread: the connection is out of step.
+    const bool keep_alive = !outcome.early && parser.get().keep_alive();
     res.keep_alive(keep_alive);
     res.prepare_payload();
-    stream.expires_after(idle_timeout);
+    stream.expires_after(routes->limits.header_timeout);
     auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
     wipe(res.body());
     if (wec || !keep_alive) break;
   }
   sys_error ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  --*open_sessions;
+}
+
+// Over the cap: a fixed answer written without waiting (the socket's
+// buffer is empty), then the socket closes. Never blocks the loop.
+void refuse_over_cap(tcp::socket& socket) {
+  static constexpr std::string_view busy =
+      "HTTP/1.1 503 Service Unavailable\r\nCredproxy-Error: admin_busy\r\nContent-Type: application/json\r\n"
+      "Connection: close\r\nContent-Length: 72\r\n\r\n"
+      "{\"error\":\"admin_busy\",\"message\":\"too many admin connections; try again\"}";
+  sys_error ignored;
+  socket.non_blocking(true, ignored);
+  socket.write_some(asio::buffer(busy), ignored);
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
 }
 
 }  // namespace
 
 awaitable<void> admin_accept_loop(tcp::acceptor* acceptor, const admin_routes* routes) {
+  // Sessions run on this loop's io_context (one thread): a plain count.
+  auto open_sessions = std::make_shared<std::size_t>(0);
   for (;;) {
     auto [ec, socket] = co_await acceptor->async_accept(use_tuple);
     if (ec) {
       if (!acceptor->is_open()) co_return;
       continue;
     }
-    asio::co_spawn(acceptor->get_executor(), admin_session(std::move(socket), routes), asio::detached);
+    if (*open_sessions >= routes->limits.max_connections) {
+      refuse_over_cap(socket);
+      continue;
+    }
+    ++*open_sessions;
+    asio::co_spawn(acceptor->get_executor(), admin_session(std::move(socket), routes, open_sessions), asio::detached);
   }
 }
 

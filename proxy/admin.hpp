@@ -2,6 +2,8 @@
 // The admin listener (SPEC §9): the probes and metrics, answered right here,
 // and the admin API under /v1, handed to an admin_handler that runs on its
 // own thread pool (it does blocking vault I/O) while this session waits.
+#include <chrono>
+#include <cstddef>
 #include <functional>
 #include <string>
 
@@ -12,12 +14,22 @@
 
 namespace credproxy::proxy {
 
+// Bounds for clients of the admin listener, which face the same network as
+// the API: a connection cap of its own (the proxy's max_connections does
+// not count these) and deadlines for a head and for a body.
+struct admin_limits {
+  std::size_t max_connections = 64;
+  std::chrono::milliseconds header_timeout{30000};  // a request head, also the keep-alive wait
+  std::chrono::milliseconds body_timeout{30000};    // a request body, once the head passed the token check
+};
+
 struct admin_routes {
   std::function<std::string()> metrics;  // Prometheus text
   std::function<bool()> ready;           // vault loaded and listeners bound
   admin_handler api;                     // empty: /v1 answers 404
   admin_gate gate;                       // empty: every /v1 request goes to `api`
   asio::any_io_executor api_executor;    // where `api` runs; never an I/O thread
+  admin_limits limits;
 };
 
 awaitable<void> admin_accept_loop(tcp::acceptor* acceptor, const admin_routes* routes);

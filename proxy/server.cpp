@@ -18,6 +18,8 @@ constexpr auto shutdown_grace = std::chrono::seconds(10);
 // Admin API calls are rare and serialize on the vault lock anyway; two
 // threads let a quick read proceed while a write waits for the lock.
 constexpr std::size_t admin_api_threads = 2;
+// Admin clients at once; more are answered 503 admin_busy and closed.
+constexpr std::size_t admin_max_connections = 64;
 
 tcp::endpoint to_endpoint(const config::endpoint& e) {
   return {asio::ip::make_address(e.host), e.port};
@@ -159,7 +161,10 @@ void server::run() {
   asio::any_io_executor api_executor;
   if (admin_pool_) api_executor = admin_pool_->get_executor();
   admin_routes routes{[this] { return metrics_text(); }, [this] { return !stopping_ && vault_.load() != nullptr; },
-                      admin_api_, admin_gate_, api_executor};
+                      admin_api_, admin_gate_, api_executor,
+                      admin_limits{.max_connections = admin_max_connections,
+                                   .header_timeout = settings_.timeouts.client_header,
+                                   .body_timeout = settings_.timeouts.idle}};
   auto& first = *workers_.front()->ioc;
   asio::co_spawn(first, accept_loop(this), asio::detached);
   asio::co_spawn(first, admin_accept_loop(admin_acceptor_.get(), &routes), asio::detached);
