@@ -13,6 +13,7 @@
 #include "cli/common.hpp"
 #include "cli/oauth_support.hpp"
 #include "oauth/token_service.hpp"
+#include "proxy/descriptor_budget.hpp"
 #include "proxy/server.hpp"
 #include "vault/store.hpp"
 #include "vault/timestamp.hpp"
@@ -147,10 +148,25 @@ void run_server(const config::config& cfg, vault::vault_store& store, vault::sna
   server.run();
 }
 
+// max_connections as far as the descriptor limit allows (raised to the
+// hard limit first): clients over it are refused at once instead of
+// hanging once the descriptor table is full.
+void fit_connections_to_descriptors(config::config& cfg, spdlog::logger& log) {
+  const auto limit = proxy::raise_descriptor_limit();
+  const auto fit = proxy::fit_descriptors(limit, cfg.limits.max_connections, cfg.limits.max_idle_upstream);
+  if (!fit.reduced) return;
+  log.warn("limits.max_connections {} needs about {} descriptors, but only {} may be open (ulimit -n): serving at most {} "
+           "client connections; raise the hard limit (LimitNOFILE=) to serve more",
+           cfg.limits.max_connections, 2 * cfg.limits.max_connections + cfg.limits.max_idle_upstream + proxy::reserved_descriptors,
+           limit, fit.max_connections);
+  cfg.limits.max_connections = fit.max_connections;
+}
+
 void serve(const global_options& options) {
-  const config::config cfg = effective_config(options);
+  config::config cfg = effective_config(options);
   std::shared_ptr<spdlog::details::thread_pool> log_pool;
   auto log = make_logger(cfg.log_level, log_pool);
+  fit_connections_to_descriptors(cfg, *log);
   const auto store = open_vault(cfg, *log);
   vault::snapshot_holder holder(nullptr);
   try {

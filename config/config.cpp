@@ -170,6 +170,7 @@ class config_reader {
         {"max_connections", [&](const value_ref& v) { limits.max_connections = reader_.integer(v, 1, 1'000'000); }},
         {"max_idle_upstream_per_host",
          [&](const value_ref& v) { limits.max_idle_upstream_per_host = reader_.integer(v, 1, 100'000); }},
+        {"max_idle_upstream", [&](const value_ref& v) { limits.max_idle_upstream = reader_.integer(v, 1, 1'000'000); }},
         {"max_rewrite_body_bytes",
          [&](const value_ref& v) { limits.max_rewrite_body_bytes = reader_.integer(v, 0, 64 << 20); }},
     });

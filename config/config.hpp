@@ -29,6 +29,7 @@ struct limits_config {
   std::size_t max_header_fields = 200;
   std::size_t max_connections = 10000;         // client connections, all workers
   std::size_t max_idle_upstream_per_host = 64;  // pooled connections per (scheme, host, port) and worker
+  std::size_t max_idle_upstream = 512;          // pooled connections in all, all workers (oldest go first)
   std::size_t max_rewrite_body_bytes = 1 << 20;  // a body buffered to replace placeholders (bodyTypes); 413 above
 };
 

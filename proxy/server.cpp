@@ -59,12 +59,12 @@ awaitable<void> sweep_pool(worker_context* worker, upstream_pool* pool) {
 struct server::worker {
   worker(const proxy_settings& s, const vault::snapshot_holder& vault, oauth::token_source& tokens,
          const outbound::connector& connector, interception_shared& interception, spdlog::logger& l,
-         std::atomic<std::size_t>& connections)
+         std::atomic<std::size_t>& connections, std::size_t max_idle)
       // One thread runs it, and each socket and timer is used from that
       // thread only: the reactor's per-operation locking can go (posting
       // from other threads, e.g. token answers, stays safe).
       : ioc(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO)),
-        upstreams(connector, s.limits.max_idle_upstream_per_host, s.timeouts.idle),
+        upstreams(connector, s.limits.max_idle_upstream_per_host, max_idle, s.timeouts.idle),
         context(s, vault, tokens, interception, l, connections) {}
   ~worker() {
     // Pooled sockets belong to the io_context's services: close them first.
@@ -95,9 +95,10 @@ server::server(const config::config& cfg, const vault::snapshot_holder& vault, o
   settings_.token_wait = cfg.oauth.wait_timeout;
   settings_.connect = cfg.connect;
   unsigned n = cfg.workers != 0 ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t idle_per_worker = (cfg.limits.max_idle_upstream + n - 1) / n;
   for (unsigned i = 0; i < n; ++i) {
-    workers_.push_back(
-        std::make_unique<worker>(settings_, vault_, tokens, *connector_, interception_, *log_, open_connections_));
+    workers_.push_back(std::make_unique<worker>(settings_, vault_, tokens, *connector_, interception_, *log_,
+                                                open_connections_, idle_per_worker));
   }
 }
 
@@ -277,6 +278,9 @@ std::string server::metrics_text() const {
           sum(&m::requests_injected));
   counter("credproxy_upstream_connects_total", "New upstream connections.", sum(&m::upstream_connects));
   counter("credproxy_upstream_reuses_total", "Requests sent on a pooled upstream connection.", sum(&m::upstream_reuses));
+  std::size_t idle_upstreams = 0;
+  for (const auto& w : workers_) idle_upstreams += w->upstreams.pool().idle_count();
+  counter("credproxy_upstream_idle_connections", "Idle pooled upstream connections now.", idle_upstreams, "gauge");
   counter("credproxy_tunnels_opaque_total", "CONNECT tunnels relayed as opaque bytes.", sum(&m::tunnels_opaque));
   counter("credproxy_tunnels_intercepted_total", "CONNECT tunnels intercepted with a minted certificate.",
           sum(&m::tunnels_intercepted));

@@ -1,16 +1,21 @@
 #include "proxy/upstream_pool.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <charconv>
+#include <cstring>
 
 namespace credproxy::proxy {
 
 std::unique_ptr<outbound::connection> upstream_pool::take(std::string_view key, clock::time_point now) {
   auto it = idle_.find(key);
   if (it == idle_.end()) return nullptr;
-  auto& stack = it->second;
-  while (!stack.empty()) {
-    auto c = std::move(stack.back());
-    stack.pop_back();
+  auto& connections = it->second;
+  while (!connections.empty()) {
+    auto c = std::move(connections.back());
+    connections.pop_back();
+    set_count(idle_count() - 1);
     // Peeked every time: bytes an origin sent on an idle connection
     // (unsolicited or late) must never be read as the next response.
     if (now - c->idle_since < idle_timeout_ && c->still_usable()) return c;
@@ -18,35 +23,79 @@ std::unique_ptr<outbound::connection> upstream_pool::take(std::string_view key, 
   return nullptr;
 }
 
-void upstream_pool::put(std::string_view key, std::unique_ptr<outbound::connection> connection, clock::time_point now) {
-  auto it = idle_.find(key);
-  if (it == idle_.end()) it = idle_.emplace(std::string(key), std::vector<std::unique_ptr<outbound::connection>>{}).first;
-  auto& stack = it->second;
-  // Drop what has expired, oldest first, before adding: bounds the number of
-  // descriptors a quiet host can hold.
-  std::erase_if(stack, [&](const auto& c) { return now - c->idle_since >= idle_timeout_; });
-  if (stack.size() >= max_idle_per_key_) stack.erase(stack.begin());
-  connection->idle_since = now;
-  stack.push_back(std::move(connection));
+std::size_t upstream_pool::drop_expired(stack& connections, clock::time_point now) {
+  return std::erase_if(connections, [&](const auto& c) { return now - c->idle_since >= idle_timeout_; });
 }
 
-std::size_t upstream_pool::idle_count() const noexcept {
-  std::size_t n = 0;
-  for (const auto& [key, stack] : idle_) n += stack.size();
-  return n;
+// The oldest idle connection of all keys (each key's is its first): a scan
+// of the keys, done only when the pool is full.
+void upstream_pool::evict_oldest() {
+  stack* oldest = nullptr;
+  for (auto& [key, connections] : idle_) {
+    if (!connections.empty() && (oldest == nullptr || connections.front()->idle_since < oldest->front()->idle_since))
+      oldest = &connections;
+  }
+  if (oldest == nullptr) return;
+  oldest->erase(oldest->begin());
+  set_count(idle_count() - 1);
+}
+
+void upstream_pool::put(std::string_view key, std::unique_ptr<outbound::connection> connection, clock::time_point now) {
+  auto it = idle_.find(key);
+  if (it == idle_.end()) it = idle_.emplace(std::string(key), stack{}).first;
+  auto& connections = it->second;
+  // Drop what has expired, oldest first, before adding: bounds the number of
+  // descriptors a quiet host can hold.
+  std::size_t removed = drop_expired(connections, now);
+  if (connections.size() >= max_idle_per_key_) {
+    connections.erase(connections.begin());
+    ++removed;
+  }
+  set_count(idle_count() - removed);
+  if (idle_count() >= max_idle_) evict_oldest();
+  connection->idle_since = now;
+  connections.push_back(std::move(connection));
+  set_count(idle_count() + 1);
 }
 
 void upstream_pool::sweep(clock::time_point now) {
+  std::size_t left = 0;
   for (auto it = idle_.begin(); it != idle_.end();) {
-    std::erase_if(it->second, [&](const auto& c) { return now - c->idle_since >= idle_timeout_; });
+    drop_expired(it->second, now);
+    left += it->second.size();
     it = it->second.empty() ? idle_.erase(it) : std::next(it);
   }
+  set_count(left);
 }
+
+namespace {
+
+// The resolver's reading of an IPv4 literal (inet_aton takes the legacy
+// forms getaddrinfo does), dotted; `host` itself otherwise, minus a
+// trailing dot.
+void append_canonical_host(std::string& out, std::string_view host) {
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  char text[64];
+  if (host.size() < sizeof text && host.find(':') == std::string_view::npos) {
+    std::memcpy(text, host.data(), host.size());
+    text[host.size()] = '\0';
+    in_addr address{};
+    if (inet_aton(text, &address) != 0 && inet_ntop(AF_INET, &address, text, sizeof text) != nullptr) {
+      out.append(text);
+      return;
+    }
+  }
+  out.append(host);
+}
+
+}  // namespace
 
 void pool_key(std::string_view scheme, std::string_view host, std::uint16_t port, std::string_view solution,
               std::string& out) {
   out.assign(solution).push_back('|');
-  out.append(scheme).append("://").append(host).push_back(':');
+  out.append(scheme).append("://");
+  append_canonical_host(out, host);
+  out.push_back(':');
   char digits[8];
   const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, port);
   (void)ec;

@@ -42,13 +42,7 @@ class Interception : public ::testing::Test {
     return proxy_.curl().get(origin_.url(path), args);
   }
 
-  std::uint64_t metric(const std::string& name) {
-    curl_runner direct(0, proxy_.dir().path());
-    const auto r = direct.get("http://127.0.0.1:" + std::to_string(proxy_.admin_port()) + "/metrics");
-    std::smatch m;
-    const std::regex line("\n" + name + " ([0-9]+)\n");
-    return std::regex_search(r.only().body, m, line) ? std::stoull(m[1]) : ~std::uint64_t{0};
-  }
+  std::uint64_t metric(const std::string& name) { return proxy_.metric(name); }
 
   tunnel_client_options tunnel_options(const fake_upstream& target, const std::string& trusted) const {
     tunnel_client_options o;

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
+#include "tests/support/raw_client.hpp"
 
 namespace credproxy::test {
 namespace {
@@ -223,6 +224,14 @@ std::string secret_doc(const std::string& secret, const std::string& host, bool 
 std::string basic_doc(const std::string& username, const std::string& password, const std::string& host,
                       bool allow_plaintext) {
   return doc({{"type", "basic"}, {"username", username}, {"password", password}}, host, allow_plaintext);
+}
+
+std::uint64_t credproxy_instance::metric(const std::string& name) const {
+  const auto r = raw_exchange(admin_port_, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  if (!r) return ~std::uint64_t{0};
+  std::smatch m;
+  const std::regex line("\n" + name + " ([0-9]+)\n");
+  return std::regex_search(r->body, m, line) ? std::stoull(m[1]) : ~std::uint64_t{0};
 }
 
 }  // namespace credproxy::test

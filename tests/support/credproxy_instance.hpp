@@ -93,6 +93,8 @@ class credproxy_instance {
 
   curl_runner curl() const { return curl_runner(proxy_port_, dir_.path()); }
 
+  // A sample's value from GET /metrics (unlabelled); ~0 when absent.
+  std::uint64_t metric(const std::string& name) const;
   // An admin API bearer token (created with the CLI on first use).
   const std::string& admin_token();
   // POST /v1/testing/clock: moves serve's token clock forward (needs

@@ -46,7 +46,7 @@ TEST(ConfigErrors, IntegerOutOfRange) {
 }
 
 TEST(ConfigErrors, EveryLimitIsChecked) {
-  const char* keys[] = {"max_header_bytes", "max_header_fields", "max_connections", "max_idle_upstream_per_host"};
+  const char* keys[] = {"max_header_bytes", "max_header_fields", "max_connections", "max_idle_upstream_per_host", "max_idle_upstream"};
   for (const char* key : keys) {
     const std::string message = error_of(std::string("\nlimits:\n  ") + key + ": 0\n");
     EXPECT_TRUE(message.starts_with(std::string("credproxy.yaml:3: limits.") + key + ": must be between 1 and "))

@@ -35,6 +35,7 @@ void expect_defaults(const config& c) {
   EXPECT_EQ(c.limits.max_header_fields, 200u);
   EXPECT_EQ(c.limits.max_connections, 10000u);
   EXPECT_EQ(c.limits.max_idle_upstream_per_host, 64u);
+  EXPECT_EQ(c.limits.max_idle_upstream, 512u);
   EXPECT_EQ(c.limits.max_rewrite_body_bytes, 1024u * 1024);
   EXPECT_EQ(c.connect.intercept, connect_config::intercept_mode::bound);
   EXPECT_EQ(c.connect.leaf_cache_size, 1000u);
@@ -96,6 +97,7 @@ limits:
   max_header_fields: 50
   max_connections: 777
   max_idle_upstream_per_host: 3
+  max_idle_upstream: 7
   max_rewrite_body_bytes: 4096
 egress:
   allow_cidrs: [127.0.0.0/8, "::1/128", 10.1.2.3]
@@ -124,6 +126,7 @@ log:
   EXPECT_EQ(c.limits.max_header_fields, 50u);
   EXPECT_EQ(c.limits.max_connections, 777u);
   EXPECT_EQ(c.limits.max_idle_upstream_per_host, 3u);
+  EXPECT_EQ(c.limits.max_idle_upstream, 7u);
   EXPECT_EQ(c.limits.max_rewrite_body_bytes, 4096u);
   EXPECT_EQ(c.connect.intercept, connect_config::intercept_mode::all);
   EXPECT_EQ(c.connect.leaf_cache_size, 50u);

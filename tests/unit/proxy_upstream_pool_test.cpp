@@ -42,7 +42,7 @@ constexpr auto idle_timeout = std::chrono::seconds(30);
 
 TEST(UpstreamPool, HandsBackAnIdleConnectionForItsKeyOnly) {
   socket_pair pair;
-  upstream_pool pool(4, idle_timeout);
+  upstream_pool pool(4, 100, idle_timeout);
   const auto now = clock_type::now();
   auto* raw = pair.ours.get();
   pool.put("s|http://a:80", std::move(pair.ours), now);
@@ -54,7 +54,7 @@ TEST(UpstreamPool, HandsBackAnIdleConnectionForItsKeyOnly) {
 
 TEST(UpstreamPool, ExpiredConnectionsAreNeverHandedOut) {
   socket_pair pair;
-  upstream_pool pool(4, idle_timeout);
+  upstream_pool pool(4, 100, idle_timeout);
   const auto now = clock_type::now();
   pool.put("k", std::move(pair.ours), now);
   EXPECT_EQ(pool.take("k", now + idle_timeout), nullptr);
@@ -62,7 +62,7 @@ TEST(UpstreamPool, ExpiredConnectionsAreNeverHandedOut) {
 
 TEST(UpstreamPool, PeekRefusesAConnectionTheOriginClosed) {
   socket_pair pair;
-  upstream_pool pool(4, idle_timeout);
+  upstream_pool pool(4, 100, idle_timeout);
   const auto now = clock_type::now();
   pool.put("k", std::move(pair.ours), now);
   pair.origin.close();
@@ -72,7 +72,7 @@ TEST(UpstreamPool, PeekRefusesAConnectionTheOriginClosed) {
 
 TEST(UpstreamPool, PeekRefusesAConnectionWithUnsolicitedBytes) {
   socket_pair pair;
-  upstream_pool pool(4, idle_timeout);
+  upstream_pool pool(4, 100, idle_timeout);
   const auto now = clock_type::now();
   pool.put("k", std::move(pair.ours), now);
   asio::write(pair.origin, asio::buffer(std::string_view("HTTP/1.1 408 Request Timeout\r\n\r\n")));
@@ -82,7 +82,7 @@ TEST(UpstreamPool, PeekRefusesAConnectionWithUnsolicitedBytes) {
 
 TEST(UpstreamPool, KeepsAtMostTheCapPerKeyDroppingTheOldest) {
   socket_pair first, second, third;
-  upstream_pool pool(2, idle_timeout);
+  upstream_pool pool(2, 100, idle_timeout);
   const auto now = clock_type::now();
   auto* newer = second.ours.get();
   auto* newest = third.ours.get();
@@ -92,6 +92,52 @@ TEST(UpstreamPool, KeepsAtMostTheCapPerKeyDroppingTheOldest) {
   EXPECT_EQ(pool.idle_count(), 2u);
   EXPECT_EQ(pool.take("k", now).get(), newest);
   EXPECT_EQ(pool.take("k", now).get(), newer);
+}
+
+TEST(UpstreamPool, KeepsAtMostTheTotalCapClosingTheOldestOfAnyKey) {
+  socket_pair a, b, c;
+  upstream_pool pool(4, 2, idle_timeout);
+  const auto now = clock_type::now();
+  auto* second = b.ours.get();
+  auto* third = c.ours.get();
+  pool.put("s|http://a:80", std::move(a.ours), now);
+  pool.put("s|http://b:80", std::move(b.ours), now + std::chrono::seconds(1));
+  pool.put("s|http://c:80", std::move(c.ours), now + std::chrono::seconds(2));
+  EXPECT_EQ(pool.idle_count(), 2u);
+  EXPECT_EQ(pool.take("s|http://a:80", now), nullptr) << "the oldest went first";
+  EXPECT_EQ(pool.take("s|http://b:80", now).get(), second);
+  EXPECT_EQ(pool.take("s|http://c:80", now).get(), third);
+  EXPECT_EQ(pool.idle_count(), 0u);
+}
+
+TEST(UpstreamPool, TheIdleCountFollowsSweepsAndExpiry) {
+  socket_pair a, b;
+  upstream_pool pool(4, 10, idle_timeout);
+  const auto now = clock_type::now();
+  pool.put("x", std::move(a.ours), now);
+  pool.put("y", std::move(b.ours), now + std::chrono::seconds(20));
+  EXPECT_EQ(pool.idle_count(), 2u);
+  pool.sweep(now + idle_timeout);
+  EXPECT_EQ(pool.idle_count(), 1u);
+  pool.clear();
+  EXPECT_EQ(pool.idle_count(), 0u);
+}
+
+TEST(PoolKey, EverySpellingOfAnIpv4AddressIsOneKey) {
+  std::string canonical;
+  pool_key("http", "127.0.0.1", 80, "s", canonical);
+  EXPECT_EQ(canonical, "s|http://127.0.0.1:80");
+  for (const char* spelling : {"127.00.0.1", "127.000.0.1", "0177.0.0.1", "0x7f.0.0.1", "127.1", "2130706433"}) {
+    std::string key;
+    pool_key("http", spelling, 80, "s", key);
+    EXPECT_EQ(key, canonical) << spelling;
+  }
+  std::string named;
+  pool_key("https", "api.example.com.", 443, "s", named);
+  EXPECT_EQ(named, "s|https://api.example.com:443");
+  std::string v6;
+  pool_key("http", "::1", 8080, "s", v6);
+  EXPECT_EQ(v6, "s|http://::1:8080");
 }
 
 }  // namespace
