@@ -112,6 +112,45 @@ TEST(OAuth, ClientCredentialsTokenIsFetchedOnceAndInjected) {
   s.expect_no_leaks();
 }
 
+// A client_credentials client never visits an authorization endpoint, so a
+// serviceConfiguration with only a tokenEndpoint is enough (SPEC §2), for a
+// credential and for an organization configuration alike.
+TEST(OAuth, ClientCredentialsNeedOnlyATokenEndpoint) {
+  oauth_setup s;
+  const boost::json::object endpoints{{"tokenEndpoint", s.idp.url("/token")}};
+  boost::json::object doc = boost::json::parse(oauth_doc(s.idp, s.api, "client_credentials")).as_object();
+  doc.erase("issuer");
+  doc["serviceConfiguration"] = endpoints;
+  const auto added = s.proxy->cli({"cred", "add", "--solution", "default", "--key", "svc.OAuth", "--json", "-"},
+                                  boost::json::serialize(doc));
+  ASSERT_EQ(added.status.code, 0) << added.err;
+  boost::json::object org = boost::json::parse(org_doc(s.idp, s.api)).as_object();
+  org.erase("issuer");
+  org["serviceConfiguration"] = endpoints;
+  const auto org_added =
+      s.proxy->cli({"org", "oauth", "add", "--title", "sso.cc", "--json", "-"}, boost::json::serialize(org));
+  ASSERT_EQ(org_added.status.code, 0) << org_added.err;
+  s.add("sso", R"({"type":"oauth_alias","alias":"sso.cc"})");
+
+  for (const char* key : {"svc.OAuth", "sso"}) {
+    const auto r = s.get(key);
+    ASSERT_EQ(r.status.code, 0) << r.err;
+    EXPECT_EQ(r.only().status, 200u) << key << ": " << r.only().body;
+  }
+  EXPECT_EQ(s.idp.token_requests("client_credentials"), 2u);
+  EXPECT_EQ(s.idp.discovery_requests(), 0u);
+
+  // The authorization_code grant (the default) still needs one, and says so.
+  doc["grantType"] = "authorization_code";
+  const auto refused = s.proxy->cli({"cred", "add", "--solution", "default", "--key", "code", "--json", "-"},
+                                    boost::json::serialize(doc));
+  EXPECT_EQ(refused.status.code, 2);
+  EXPECT_NE(refused.err.find("serviceConfiguration.authorizationEndpoint\": required when \"grantType\" is"),
+            std::string::npos)
+      << refused.err;
+  s.expect_no_leaks();
+}
+
 TEST(OAuth, ClientSecretPostScopesAndAdditionalParametersReachTheTokenEndpoint) {
   oauth_setup s;
   s.idp.add_client({"post-app", client_secret, "client_secret_post"});
