@@ -242,7 +242,7 @@ TEST(OAuth, UpstreamRejectionReplaysAPostOnceWithAFreshToken) {
   oauth_setup s;
   s.add("svc.OAuth", oauth_doc(s.idp, s.api, "client_credentials"));
   ASSERT_EQ(status_of(s.get("svc.OAuth")), 200u);
-  s.advance(60s);  // not a token obtained moments ago (that 401 would be passed on)
+  s.advance(60s);  // an older token; a young one is refreshed too (ARevokedFreshToken...)
   s.idp.revoke_all_access_tokens();  // still unexpired for the proxy, rejected by the API
 
   const auto r = s.get("svc.OAuth", {"-X", "POST", "-H", "Content-Type: application/json", "--data-binary",
@@ -278,25 +278,59 @@ TEST(OAuth, BodiesAboveTheReplayBufferGetTheUpstream401) {
   EXPECT_EQ(s.idp.token_requests(), 2u);
 }
 
+// A token revoked right after it was issued is not a permission problem:
+// the first 401 to it forces one refresh and a replay, however young it is.
+TEST(OAuth, ARevokedFreshTokenIsRefreshedOnTheFirst401) {
+  oauth_setup s;
+  s.add("svc.OAuth", oauth_doc(s.idp, s.api, "client_credentials"));
+  ASSERT_EQ(status_of(s.get("svc.OAuth")), 200u);
+  s.idp.revoke_all_access_tokens();  // no time passes: the token is seconds old
+  const auto r = s.get("svc.OAuth");
+  ASSERT_EQ(r.status.code, 0) << r.err;
+  EXPECT_EQ(r.only().status, 200u) << r.only().body;
+  EXPECT_EQ(s.idp.token_requests(), 2u);
+  EXPECT_EQ(s.api.request_count(), 3u);  // the first GET, the rejected one, its replay
+  s.expect_no_leaks();
+}
+
+// The same for a token restored from the vault after a restart and revoked
+// meanwhile: the new process never forced a refresh for it.
+TEST(OAuth, ATokenRestoredAfterARestartAndRevokedIsRefreshed) {
+  oauth_setup s;
+  s.add("svc.OAuth", oauth_doc(s.idp, s.api, "client_credentials"));
+  ASSERT_EQ(status_of(s.get("svc.OAuth")), 200u);
+  s.proxy->restart();
+  s.idp.revoke_all_access_tokens();
+  const auto r = s.get("svc.OAuth");
+  ASSERT_EQ(r.status.code, 0) << r.err;
+  EXPECT_EQ(r.only().status, 200u) << r.only().body;
+  EXPECT_EQ(s.idp.token_requests(), 2u);
+  s.expect_no_leaks();
+}
+
+// An upstream that refuses every token: the first 401 forces one refresh
+// and a replay; after that, 401s within the window are passed on, so N
+// requests cost at most one token request per window, not one per request.
 TEST(OAuth, AnUpstreamThatAlwaysRefusesCostsNoRefreshPerRequest) {
   oauth_setup s;
   s.add("svc.OAuth", oauth_doc(s.idp, s.api, "client_credentials"));
   s.api.respond_with(response_spec().with_status(401).with_body("forbidden-scope"));
-  // A fresh token refused: a permission problem, passed on without a refresh.
-  for (int i = 0; i < 5; ++i) {
+  constexpr int requests = 20;
+  for (int i = 0; i < requests; ++i) {
     const auto r = s.get("svc.OAuth");
     ASSERT_EQ(r.status.code, 0) << r.err;
     EXPECT_EQ(r.only().status, 401u);
-    EXPECT_EQ(r.only().body, "forbidden-scope");
+    EXPECT_EQ(r.only().body, "forbidden-scope");  // the upstream's own 401, unchanged
+    EXPECT_FALSE(r.only().header("Credproxy-Error"));
   }
-  EXPECT_EQ(s.idp.token_requests(), 1u);
-  EXPECT_EQ(s.api.request_count(), 5u);
-  // An older token refused: one refresh and one replay, then the 401 is passed on.
-  s.advance(60s);
-  const auto r = s.get("svc.OAuth");
-  EXPECT_EQ(r.only().status, 401u);
-  EXPECT_EQ(s.idp.token_requests(), 2u);
-  EXPECT_EQ(s.api.request_count(), 7u);
+  EXPECT_EQ(s.idp.token_requests(), 2u) << "the first token, and one forced refresh";
+  EXPECT_EQ(s.api.request_count(), requests + 1u) << "one replay, for the first request only";
+  // Past the window: one more forced refresh and replay, then passed on again.
+  s.advance(31s);
+  for (int i = 0; i < requests; ++i) EXPECT_EQ(status_of(s.get("svc.OAuth")), 401u);
+  EXPECT_EQ(s.idp.token_requests(), 3u);
+  EXPECT_EQ(s.api.request_count(), 2u * requests + 2u);
+  s.expect_no_leaks();
 }
 
 TEST(OAuth, AliasMessagesNameOnlyTheRequestersOwnKey) {
