@@ -91,6 +91,12 @@ struct token_service::slot_state {
   bool needs_login = false;
   std::string login_reason;  // names no credential key (see waiter)
   std::optional<time_point> dead_persisted_at;
+  // When an upstream 401 last forced a refresh of this slot: tokens
+  // installed within the window after it pass further 401s on.
+  std::optional<time_point> last_forced;
+  time_point no_forced_refresh_until() const {
+    return last_forced ? *last_forced + cached_token::forced_refresh_window : time_point{};
+  }
   // A rotated token set the vault could not take (full disk): kept here so
   // the new refresh token is not lost, and written with the next fetch.
   std::optional<vault::oauth_token_set> unsaved;
@@ -163,12 +169,13 @@ void token_service::request(token_request req, std::function<void(token_outcome)
   const auto now = clock_.now();
   const cached_token* have = current()->find(id);
   // Already there (another request's fetch finished first), or already
-  // newer than the one the upstream rejected; or rejected so soon after it
-  // was obtained that a new one would fare no better (a permission problem,
-  // not an expired token: no refresh per request).
+  // newer than the one the upstream rejected; or rejected within the window
+  // of this slot's last forced refresh, when a new token would fare no
+  // better (a permission problem: no refresh per request).
   const bool replaced = have != nullptr && have->serial != req.rejected_serial;
-  const bool too_young = have != nullptr && req.rejected_serial != 0 && !replaced && have->young_at(now);
-  if (have != nullptr && have->usable_at(now) && (replaced || req.rejected_serial == 0 || too_young)) {
+  const bool forced = have != nullptr && req.rejected_serial != 0 && !replaced;
+  const bool passed_on = forced && !have->refresh_on_401_at(now);
+  if (have != nullptr && have->usable_at(now) && (replaced || req.rejected_serial == 0 || passed_on)) {
     lock.unlock();
     done({token_outcome::status::ready, {}});
     return;
@@ -191,6 +198,7 @@ void token_service::request(token_request req, std::function<void(token_outcome)
     return;
   }
   slot.waiters.push_back({req.key, std::move(done)});
+  if (forced) slot.last_forced = now;
   start_fetch_locked(id, slot, req.rejected_serial, false);
 }
 
@@ -248,7 +256,7 @@ void token_service::run_fetch(std::string id, std::uint64_t rejected_serial, boo
     }
     if (!result.persisted) slot.unsaved = result.tokens;
     else slot.unsaved.reset();
-    install_locked(id, *std::move(result.tokens), result.persisted);
+    install_locked(id, *std::move(result.tokens), result.persisted, slot.no_forced_refresh_until());
     slot.failures = 0;
     slot.retry_at = {};
     slot.needs_login = false;
@@ -299,13 +307,15 @@ void token_service::run_fetch(std::string id, std::uint64_t rejected_serial, boo
   wake_.notify_all();
 }
 
-void token_service::install_locked(const std::string& id, vault::oauth_token_set tokens, bool persisted) {
+void token_service::install_locked(const std::string& id, vault::oauth_token_set tokens, bool persisted,
+                                   time_point no_forced_refresh_until) {
   auto next = std::make_shared<token_table>(*current());
   auto token = std::make_shared<cached_token>();
   token->access_token = std::move(tokens.access_token);
   token->expires_at = tokens.expires_at;
   token->obtained_at = tokens.obtained_at;
   token->serial = next_serial_++;
+  token->no_forced_refresh_until = no_forced_refresh_until;
   next->by_slot[id] = std::move(token);
   if (persisted) unpersisted_.erase(id);
   else unpersisted_.insert(id);
@@ -341,6 +351,7 @@ void token_service::adopt(const vault::snapshot& snap) {
       token->expires_at = set.expires_at;
       token->obtained_at = set.obtained_at;
       token->serial = next_serial_++;
+      token->no_forced_refresh_until = entry->no_forced_refresh_until();
       next->by_slot[id] = std::move(token);
       unpersisted_.erase(id);
       ++counters_.adopted;

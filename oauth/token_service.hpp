@@ -82,7 +82,8 @@ class token_service final : public token_source {
 
   void start_fetch_locked(const std::string& id, slot_state& slot, std::uint64_t rejected_serial, bool proactive);
   void run_fetch(std::string id, std::uint64_t rejected_serial, bool proactive);
-  void install_locked(const std::string& id, vault::oauth_token_set tokens, bool persisted);
+  void install_locked(const std::string& id, vault::oauth_token_set tokens, bool persisted,
+                      time_point no_forced_refresh_until);
   void publish_locked(std::shared_ptr<token_table> next);
   std::chrono::milliseconds backoff_locked(unsigned failures, std::optional<std::chrono::seconds> retry_after);
   void scheduler_loop();

@@ -40,11 +40,17 @@ struct cached_token {
     return !access_token.empty() && (!expires_at || now + min_validity < *expires_at);
   }
 
-  // Obtained so recently that an upstream 401 to it points at permissions
-  // rather than expiry: the 401 is passed on, no refresh is forced, so a
-  // persistently refusing upstream cannot make every request refresh.
-  static constexpr std::chrono::seconds min_age_for_forced_refresh{30};
-  bool young_at(time_point now) const noexcept { return now - obtained_at < min_age_for_forced_refresh; }
+  // Upstream 401s, bounded per slot: the first 401 to a token forces one
+  // refresh and a replay (the token may have been revoked, however young).
+  // That forced refresh opens a window during which 401s to the slot's
+  // tokens, the one it obtained included, are passed on as they are: a new
+  // token would fare no better with an upstream that refuses for another
+  // reason (permissions), and such an upstream then costs at most one token
+  // request per slot and window, not one per request. Set by the token
+  // source when it installs the token; time_point{}: no window open.
+  static constexpr std::chrono::seconds forced_refresh_window{30};
+  time_point no_forced_refresh_until{};
+  bool refresh_on_401_at(time_point now) const noexcept { return now >= no_forced_refresh_until; }
 };
 
 struct token_table {

@@ -27,7 +27,7 @@ proxy_error no_usable_token(std::string_view key) {
 
 bool stale_use(const oauth::token_table& table, oauth::time_point now, const oauth_use& use) {
   const auto* current = table.find(use.slot_id);
-  return current == nullptr || current->serial != use.serial || !current->young_at(now);
+  return current == nullptr || current->serial != use.serial || current->refresh_on_401_at(now);
 }
 
 }  // namespace

@@ -51,10 +51,11 @@ awaitable<std::optional<proxy_error>> finish_plan(worker_context& worker, watchd
 awaitable<std::optional<proxy_error>> wait_for_token(worker_context& worker, watchdog& watch,
                                                      oauth::token_request request);
 
-// Did the upstream's 401 reject a token that a refresh may fix? A token
-// obtained moments ago was refused for another reason (permissions): then
-// nothing is refreshed, so an upstream that always refuses costs no token
-// request per request.
+// Did the upstream's 401 reject a token that a refresh may fix? Yes for the
+// first 401 to a token (or when a newer one is already there); no while a
+// forced refresh of its slot happened less than a window ago
+// (cached_token::refresh_on_401_at): then the 401 is passed on, so an
+// upstream that always refuses costs no token request per request.
 bool token_rejected(worker_context& worker, const forward_plan& plan, unsigned status);
 
 // Forces a refresh of each rejected token in the background: the 401 is

@@ -55,6 +55,13 @@ struct host_pattern {
                bool allow_plaintext) const noexcept;
 };
 
+// Is every upstream `entry` can match (for a credential with
+// `allow_plaintext`) also matched by one of `wider`? This is the rule an
+// oauth_alias's own hosts must pass against its organization configuration's:
+// they may only narrow them. A wildcard entry is covered only by a wildcard
+// of the same or a parent domain; ports compare after defaulting per scheme.
+bool hosts_cover(const std::vector<host_pattern>& wider, const host_pattern& entry, bool allow_plaintext);
+
 // The OAuth client settings of an `oauth` credential or an organization
 // OAuth configuration (SPEC §2), as the token machinery (oauth/) needs them.
 // Shared and immutable: every snapshot credential that uses one configuration
@@ -144,6 +151,11 @@ struct credential {
   // or nullptr when the configuration named by `alias` no longer exists.
   std::shared_ptr<const oauth_client> oauth;
   std::string alias;  // oauth_alias: the organization configuration's title
+  // Why the proxy refuses this credential although its document is valid
+  // (an alias whose hosts its configuration, narrowed since, no longer
+  // covers: alias_hosts.hpp); empty when usable. Such a credential has no
+  // hosts and no OAuth client, so nothing can be injected for it anyway.
+  std::string unusable;
 
   bool host_allowed(std::string_view scheme, std::string_view host, std::uint16_t port) const noexcept;
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "vault/alias_hosts.hpp"
 #include "vault/credential_schema.hpp"
 #include "vault/document_validation.hpp"
 #include "vault/document_view.hpp"
@@ -58,12 +59,15 @@ void check_names(std::string_view solution, std::string_view key) {
     throw vault_error("key " + quote_for_message(key) + ": keys are 1-128 characters of A-Z a-z 0-9 . _ -");
 }
 
-void check_alias_exists(const vault_contents& contents, const boost::json::object& doc) {
+void check_alias(const vault_contents& contents, const boost::json::object& doc) {
   const auto alias = alias_of(doc);
-  if (alias.empty() || contents.find_org_oauth(alias) != nullptr) return;
+  if (alias.empty()) return;
   const std::string title(alias);
-  throw document_error({"field \"alias\": there is no organization OAuth configuration \"" + title +
-                        "\" (create it first: credproxy org oauth add --title " + title + " --json FILE)"});
+  const auto* config = contents.find_org_oauth(alias);
+  if (config == nullptr)
+    throw document_error({"field \"alias\": there is no organization OAuth configuration \"" + title +
+                          "\" (create it first: credproxy org oauth add --title " + title + " --json FILE)"});
+  if (auto problem = alias_hosts_problem(doc, *config, title)) throw document_error({"field \"hosts\": " + *problem});
 }
 
 void add_credential(const vault_store& store, std::string_view solution, std::string_view key,
@@ -74,7 +78,7 @@ void add_credential(const vault_store& store, std::string_view solution, std::st
   store.modify([&](vault_contents& contents) {
     if (contents.find_credential(solution, key) != nullptr)
       throw credential_exists(describe(solution, key) + " already exists (use cred update to replace it)");
-    check_alias_exists(contents, doc.get_object());
+    check_alias(contents, doc.get_object());
     store_document(contents, solution, key, doc);
   });
 }
@@ -97,7 +101,7 @@ void update_credential(const vault_store& store, std::string_view solution, std:
       }
     }
     supported_spec(doc);
-    check_alias_exists(contents, doc.get_object());
+    check_alias(contents, doc.get_object());
     // Tokens were obtained with the old client settings (or for the old
     // alias); they must not outlive them.
     drop_all_oauth_tokens(contents, token_owner::credential(solution, key));
@@ -141,6 +145,8 @@ credential_summary summarize_credential(const vault_contents& contents, std::str
   if (spec == nullptr) s.problem = "unknown credential type";
   if (!alias.empty() && config == nullptr)
     s.problem = "organization OAuth configuration \"" + std::string(alias) + "\" does not exist";
+  else if (auto problem = config != nullptr ? alias_hosts_problem(doc, *config, alias) : std::nullopt)
+    s.problem = *problem;  // the configuration was narrowed since: the proxy refuses the alias
   return s;
 }
 

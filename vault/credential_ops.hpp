@@ -20,13 +20,14 @@ namespace credproxy::vault {
 void check_names(std::string_view solution, std::string_view key);
 
 // document_error unless an oauth_alias document names an existing
-// organization OAuth configuration (the message says how to create it);
-// documents of other types pass.
-void check_alias_exists(const vault_contents& contents, const boost::json::object& doc);
+// organization OAuth configuration (the message says how to create it) and
+// its own hosts, if any, only narrow that configuration's (naming the first
+// entry that does not); documents of other types pass.
+void check_alias(const vault_contents& contents, const boost::json::object& doc);
 
 // Adds a new credential; credential_exists if the key is taken,
 // document_error if the document is invalid (an oauth_alias must name an
-// existing organization OAuth configuration).
+// existing organization OAuth configuration, see check_alias).
 void add_credential(const vault_store& store, std::string_view solution, std::string_view key,
                     std::string_view document_text);
 

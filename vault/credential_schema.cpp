@@ -43,8 +43,14 @@ constexpr std::array<std::string_view, 3> grant_types{"authorization_code", "cli
 constexpr std::array<std::string_view, 2> client_auth_methods{"client_secret_basic", "client_secret_post"};
 constexpr std::array<std::string_view, 5> providers{"graph", "okta", "openid", "auth0", "generic"};
 
+// A client_credentials or refresh_token client never sends anyone to an
+// authorization endpoint; only the authorization_code grant (the default)
+// needs one. `oauth login` in a browser checks for it when it needs it.
 constexpr std::array<field_spec, 3> service_configuration_members{{
-    {.name = "authorizationEndpoint", .kind = k::url, .need = p::required},
+    {.name = "authorizationEndpoint", .kind = k::url,
+     .description = "Where a person signs in. Required for the authorization_code grant "
+                    "(the default) and for oauth login in a browser.",
+     .required_when = {.field = "grantType", .equals = "authorization_code"}},
     {.name = "tokenEndpoint", .kind = k::url, .need = p::required},
     {.name = "revocationEndpoint", .kind = k::url},
 }};
@@ -203,6 +209,11 @@ const field_spec* find_field(std::span<const field_spec> fields, std::string_vie
     if (f.name == name) return &f;
   }
   return nullptr;
+}
+
+bool defaults_to(std::span<const field_spec> fields, std::string_view name, std::string_view value) {
+  const auto* f = find_field(fields, name);
+  return f != nullptr && f->default_json == "\"" + std::string(value) + "\"";
 }
 
 bool is_valid_name(std::string_view name) noexcept {

@@ -32,6 +32,14 @@ std::string_view json_type_of(field_kind kind) noexcept;
 
 enum class presence { required, optional };
 
+// "Required when the document's top-level field `field` is `equals`"; an
+// absent field counts as its default (grantType defaults to
+// authorization_code). Empty `field`: no condition.
+struct field_condition {
+  std::string_view field{};
+  std::string_view equals{};
+};
+
 struct field_spec {
   std::string_view name{};
   field_kind kind = field_kind::string;
@@ -46,6 +54,9 @@ struct field_spec {
   bool allow_empty = false;                     // string: "" accepted
   bool non_empty_list = false;                  // lists: at least one entry
   std::string_view forbidden_chars{};           // string: none of these may appear
+  // An optional field that becomes required under this condition; the
+  // JSON Schema says so with if/then.
+  field_condition required_when{};
 };
 
 struct document_spec {
@@ -68,6 +79,10 @@ std::span<const credential_type> all_credential_types() noexcept;
 
 // Finds a field of `fields` by name; nullptr when there is none.
 const field_spec* find_field(std::span<const field_spec> fields, std::string_view name) noexcept;
+
+// Does the string field `name` of `fields` default to `value`? (An absent
+// field then satisfies a field_condition on that value.)
+bool defaults_to(std::span<const field_spec> fields, std::string_view name, std::string_view value);
 
 // The document field that lets `url` fields use http:// on loopback hosts.
 inline constexpr std::string_view allow_http_endpoints_field = "allowHttpEndpoints";

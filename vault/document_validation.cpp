@@ -115,6 +115,13 @@ class validator {
   validator(const validation_options& options, bool allow_http_loopback, std::vector<std::string>& problems)
       : options_(options), allow_http_loopback_(allow_http_loopback), problems_(problems) {}
 
+  // The whole document: nested fields' conditions refer to its top level.
+  void check_document(std::span<const field_spec> fields, const boost::json::object& doc, std::string_view type_name) {
+    root_ = &doc;
+    root_fields_ = fields;
+    check_object(fields, doc, "", type_name);
+  }
+
   void check_object(std::span<const field_spec> fields, const boost::json::object& obj, const std::string& prefix,
                     std::string_view type_name) {
     for (const auto& member : obj) {
@@ -132,6 +139,8 @@ class validator {
       const std::string label = quote(prefix, f.name);
       if (value == nullptr) {
         if (f.need == presence::required) add(label, "required");
+        else if (f.required_when.field.empty()) continue;
+        else if (const auto why = condition_holds(f.required_when); !why.empty()) add(label, "required " + why);
         continue;
       }
       check_value(f, *value, label, prefix, type_name);
@@ -141,6 +150,15 @@ class validator {
  private:
   static std::string quote(const std::string& prefix, std::string_view name) {
     return "\"" + prefix + std::string(name) + "\"";
+  }
+
+  // "when "grantType" is "authorization_code"" (with "(the default)" when
+  // the field is absent) if `c` holds for the document, else empty.
+  std::string condition_holds(const field_condition& c) const {
+    const std::string when = "when \"" + std::string(c.field) + "\" is \"" + std::string(c.equals) + "\"";
+    const auto* v = root_ != nullptr ? root_->if_contains(c.field) : nullptr;
+    if (v != nullptr) return v->is_string() && v->get_string() == c.equals ? when : std::string();
+    return defaults_to(root_fields_, c.field, c.equals) ? when + " (the default)" : std::string();
   }
 
   void add(const std::string& label, std::string_view problem) {
@@ -244,6 +262,8 @@ class validator {
   const validation_options& options_;
   const bool allow_http_loopback_;
   std::vector<std::string>& problems_;
+  const boost::json::object* root_ = nullptr;
+  std::span<const field_spec> root_fields_{};
 };
 
 }  // namespace
@@ -254,7 +274,7 @@ std::vector<std::string> validate_fields(const document_spec& spec, const boost:
   const auto* allow_http = doc.if_contains(allow_http_endpoints_field);
   const bool allow_http_loopback = find_field(spec.fields, allow_http_endpoints_field) != nullptr &&
                                    allow_http != nullptr && allow_http->is_bool() && allow_http->get_bool();
-  validator(options, allow_http_loopback, problems).check_object(spec.fields, doc, "", spec.name);
+  validator(options, allow_http_loopback, problems).check_document(spec.fields, doc, spec.name);
   if (!spec.exactly_one_of.empty()) {
     const auto present = std::count_if(spec.exactly_one_of.begin(), spec.exactly_one_of.end(),
                                        [&](std::string_view name) { return doc.contains(name); });

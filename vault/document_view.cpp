@@ -134,6 +134,29 @@ boost::json::object field_schema(const field_spec& f, std::string_view type_name
   return schema;
 }
 
+// One {"if", "then"} per member of an object field that is required only
+// under a condition on a top-level field: "if grantType is
+// authorization_code (or absent, when that is its default), then
+// serviceConfiguration, where given, has authorizationEndpoint".
+boost::json::array conditional_requirements(std::span<const field_spec> fields) {
+  boost::json::array out;
+  for (const auto& object : fields) {
+    for (const auto& member : object.members) {
+      const auto& c = member.required_when;
+      if (c.field.empty()) continue;
+      boost::json::object when;
+      when["properties"].emplace_object()[c.field] = boost::json::object{{"const", c.equals}};
+      // Without a default of that value, an absent field must not trigger it.
+      if (!defaults_to(fields, c.field, c.equals)) when["required"] = boost::json::array{c.field};
+      boost::json::object then;
+      then["properties"].emplace_object()[object.name] =
+          boost::json::object{{"required", boost::json::array{member.name}}};
+      out.push_back(boost::json::object{{"if", std::move(when)}, {"then", std::move(then)}});
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 boost::json::object replace_secrets(const document_spec& spec, const boost::json::object& doc,
@@ -163,6 +186,8 @@ boost::json::object json_schema(const document_spec& spec) {
   schema["description"] = std::string(spec.description) + " Fields marked writeOnly are secret: never shown back, "
                           "and re-entered on every update.";
   for (auto& [key, value] : object_schema(spec.fields, spec.name)) schema[key] = value;
+  if (auto conditions = conditional_requirements(spec.fields); !conditions.empty())
+    schema["allOf"] = std::move(conditions);
   if (!spec.exactly_one_of.empty()) {
     boost::json::array one_of;
     for (auto name : spec.exactly_one_of)

@@ -183,6 +183,24 @@ bool host_pattern::matches(std::string_view conn_scheme, std::string_view conn_h
   return conn_host[dot] == '.' && conn_host[dot - 1] != '.' && iequals(conn_host.substr(dot + 1), host);
 }
 
+bool hosts_cover(const std::vector<host_pattern>& wider, const host_pattern& entry, bool allow_plaintext) {
+  using rule = host_pattern::scheme_rule;
+  // One label in front of a wildcard's domain stands for all of its
+  // subdomains: a wider wildcard that matches it matches every one of them.
+  const std::string probe = entry.wildcard ? "x." + entry.host : entry.host;
+  for (const std::string_view scheme : {std::string_view("https"), std::string_view("http")}) {
+    const bool https = scheme == "https";
+    const bool reaches = entry.scheme == rule::any ? (https || allow_plaintext) : (entry.scheme == rule::https) == https;
+    if (!reaches) continue;
+    const std::uint16_t port = entry.port != 0 ? entry.port : (https ? 443 : 80);
+    const bool covered = std::any_of(wider.begin(), wider.end(), [&](const host_pattern& w) {
+      return (!entry.wildcard || w.wildcard) && w.matches(scheme, probe, port, true);
+    });
+    if (!covered) return false;
+  }
+  return true;
+}
+
 bool credential::host_allowed(std::string_view scheme, std::string_view host, std::uint16_t port) const noexcept {
   return std::any_of(hosts.begin(), hosts.end(),
                      [&](const host_pattern& p) { return p.matches(scheme, host, port, allow_plaintext); });

@@ -15,16 +15,9 @@ namespace credproxy::vault {
 secure_bytes read_owner_only_file(const std::filesystem::path& file, const std::string& what, std::size_t limit,
                                   const std::string& missing_hint) {
   const std::string name = what + " " + file.string();
-  unique_fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-  if (!fd) {
-    if (errno == ENOENT) throw vault_error(name + " does not exist (" + missing_hint + ")");
-    throw errno_error("cannot open " + what, file, errno);
-  }
-
   // Checked on the open descriptor, so the file we judge is the one we read.
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw errno_error("cannot stat " + what, file, errno);
-  if (!S_ISREG(st.st_mode)) throw vault_error(name + ": not a regular file");
+  const auto fd = open_regular_file(file, name, name + " does not exist (" + missing_hint + ")", st);
   check_owner_only(st, name, file);
 
   // Read into wiping storage: the text is the secret.

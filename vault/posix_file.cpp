@@ -42,6 +42,34 @@ vault_error errno_error(const std::string& what, const std::filesystem::path& pa
   return vault_error(what + " " + path.string() + ": " + std::strerror(err));
 }
 
+namespace {
+
+const char* file_type_name(mode_t mode) noexcept {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a plain file";
+}
+
+}  // namespace
+
+unique_fd open_regular_file(const std::filesystem::path& path, const std::string& name, const std::string& missing,
+                            struct stat& st) {
+  // O_NONBLOCK only matters for the open: on a regular file reads ignore
+  // it, and anything else is refused below before a single read.
+  unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd) {
+    if (errno == ENOENT) throw vault_error(missing);
+    throw vault_error("cannot open " + name + ": " + std::strerror(errno));
+  }
+  if (::fstat(fd.get(), &st) != 0) throw vault_error("cannot stat " + name + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    throw vault_error(name + ": not a regular file (" + file_type_name(st.st_mode) + "); refusing to read it");
+  return fd;
+}
+
 void write_all(int fd, std::span<const unsigned char> data, const std::filesystem::path& path) {
   while (!data.empty()) {
     const ssize_t n = ::write(fd, data.data(), data.size());

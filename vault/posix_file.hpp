@@ -40,6 +40,16 @@ class unique_fd {
 // "<what> <path>: <strerror(err)>".
 vault_error errno_error(const std::string& what, const std::filesystem::path& path, int err);
 
+// Opens `path` for reading and checks, on the open descriptor, that it is a
+// regular file; `st` receives its fstat. The open itself never blocks: a
+// FIFO put at the path would otherwise hold the caller (the reload watcher)
+// in open(2) until someone writes to it. Symlinks are followed, as
+// Kubernetes mounts Secrets through them. Throws vault_error: `missing`
+// when the path does not exist, "<name>: not a regular file (a FIFO)" and
+// the like, or the errno of the open. `name` is e.g. "vault /etc/x.vault".
+unique_fd open_regular_file(const std::filesystem::path& path, const std::string& name, const std::string& missing,
+                            struct stat& st);
+
 // Writes everything or throws (EINTR and short writes are retried).
 void write_all(int fd, std::span<const unsigned char> data, const std::filesystem::path& path);
 // Reads the whole descriptor, refusing more than `limit` bytes.

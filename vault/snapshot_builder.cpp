@@ -3,6 +3,7 @@
 #include "vault/oauth_token_store.hpp"
 
 #include "vault/access_token.hpp"
+#include "vault/alias_hosts.hpp"
 #include "vault/ca_store.hpp"
 #include "vault/credential_schema.hpp"
 #include "vault/document_validation.hpp"
@@ -112,9 +113,17 @@ credential build_credential(std::string_view key, const boost::json::object& doc
       // A configuration removed with --force leaves the alias broken:
       // oauth stays nullptr and the proxy says so at request time.
       const auto config = org.find(c.alias);
-      if (config != org.end()) {
-        c.oauth = config->second.client;
-        if (!doc.contains("hosts")) c.hosts = config->second.hosts;
+      if (config == org.end()) break;
+      c.oauth = config->second.client;
+      if (!doc.contains("hosts")) {
+        c.hosts = config->second.hosts;
+      } else if (auto problem = alias_hosts_problem(c.hosts, c.allow_plaintext, config->second.hosts, c.alias)) {
+        // The configuration was narrowed after the alias was written. Drop
+        // the alias rather than fail the whole vault; requests naming it
+        // get this reason.
+        c.unusable = *std::move(problem);
+        c.hosts.clear();
+        c.oauth = nullptr;
       }
       break;
     }

@@ -88,7 +88,7 @@ std::vector<credential_summary> import_into(vault_contents& contents, std::strin
   std::vector<std::string> problems;
   for (const auto& [key, doc] : set) {
     try {
-      check_alias_exists(contents, *doc);
+      check_alias(contents, *doc);
     } catch (const document_error& e) {
       for (const auto& p : e.problems) problems.push_back("credential " + quote_for_message(key) + ": " + p);
     }

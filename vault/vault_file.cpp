@@ -280,15 +280,10 @@ opened_vault open_vault(std::span<const unsigned char> file, const master_key& k
 }
 
 std::vector<unsigned char> read_vault_bytes(const std::filesystem::path& path) {
-  unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-  if (!fd) {
-    if (errno == ENOENT)
-      throw vault_error("vault " + path.string() + " does not exist (create one with: credproxy vault init)");
-    throw errno_error("cannot open vault", path, errno);
-  }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw errno_error("cannot stat vault", path, errno);
-  if (!S_ISREG(st.st_mode)) throw vault_error("vault " + path.string() + ": not a regular file");
+  const auto fd = open_regular_file(
+      path, "vault " + path.string(),
+      "vault " + path.string() + " does not exist (create one with: credproxy vault init)", st);
   check_owner_only(st, "vault " + path.string(), path);
   return read_all(fd.get(), path, vault_max_file);
 }

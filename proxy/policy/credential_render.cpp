@@ -122,6 +122,12 @@ std::optional<proxy_error> resolve_credential(const vault::snapshot& vault, std:
                        "credential " + quoted(use.key) +
                            " was imported without its secrets; re-enter them with cred update (or PUT in the admin API)",
                        std::string(use.key)};
+  // Before the broken-alias check: an unusable alias has no client either,
+  // and its own reason is the one that helps.
+  if (!c.unusable.empty())
+    return proxy_error{error_code::host_not_allowed,
+                       "credential " + quoted(use.key) + " is refused: " + c.unusable + "; fix it with cred update",
+                       std::string(use.key)};
   if (c.type == credential_type::oauth_alias && !c.oauth)
     return proxy_error{error_code::oauth_credentials_missing,
                        "credential " + quoted(use.key) + " is an alias of the organization OAuth configuration " +

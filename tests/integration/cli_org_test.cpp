@@ -38,7 +38,7 @@ TEST(CliOrg, RoundTripWithForcedRemoval) {
 
   v.ok({"cred", "add", "--solution", "s1", "--key", "okta", "--json", "-"}, R"({"type":"oauth_alias","alias":"sso.oauth.okta"})");
   v.ok({"cred", "add", "--solution", "s2", "--key", "okta2", "--json", "-"},
-       R"({"type":"oauth_alias","alias":"sso.oauth.okta","hosts":["other.example.com"]})");
+       R"({"type":"oauth_alias","alias":"sso.oauth.okta","hosts":["https://api.example.com"]})");
 
   const auto list = v.json({"org", "oauth", "list", "--json"}).as_array();
   ASSERT_EQ(list.size(), 1u);

@@ -5,9 +5,12 @@
 // stay in use.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <regex>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -62,6 +65,16 @@ class HotReload : public ::testing::Test {
     write_file(tmp, bytes);
     ASSERT_EQ(::chmod(tmp.c_str(), 0600), 0);
     std::filesystem::rename(tmp, proxy_.vault_path());
+  }
+
+  // A value from the proxy's /metrics (~0 when absent).
+  std::uint64_t metric(const std::string& name) const {
+    const auto r = raw_exchange(proxy_.admin_port(),
+                                "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    std::smatch m;
+    const std::regex line("(^|\n)" + name + " ([0-9]+)\n");
+    if (!r || !std::regex_search(r->body, m, line)) return ~std::uint64_t{0};
+    return std::stoull(m[2]);
   }
 
   fake_upstream upstream_;
@@ -209,6 +222,45 @@ TEST_F(HotReload, BrokenVaultIsLoggedOnceAndTheCurrentCredentialsStay) {
   cred("update", "k", api_key_doc(value(4), upstream_.authority()));
   EXPECT_TRUE(injected_within_bound(value(4)));
   EXPECT_EQ(lines_with(proxy_.log(), {"vault reload failed"}).size(), 1u);
+}
+
+// A FIFO put at the vault path must not stop hot reload: the watcher refuses
+// it without blocking in open(2), requests keep being served with the
+// current credentials, /metrics says the vault is stale, and a good vault
+// renamed over the FIFO is picked up as usual.
+TEST_F(HotReload, AFifoAtTheVaultPathIsShownAsStaleAndRecovers) {
+  ASSERT_TRUE(injected_within_bound(value(0)));
+  ASSERT_EQ(metric("credproxy_vault_stale"), 0u);
+  const auto good = read_file(proxy_.vault_path());
+  const auto aside = proxy_.dir() / "vault.aside";
+  std::filesystem::rename(proxy_.vault_path(), aside);
+  ASSERT_EQ(::mkfifo(proxy_.vault_path().c_str(), 0600), 0);
+  // Whatever happens, the FIFO must not keep a blocked reader (and so the
+  // proxy's shutdown) waiting after the test.
+  struct unblock {
+    std::filesystem::path fifo;
+    ~unblock() {
+      struct stat st {};
+      if (::stat(fifo.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) return;
+      const int w = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+      if (w >= 0) ::close(w);
+    }
+  } unblock_on_exit{proxy_.vault_path()};
+
+  EXPECT_TRUE(proxy_.wait_for_log(std::regex("vault reload failed.*not a regular file \\(a FIFO\\)"), reload_bound))
+      << proxy_.log();
+  EXPECT_TRUE(wait_until([&] { return metric("credproxy_vault_stale") == 1; }, reload_bound));
+  EXPECT_GE(metric("credproxy_vault_reload_failures_total"), 1u);
+  const auto r = request("k");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200u) << r->body;
+
+  // A good vault renamed over the FIFO: reloaded, no longer stale, and
+  // writers work again.
+  replace_vault_file(good);
+  EXPECT_TRUE(wait_until([&] { return metric("credproxy_vault_stale") == 0; }, reload_bound));
+  cred("update", "k", api_key_doc(value(5), upstream_.authority()));
+  EXPECT_TRUE(injected_within_bound(value(5)));
 }
 
 }  // namespace

@@ -112,6 +112,45 @@ TEST(OAuth, ClientCredentialsTokenIsFetchedOnceAndInjected) {
   s.expect_no_leaks();
 }
 
+// A client_credentials client never visits an authorization endpoint, so a
+// serviceConfiguration with only a tokenEndpoint is enough (SPEC §2), for a
+// credential and for an organization configuration alike.
+TEST(OAuth, ClientCredentialsNeedOnlyATokenEndpoint) {
+  oauth_setup s;
+  const boost::json::object endpoints{{"tokenEndpoint", s.idp.url("/token")}};
+  boost::json::object doc = boost::json::parse(oauth_doc(s.idp, s.api, "client_credentials")).as_object();
+  doc.erase("issuer");
+  doc["serviceConfiguration"] = endpoints;
+  const auto added = s.proxy->cli({"cred", "add", "--solution", "default", "--key", "svc.OAuth", "--json", "-"},
+                                  boost::json::serialize(doc));
+  ASSERT_EQ(added.status.code, 0) << added.err;
+  boost::json::object org = boost::json::parse(org_doc(s.idp, s.api)).as_object();
+  org.erase("issuer");
+  org["serviceConfiguration"] = endpoints;
+  const auto org_added =
+      s.proxy->cli({"org", "oauth", "add", "--title", "sso.cc", "--json", "-"}, boost::json::serialize(org));
+  ASSERT_EQ(org_added.status.code, 0) << org_added.err;
+  s.add("sso", R"({"type":"oauth_alias","alias":"sso.cc"})");
+
+  for (const char* key : {"svc.OAuth", "sso"}) {
+    const auto r = s.get(key);
+    ASSERT_EQ(r.status.code, 0) << r.err;
+    EXPECT_EQ(r.only().status, 200u) << key << ": " << r.only().body;
+  }
+  EXPECT_EQ(s.idp.token_requests("client_credentials"), 2u);
+  EXPECT_EQ(s.idp.discovery_requests(), 0u);
+
+  // The authorization_code grant (the default) still needs one, and says so.
+  doc["grantType"] = "authorization_code";
+  const auto refused = s.proxy->cli({"cred", "add", "--solution", "default", "--key", "code", "--json", "-"},
+                                    boost::json::serialize(doc));
+  EXPECT_EQ(refused.status.code, 2);
+  EXPECT_NE(refused.err.find("serviceConfiguration.authorizationEndpoint\": required when \"grantType\" is"),
+            std::string::npos)
+      << refused.err;
+  s.expect_no_leaks();
+}
+
 TEST(OAuth, ClientSecretPostScopesAndAdditionalParametersReachTheTokenEndpoint) {
   oauth_setup s;
   s.idp.add_client({"post-app", client_secret, "client_secret_post"});
@@ -203,7 +242,7 @@ TEST(OAuth, UpstreamRejectionReplaysAPostOnceWithAFreshToken) {
   oauth_setup s;
   s.add("svc.OAuth", oauth_doc(s.idp, s.api, "client_credentials"));
   ASSERT_EQ(status_of(s.get("svc.OAuth")), 200u);
-  s.advance(60s);  // not a token obtained moments ago (that 401 would be passed on)
+  s.advance(60s);  // an older token; a young one is refreshed too (ARevokedFreshToken...)
   s.idp.revoke_all_access_tokens();  // still unexpired for the proxy, rejected by the API
 
   const auto r = s.get("svc.OAuth", {"-X", "POST", "-H", "Content-Type: application/json", "--data-binary",
@@ -239,25 +278,59 @@ TEST(OAuth, BodiesAboveTheReplayBufferGetTheUpstream401) {
   EXPECT_EQ(s.idp.token_requests(), 2u);
 }
 
+// A token revoked right after it was issued is not a permission problem:
+// the first 401 to it forces one refresh and a replay, however young it is.
+TEST(OAuth, ARevokedFreshTokenIsRefreshedOnTheFirst401) {
+  oauth_setup s;
+  s.add("svc.OAuth", oauth_doc(s.idp, s.api, "client_credentials"));
+  ASSERT_EQ(status_of(s.get("svc.OAuth")), 200u);
+  s.idp.revoke_all_access_tokens();  // no time passes: the token is seconds old
+  const auto r = s.get("svc.OAuth");
+  ASSERT_EQ(r.status.code, 0) << r.err;
+  EXPECT_EQ(r.only().status, 200u) << r.only().body;
+  EXPECT_EQ(s.idp.token_requests(), 2u);
+  EXPECT_EQ(s.api.request_count(), 3u);  // the first GET, the rejected one, its replay
+  s.expect_no_leaks();
+}
+
+// The same for a token restored from the vault after a restart and revoked
+// meanwhile: the new process never forced a refresh for it.
+TEST(OAuth, ATokenRestoredAfterARestartAndRevokedIsRefreshed) {
+  oauth_setup s;
+  s.add("svc.OAuth", oauth_doc(s.idp, s.api, "client_credentials"));
+  ASSERT_EQ(status_of(s.get("svc.OAuth")), 200u);
+  s.proxy->restart();
+  s.idp.revoke_all_access_tokens();
+  const auto r = s.get("svc.OAuth");
+  ASSERT_EQ(r.status.code, 0) << r.err;
+  EXPECT_EQ(r.only().status, 200u) << r.only().body;
+  EXPECT_EQ(s.idp.token_requests(), 2u);
+  s.expect_no_leaks();
+}
+
+// An upstream that refuses every token: the first 401 forces one refresh
+// and a replay; after that, 401s within the window are passed on, so N
+// requests cost at most one token request per window, not one per request.
 TEST(OAuth, AnUpstreamThatAlwaysRefusesCostsNoRefreshPerRequest) {
   oauth_setup s;
   s.add("svc.OAuth", oauth_doc(s.idp, s.api, "client_credentials"));
   s.api.respond_with(response_spec().with_status(401).with_body("forbidden-scope"));
-  // A fresh token refused: a permission problem, passed on without a refresh.
-  for (int i = 0; i < 5; ++i) {
+  constexpr int requests = 20;
+  for (int i = 0; i < requests; ++i) {
     const auto r = s.get("svc.OAuth");
     ASSERT_EQ(r.status.code, 0) << r.err;
     EXPECT_EQ(r.only().status, 401u);
-    EXPECT_EQ(r.only().body, "forbidden-scope");
+    EXPECT_EQ(r.only().body, "forbidden-scope");  // the upstream's own 401, unchanged
+    EXPECT_FALSE(r.only().header("Credproxy-Error"));
   }
-  EXPECT_EQ(s.idp.token_requests(), 1u);
-  EXPECT_EQ(s.api.request_count(), 5u);
-  // An older token refused: one refresh and one replay, then the 401 is passed on.
-  s.advance(60s);
-  const auto r = s.get("svc.OAuth");
-  EXPECT_EQ(r.only().status, 401u);
-  EXPECT_EQ(s.idp.token_requests(), 2u);
-  EXPECT_EQ(s.api.request_count(), 7u);
+  EXPECT_EQ(s.idp.token_requests(), 2u) << "the first token, and one forced refresh";
+  EXPECT_EQ(s.api.request_count(), requests + 1u) << "one replay, for the first request only";
+  // Past the window: one more forced refresh and replay, then passed on again.
+  s.advance(31s);
+  for (int i = 0; i < requests; ++i) EXPECT_EQ(status_of(s.get("svc.OAuth")), 401u);
+  EXPECT_EQ(s.idp.token_requests(), 3u);
+  EXPECT_EQ(s.api.request_count(), 2u * requests + 2u);
+  s.expect_no_leaks();
 }
 
 TEST(OAuth, AliasMessagesNameOnlyTheRequestersOwnKey) {

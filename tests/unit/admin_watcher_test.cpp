@@ -6,6 +6,9 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <future>
 
 #include "admin/vault_watcher.hpp"
 #include "vault/credential_ops.hpp"
@@ -140,6 +143,38 @@ TEST_F(VaultWatcher, AMissingFileIsLoggedOnce) {
   watcher_->poll();  // back: same revision, nothing to publish, no error
   EXPECT_EQ(log_.count("vault reload failed"), 1u);
   EXPECT_EQ(holder_.load(), in_use);
+}
+
+// A FIFO at the vault path used to hold the watcher in open(2) forever, so
+// revocations silently stopped applying and /metrics never said so.
+TEST_F(VaultWatcher, AFifoAtTheVaultPathIsRefusedAndShownAsStale) {
+  watcher_->poll();
+  const auto in_use = holder_.load();
+  vault::add_credential(other_writer(), "default", "k", api_key_doc());
+  const auto good = read_bytes(vault_path());
+  std::filesystem::remove(vault_path());
+  ASSERT_EQ(::mkfifo(vault_path().c_str(), 0600), 0);
+
+  auto polled = std::async(std::launch::async, [&] { watcher_->poll(); });
+  if (polled.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+    ADD_FAILURE() << "the watcher blocked on the FIFO";
+    const int w = ::open(vault_path().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);  // sets it free
+    if (w >= 0) ::close(w);
+  }
+  polled.get();
+  EXPECT_EQ(holder_.load(), in_use);
+  EXPECT_EQ(log_.count("vault reload failed"), 1u);
+  EXPECT_THAT(log_.text(), HasSubstr("not a regular file (a FIFO)"));
+  EXPECT_THAT(watcher_->metrics_text(), HasSubstr("\ncredproxy_vault_stale 1\n"));
+  EXPECT_THAT(watcher_->metrics_text(), HasSubstr("\ncredproxy_vault_reload_failures_total 1\n"));
+  for (int i = 0; i < 3; ++i) watcher_->poll();  // logged once, still stale
+  EXPECT_EQ(log_.count("vault reload failed"), 1u);
+  EXPECT_THAT(watcher_->metrics_text(), HasSubstr("\ncredproxy_vault_stale 1\n"));
+
+  replace_vault(good);  // renamed over the FIFO, as a writer would
+  watcher_->poll();
+  ASSERT_NE(holder_.load()->find("default", "k"), nullptr);
+  EXPECT_THAT(watcher_->metrics_text(), HasSubstr("\ncredproxy_vault_stale 0\n"));
 }
 
 TEST_F(VaultWatcher, ASnapshotInUseOutlivesTheReload) {

@@ -146,6 +146,24 @@ TEST_F(OAuthInjectorTest, OtherChecksComeBeforeWaitingForATokenAndNothingLeaks) 
   EXPECT_EQ(std::get<proxy_error>(other).code, error_code::credential_not_found);
 }
 
+// An alias whose configuration was narrowed after it was written (the
+// snapshot builder marks it unusable): refused with the reason, naming the
+// entry, even when the slot holds a token and the host would match.
+TEST_F(OAuthInjectorTest, AnUnusableAliasIsRefusedWithItsReason) {
+  auto wide = oauth_cred("wide", credential_type::oauth_alias, "refresh_token", "sso.microsoft");
+  wide.unusable = R"(hosts entry "api.example.com" is not covered by the hosts of organization OAuth configuration)";
+  vault_.solutions["alpha"].credentials.emplace("wide", std::move(wide));
+  put(vault::token_owner::org_config("sso.microsoft"), "", canary, t0 + 1h);
+  const auto r = plan("{{cred:wide}}");
+  ASSERT_TRUE(std::holds_alternative<proxy_error>(r));
+  const auto& e = std::get<proxy_error>(r);
+  EXPECT_EQ(e.code, error_code::host_not_allowed);
+  EXPECT_EQ(e.key, "wide");
+  EXPECT_NE(e.message.find(R"(hosts entry "api.example.com")"), std::string::npos) << e.message;
+  EXPECT_NE(e.message.find("cred update"), std::string::npos) << e.message;
+  EXPECT_EQ(e.message.find(canary), std::string::npos);
+}
+
 TEST_F(OAuthInjectorTest, RenderingMarksTheTokenUsed) {
   put(vault::token_owner::credential("alpha", "ms.OAuth"), "", canary, t0 + 1h);
   const auto* token = table_.find(vault::token_slot_id(vault::token_owner::credential("alpha", "ms.OAuth"), ""));

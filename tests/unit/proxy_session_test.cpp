@@ -192,7 +192,7 @@ TEST(InMemorySession, ReplayAfterABodyRewriteRendersBodyUpstreamAndFramingAgain)
   oauth::token_table first;
   put_token(first, owner, "", "TOKEN-1", std::nullopt, 1);
   proxy.tokens.publish(std::move(first));
-  proxy.tokens.now_value = oauth::time_point{} + std::chrono::hours(1);  // TOKEN-1 is not young: a 401 refreshes it
+  proxy.tokens.now_value = oauth::time_point{} + std::chrono::hours(1);  // no forced refresh yet: a 401 refreshes TOKEN-1
   proxy.tokens.on_request = [&](const oauth::token_request& request) {
     EXPECT_EQ(request.rejected_serial, 1u);
     oauth::token_table second;

@@ -7,9 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <cstdlib>
+#include <future>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 
 #include "vault/key_file.hpp"
@@ -293,6 +297,53 @@ TEST(VaultFile, ReadsCheckTypeAndPermissions) {
   }(),
               HasSubstr("does not exist (create one with: credproxy vault init)"));
   EXPECT_THROW(read_vault_file(dir.path, key), vault_error);  // a directory
+}
+
+// Runs `read` (expected to throw vault_error) with a deadline. A reader
+// stuck in open(2) on a FIFO is set free by opening the write end, so a
+// regression fails the test instead of hanging it.
+std::string error_within_a_second(const fs::path& fifo, std::function<void()> read) {
+  auto result = std::async(std::launch::async, [read = std::move(read)]() -> std::string {
+    try {
+      read();
+    } catch (const vault_error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  });
+  if (result.wait_for(std::chrono::seconds(1)) != std::future_status::ready) {
+    ADD_FAILURE() << "blocked opening the FIFO " << fifo;
+    const int w = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (w >= 0) ::close(w);
+  }
+  return result.get();
+}
+
+TEST(VaultFile, AFifoIsRefusedWithoutBlocking) {
+  temp_dir dir;
+  const auto path = dir.path / "credproxy.vault";
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  const auto message = error_within_a_second(path, [&] { read_vault_file(path, key_of(3)); });
+  EXPECT_THAT(message, HasSubstr("vault " + path.string() + ": not a regular file (a FIFO)"));
+}
+
+TEST(VaultFile, ASymlinkedVaultStillLoads) {
+  // Kubernetes mounts Secrets as symlinks into a ..data directory.
+  temp_dir dir;
+  const auto key = key_of(3);
+  fs::create_directory(dir.path / "..data");
+  atomic_replace(dir.path / "..data" / "credproxy.vault", seal_vault(text(plaintext()), keys_for(key), 1));
+  fs::create_symlink("..data/credproxy.vault", dir.path / "credproxy.vault");
+  const auto back = read_vault_file(dir.path / "credproxy.vault", key);
+  EXPECT_EQ(std::string(back.plaintext.begin(), back.plaintext.end()), plaintext());
+}
+
+TEST(KeyFile, AFifoIsRefusedWithoutBlocking) {
+  temp_dir dir;
+  const auto path = dir.path / "credproxy.key";
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  const auto message = error_within_a_second(path, [&] { read_key_file(path); });
+  EXPECT_THAT(message, HasSubstr(path.string() + ": not a regular file (a FIFO)"));
 }
 
 TEST(KeyFile, CreatedWith0600AsHexAndReadBack) {

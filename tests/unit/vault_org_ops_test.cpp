@@ -126,7 +126,7 @@ TEST_F(VaultOrgOps, RemoveIsRefusedWhileAliasesUseItUnlessForced) {
 TEST_F(VaultOrgOps, ListShowsUsersAndAliasesInheritHosts) {
   add_org_oauth(store(), "t", org_doc());
   add_credential(store(), "s1", "ms", alias_doc("t"));
-  add_credential(store(), "s1", "own", alias_doc("t", "own.example.com"));
+  add_credential(store(), "s1", "own", alias_doc("t", "graph.microsoft.com:443"));
   const auto all = list_org_oauth(store().read());
   ASSERT_EQ(all.size(), 1u);
   EXPECT_THAT(all[0].users, ElementsAre("s1/ms", "s1/own"));
@@ -137,7 +137,7 @@ TEST_F(VaultOrgOps, ListShowsUsersAndAliasesInheritHosts) {
   EXPECT_THAT(creds[0].hosts, ElementsAre("graph.microsoft.com"));
   EXPECT_EQ(creds[0].hosts_from, "t");
   EXPECT_EQ(to_json(creds[0]).at("hostsFrom"), "t");
-  EXPECT_THAT(creds[1].hosts, ElementsAre("own.example.com"));
+  EXPECT_THAT(creds[1].hosts, ElementsAre("graph.microsoft.com:443"));
   EXPECT_EQ(creds[1].hosts_from, "");
   EXPECT_TRUE(creds[0].complete);
   EXPECT_EQ(creds[0].problem, "");

@@ -60,6 +60,16 @@ TEST(VaultSchema, OauthSchemaHasOneOfAndNestedObject) {
   const auto& sc = schema.at("properties").at("serviceConfiguration");
   EXPECT_TRUE(array_has(sc.at("required"), "tokenEndpoint"));
   EXPECT_FALSE(array_has(sc.at("required"), "revocationEndpoint"));
+  // authorizationEndpoint only for authorization_code, the default grant:
+  // "if grantType is authorization_code (absent counts), then required".
+  EXPECT_FALSE(array_has(sc.at("required"), "authorizationEndpoint"));
+  ASSERT_EQ(schema.at("allOf").as_array().size(), 1u);
+  const auto& rule = schema.at("allOf").as_array()[0];
+  EXPECT_EQ(rule.at("if").at("properties").at("grantType").at("const"), "authorization_code");
+  EXPECT_FALSE(rule.at("if").as_object().contains("required")) << "an absent grantType is authorization_code";
+  EXPECT_TRUE(array_has(rule.at("then").at("properties").at("serviceConfiguration").at("required"),
+                        "authorizationEndpoint"));
+  EXPECT_EQ(json_schema(org_oauth_spec()).at("allOf"), schema.at("allOf"));
   EXPECT_EQ(schema.at("properties").at("usePKCE").at("default"), true);
   EXPECT_EQ(schema.at("properties").at("refreshToken").at("writeOnly"), true);
   // oauth_alias does not require hosts.

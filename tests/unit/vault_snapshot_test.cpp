@@ -63,7 +63,7 @@ TEST_F(VaultSnapshot, EveryTypeCarriesItsValues) {
 TEST_F(VaultSnapshot, AliasesShareTheConfigurationsClientAndInheritHosts) {
   add_org_oauth(store(), "sso.oauth.microsoft", org_doc());
   add_credential(store(), "s1", "ms", alias_doc());
-  add_credential(store(), "s2", "ms", alias_doc("sso.oauth.microsoft", "own.example.com"));
+  add_credential(store(), "s2", "ms", alias_doc("sso.oauth.microsoft", "https://graph.microsoft.com"));
   const auto snap = store().snapshot();
 
   ASSERT_EQ(snap->org_oauth.size(), 1u);
@@ -83,8 +83,9 @@ TEST_F(VaultSnapshot, AliasesShareTheConfigurationsClientAndInheritHosts) {
 
   const auto& own = *snap->find("s2", "ms");
   EXPECT_EQ(own.oauth, config.client);
-  EXPECT_THAT(host_texts(own), ElementsAre("own.example.com"));
-  EXPECT_FALSE(own.host_allowed("https", "graph.microsoft.com", 443));
+  EXPECT_THAT(host_texts(own), ElementsAre("https://graph.microsoft.com"));  // its own, narrower
+  EXPECT_TRUE(own.host_allowed("https", "graph.microsoft.com", 443));
+  EXPECT_TRUE(own.unusable.empty());
 }
 
 TEST_F(VaultSnapshot, ForcedRemovalLeavesBrokenAliasesWithoutClient) {

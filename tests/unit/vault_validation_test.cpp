@@ -120,7 +120,6 @@ TEST(VaultValidation, OauthDescribedFully) {
                                   "serviceConfiguration":{"tokenEndpoint":"ftp://x"},"issuer":"https://x.example",
                                   "additionalParameters":{"n":1}})");
   EXPECT_THAT(msg, HasSubstr(R"(field "grantType": must be one of authorization_code, client_credentials, refresh_token)"));
-  EXPECT_THAT(msg, HasSubstr(R"(field "serviceConfiguration.authorizationEndpoint": required)"));
   EXPECT_THAT(msg, HasSubstr(R"(field "serviceConfiguration.tokenEndpoint": must be an https:// URL)"));
   EXPECT_THAT(msg, HasSubstr(R"(field "additionalParameters.n": must be a string)"));
   EXPECT_THAT(msg, HasSubstr(R"(fields "issuer" or "serviceConfiguration": give exactly one of them)"));
@@ -129,6 +128,35 @@ TEST(VaultValidation, OauthDescribedFully) {
 // A minimal oauth document with `extra` members spliced in.
 std::string oauth_with(std::string_view extra) {
   return R"({"type":"oauth","clientId":"c","hosts":["a.example"],)" + std::string(extra) + "}";
+}
+
+// A client_credentials or refresh_token client never visits an
+// authorization endpoint: only tokenEndpoint is always required, and
+// authorizationEndpoint only for the authorization_code grant (the default).
+TEST(VaultValidation, AuthorizationEndpointOnlyForTheAuthorizationCodeGrant) {
+  const std::string token_only = R"("serviceConfiguration":{"tokenEndpoint":"https://a.example/token"})";
+  EXPECT_EQ(problems_of(oauth_with(token_only + R"(,"grantType":"client_credentials")")), "");
+  EXPECT_EQ(problems_of(oauth_with(token_only + R"(,"grantType":"refresh_token","refreshToken":"r")")), "");
+  EXPECT_THAT(problems_of(oauth_with(token_only + R"(,"grantType":"authorization_code")")),
+              HasSubstr(R"(field "serviceConfiguration.authorizationEndpoint": required when "grantType" is "authorization_code")"));
+  EXPECT_THAT(problems_of(oauth_with(token_only)),
+              HasSubstr(R"(field "serviceConfiguration.authorizationEndpoint": required when "grantType" is "authorization_code" (the default))"));
+  // tokenEndpoint stays required whatever the grant.
+  EXPECT_THAT(problems_of(oauth_with(R"("grantType":"client_credentials","serviceConfiguration":{"authorizationEndpoint":"https://a.example/a"})")),
+              HasSubstr(R"(field "serviceConfiguration.tokenEndpoint": required)"));
+  // The same rule for organization configurations.
+  const auto org = [](std::string_view extra) {
+    try {
+      validate_org_oauth_document(boost::json::parse(R"({"name":"n","provider":"okta","clientId":"c","hosts":["a.example"],)" +
+                                                     std::string(extra) + "}"),
+                                  {});
+    } catch (const document_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(org(token_only + R"(,"grantType":"client_credentials")"), "");
+  EXPECT_THAT(org(token_only), HasSubstr(R"("serviceConfiguration.authorizationEndpoint": required when)"));
 }
 
 TEST(VaultValidation, OauthEndpointsMustBeHttps) {
