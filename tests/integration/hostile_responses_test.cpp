@@ -69,6 +69,60 @@ INSTANTIATE_TEST_SUITE_P(Hostile, OutOfRangeStatus,
                                            bad_status_case{"NineNineNine", "HTTP/1.1 999 High"}),
                          [](const auto& c) { return c.param.name; });
 
+struct framing_case {
+  std::string name;
+  std::string response;  // as the origin sends it
+};
+void PrintTo(const framing_case& c, std::ostream* os) { *os << c.name; }
+
+// Framing an intermediary could read differently from the client (the
+// response side of request smuggling): refused, never relayed.
+class AmbiguousResponseFraming : public ::testing::TestWithParam<framing_case> {};
+
+TEST_P(AmbiguousResponseFraming, IsRefusedWith502) {
+  fake_upstream upstream;
+  upstream.respond_with(response_spec().with_raw(GetParam().response));
+  credproxy_instance proxy{with_key(upstream)};
+  const auto r = raw_exchange(proxy.proxy_port(), injected_get(upstream, "/framing"));
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(is_proxy_error(*r, 502, "upstream_protocol_error"));
+  EXPECT_EQ(r->body.find("smuggled"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Hostile, AmbiguousResponseFraming,
+    ::testing::Values(
+        framing_case{"LengthAndChunked",
+                     "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nsmuggled"},
+        framing_case{"TwoLengths", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 10\r\n\r\nsmuggled!!"},
+        framing_case{"NegativeLength", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nsmuggled"},
+        framing_case{"ChunkedNotLast", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, identity\r\n\r\nsmuggled"},
+        framing_case{"UnknownCodingBeforeChunked",
+                     "HTTP/1.1 200 OK\r\nTransfer-Encoding: xyz, chunked\r\n\r\n8\r\nsmuggled\r\n0\r\n\r\n"},
+        framing_case{"BareLineFeeds", "HTTP/1.1 200 OK\nContent-Length: 8\n\nsmuggled"},
+        framing_case{"ObsFold", "HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 8\r\n\r\nsmuggled"},
+        framing_case{"NulInAField", std::string("HTTP/1.1 200 OK\r\nX-A: a") + '\0' + "b\r\nContent-Length: 8\r\n\r\nsmuggled"},
+        framing_case{"SpaceBeforeColon", "HTTP/1.1 200 OK\r\nContent-Length : 8\r\n\r\nsmuggled"},
+        framing_case{"NotHttp", "SSH-2.0-OpenSSH_9.2\r\n\r\n"}),
+    [](const auto& c) { return c.param.name; });
+
+// Bytes after a Content-Length body are never read as the answer to the
+// client's next request on the same connection.
+TEST(HostileResponses, BytesAfterTheBodyNeverAnswerTheNextRequest) {
+  fake_upstream upstream;
+  upstream.respond_with(response_spec().with_raw(
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled"));
+  credproxy_instance proxy{with_key(upstream)};
+  raw_connection c(proxy.proxy_port());
+  for (int i = 0; i < 2; ++i) {
+    c.send(injected_get(upstream, "/twice"));
+    const auto r = c.read_response();
+    ASSERT_TRUE(r) << "request " << i;
+    EXPECT_EQ(r->status, 200u);
+    EXPECT_EQ(r->body, "ok");
+  }
+}
+
 TEST(HostileResponses, NoContentAndNotModifiedLoseTheirContentLength) {
   for (const std::string status : {"204 No Content", "304 Not Modified"}) {
     SCOPED_TRACE(status);
