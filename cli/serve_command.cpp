@@ -155,11 +155,17 @@ void fit_connections_to_descriptors(config::config& cfg, spdlog::logger& log) {
   const auto limit = proxy::raise_descriptor_limit();
   const auto fit = proxy::fit_descriptors(limit, cfg.limits.max_connections, cfg.limits.max_idle_upstream);
   if (!fit.reduced) return;
-  log.warn("limits.max_connections {} needs about {} descriptors, but only {} may be open (ulimit -n): serving at most {} "
-           "client connections; raise the hard limit (LimitNOFILE=) to serve more",
-           cfg.limits.max_connections, 2 * cfg.limits.max_connections + cfg.limits.max_idle_upstream + proxy::reserved_descriptors,
-           limit, fit.max_connections);
+  // A small shortfall (the default 10000 under a hard limit of 20000) is
+  // worth knowing, not a warning on every start.
+  const auto level = fit.max_connections * 2 < cfg.limits.max_connections ? spdlog::level::warn : spdlog::level::info;
+  log.log(level, "limits.max_connections {} and max_idle_upstream {} need about {} descriptors, but only {} may be open "
+           "(ulimit -n): serving at most {} client connections with {} idle upstream connections; raise the hard limit "
+           "(LimitNOFILE=) to serve more",
+           cfg.limits.max_connections, cfg.limits.max_idle_upstream,
+           2 * cfg.limits.max_connections + cfg.limits.max_idle_upstream + proxy::reserved_descriptors, limit,
+           fit.max_connections, fit.max_idle);
   cfg.limits.max_connections = fit.max_connections;
+  cfg.limits.max_idle_upstream = fit.max_idle;
 }
 
 void serve(const global_options& options) {

@@ -7,11 +7,12 @@
 namespace credproxy::proxy {
 
 descriptor_budget fit_descriptors(std::uint64_t descriptor_limit, std::size_t max_connections, std::size_t max_idle) {
-  const std::uint64_t fixed = reserved_descriptors + max_idle;
-  const std::uint64_t room = descriptor_limit > fixed ? (descriptor_limit - fixed) / 2 : 1;
   descriptor_budget out;
+  out.max_idle = static_cast<std::size_t>(std::max<std::uint64_t>(1, std::min<std::uint64_t>(max_idle, descriptor_limit / 4)));
+  const std::uint64_t fixed = reserved_descriptors + out.max_idle;
+  const std::uint64_t room = descriptor_limit > fixed ? (descriptor_limit - fixed) / 2 : 1;
   out.max_connections = static_cast<std::size_t>(std::max<std::uint64_t>(1, std::min<std::uint64_t>(room, max_connections)));
-  out.reduced = out.max_connections < max_connections;
+  out.reduced = out.max_connections < max_connections || out.max_idle < max_idle;
   return out;
 }
 

@@ -14,7 +14,8 @@ inline constexpr std::size_t reserved_descriptors = 128;
 
 struct descriptor_budget {
   std::size_t max_connections = 0;  // what fits
-  bool reduced = false;             // lower than configured
+  std::size_t max_idle = 0;         // idle pooled connections: at most a quarter of the limit
+  bool reduced = false;             // either is lower than configured
 };
 
 descriptor_budget fit_descriptors(std::uint64_t descriptor_limit, std::size_t max_connections, std::size_t max_idle);

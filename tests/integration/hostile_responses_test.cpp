@@ -4,25 +4,15 @@
 // never a silently truncated or reflected answer.
 #include <gtest/gtest.h>
 
-#include <future>
-#include <mutex>
-#include <thread>
-
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/write.hpp>
 
 #include "tests/support/checks.hpp"
 #include "tests/support/credproxy_instance.hpp"
 #include "tests/support/fake_upstream.hpp"
 #include "tests/support/raw_client.hpp"
+#include "tests/support/scripted_origin.hpp"
 
 namespace credproxy::test {
 namespace {
-
-namespace asio = boost::asio;
 
 const std::string canary = "CANARY-hostile-7f3a91";
 
@@ -187,51 +177,11 @@ TEST(HostileResponses, MalformedChunkedBeforeAnyBodyIsA502) {
   }
 }
 
-// An origin that answers one request in two writes, the second only once
-// the test opens the gate: the order of events is fixed, not timed.
-class gated_origin {
- public:
-  gated_origin(std::string first, std::string second)
-      : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}), thread_([this, first, second] {
-          serve(first, second);
-        }) {}
-  ~gated_origin() {
-    open_gate();
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    thread_.join();
-  }
-  std::string authority() const { return "127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()); }
-  void open_gate() { gate_.set_value_once(); }
-
- private:
-  struct once_promise {
-    std::promise<void> promise;
-    std::once_flag flag;
-    void set_value_once() { std::call_once(flag, [this] { promise.set_value(); }); }
-  };
-  void serve(const std::string& first, const std::string& second) {
-    boost::system::error_code ec;
-    asio::ip::tcp::socket socket(io_);
-    acceptor_.accept(socket, ec);
-    if (ec) return;
-    std::string request;
-    asio::read_until(socket, asio::dynamic_buffer(request), "\r\n\r\n", ec);
-    asio::write(socket, asio::buffer(first), ec);
-    gate_.promise.get_future().wait_for(std::chrono::seconds(10));
-    asio::write(socket, asio::buffer(second), ec);
-    socket.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-  }
-  asio::io_context io_;
-  asio::ip::tcp::acceptor acceptor_;
-  once_promise gate_;
-  std::thread thread_;
-};
-
 // Once body bytes were relayed the status cannot change: the client
 // connection is aborted, so a chunked reader sees the missing last chunk.
 TEST(HostileResponses, MalformedChunkedAfterBodyBytesAbortsTheClient) {
-  gated_origin origin("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", "zz\r\nbroken\r\n");
+  scripted_origin origin({origin_step::write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"),
+                          origin_step::wait_gate(), origin_step::write("zz\r\nbroken\r\n"), origin_step::close()});
   credproxy_instance proxy{instance_options().with_credential("hostile.key", api_key_doc(canary, origin.authority()))};
   raw_connection c(proxy.proxy_port());
   c.send("GET http://" + origin.authority() + "/chunks HTTP/1.1\r\nHost: " + origin.authority() +

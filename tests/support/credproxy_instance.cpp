@@ -53,6 +53,7 @@ std::string credproxy_binary() {
 credproxy_instance::credproxy_instance(instance_options options) {
   config_path_ = dir_ / "credproxy.yaml";
   log_path_ = dir_ / "serve.log";
+  launcher_ = options.launcher;
   write_config(options);
   const std::vector<std::string> init = {"vault", "init"};
   if (auto r = cli(init); r.status.signaled || r.status.code != 0) {
@@ -123,7 +124,9 @@ void credproxy_instance::add_credential(const credential& cred) const {
 
 void credproxy_instance::start() {
   spawn_options options;
-  options.argv = {credproxy_binary(), "serve", "--config", config_path_.string()};
+  options.argv = launcher_;
+  for (const auto& arg : {credproxy_binary(), std::string("serve"), std::string("--config"), config_path_.string()})
+    options.argv.push_back(arg);
   options.stdout_path = log_path_;
   options.merge_stderr_into_stdout = true;
   serve_ = std::make_unique<process>(options);

@@ -43,6 +43,9 @@ struct instance_options {
   bool adjustable_clock = false;  // testing.adjustable_clock: advance_clock() works
   std::string extra_yaml;         // appended to the config verbatim (whole top-level sections)
   std::string egress_allow = "[127.0.0.0/8]";  // egress.allow_cidrs, as YAML
+  // Put before serve's argv, e.g. {"prlimit", "--nofile=400:400", "--"}:
+  // a launcher that execs serve (its pid stays serve's).
+  std::vector<std::string> launcher;
 
   // Fluent setters: g++ 12 warns on designated initializers that skip members.
   instance_options& with_credential(std::string key, std::string json, std::string solution = "default") {
@@ -112,6 +115,7 @@ class credproxy_instance {
   std::filesystem::path config_path_;
   std::filesystem::path log_path_;
   std::vector<std::filesystem::path> earlier_logs_;
+  std::vector<std::string> launcher_;
   std::string admin_token_;
   std::unique_ptr<process> serve_;
   std::optional<exit_status> stopped_;

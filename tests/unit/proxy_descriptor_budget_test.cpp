@@ -22,6 +22,13 @@ TEST(DescriptorBudget, TooManyConnectionsAreReducedToWhatFits) {
   EXPECT_TRUE(fit.reduced);
 }
 
+TEST(DescriptorBudget, ASmallLimitShrinksTheIdlePoolToo) {
+  const auto fit = fit_descriptors(400, 10000, 512);
+  EXPECT_EQ(fit.max_idle, 100u);
+  EXPECT_EQ(fit.max_connections, (400u - 100u - reserved_descriptors) / 2);
+  EXPECT_TRUE(fit.reduced);
+}
+
 TEST(DescriptorBudget, ATinyLimitStillAllowsOneConnection) {
   EXPECT_EQ(fit_descriptors(64, 10000, 512).max_connections, 1u);
 }
