@@ -6,7 +6,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: all deps configure build run test bench sanitize clean
+.PHONY: all deps configure build run test bench sanitize tsan clean
 
 all: build
 
@@ -31,8 +31,20 @@ sanitize: deps
 	@ninja -C build-asan -j $(JOBS)
 	ctest --test-dir build-asan --output-on-failure -j $(JOBS) --timeout 600
 
+# ThreadSanitizer on the unit tests of the modules with threads of their own
+# (token service, vault watcher and admin pool, upstream pool, connector).
+TSAN_TARGETS = oauth_tests admin_tests proxy_tests outbound_tests vault_tests
+tsan: deps
+	@cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCREDPROXY_TSAN=ON >/dev/null
+	@ninja -C build-tsan -j $(JOBS) $(TSAN_TARGETS)
+	@for t in $(TSAN_TARGETS); do \
+	  echo "== $$t under ThreadSanitizer"; \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	    ./build-tsan/tests/$$t --gtest_brief=1 || exit 1; \
+	done
+
 bench: deps
 	bash bench/run.sh
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-tsan

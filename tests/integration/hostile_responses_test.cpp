@@ -50,6 +50,8 @@ TEST_P(OutOfRangeStatus, IsRefusedWith502) {
   ASSERT_TRUE(r);
   EXPECT_TRUE(is_proxy_error(*r, 502, "upstream_protocol_error"));
   EXPECT_EQ(r->body.find(canary), std::string::npos);
+  proxy.stop();
+  EXPECT_EQ(proxy.log().find(canary), std::string::npos) << "the secret reached the log";
 }
 
 INSTANTIATE_TEST_SUITE_P(Hostile, OutOfRangeStatus,
@@ -77,6 +79,9 @@ TEST_P(AmbiguousResponseFraming, IsRefusedWith502) {
   ASSERT_TRUE(r);
   EXPECT_TRUE(is_proxy_error(*r, 502, "upstream_protocol_error"));
   EXPECT_EQ(r->body.find("smuggled"), std::string::npos);
+  EXPECT_EQ(r->body.find(canary), std::string::npos);
+  proxy.stop();
+  EXPECT_EQ(proxy.log().find(canary), std::string::npos) << "the secret reached the log";
 }
 
 INSTANTIATE_TEST_SUITE_P(
