@@ -23,11 +23,12 @@ scripted_origin::scripted_origin(std::vector<origin_step> steps)
 scripted_origin::~scripted_origin() {
   open_gate();
   done_.set_value();
-  // Wakes an accept still waiting (close alone does not, on Linux).
+  // Wakes an accept still waiting (close alone does not, on Linux); the
+  // acceptor is closed only once the thread using it has ended.
   ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+  thread_.join();
   boost::system::error_code ignored;
   acceptor_.close(ignored);
-  thread_.join();
 }
 
 std::uint16_t scripted_origin::port() const { return acceptor_.local_endpoint().port(); }

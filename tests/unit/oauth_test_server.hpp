@@ -49,12 +49,13 @@ class test_server {
   }
   ~test_server() {
     stopping_ = true;
+    // Wake a blocking accept() with one last connection, and close the
+    // acceptor only once the thread that uses it has ended (ThreadSanitizer).
     boost::system::error_code ec;
-    acceptor_.close(ec);
-    // Wake a blocking accept() with one last connection.
     tcp::socket poke(ioc_);
     poke.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port_), ec);
     thread_.join();
+    acceptor_.close(ec);
   }
   std::uint16_t port() const { return port_; }
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
