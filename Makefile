@@ -6,7 +6,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: all deps configure build run test bench sanitize tsan clean
+.PHONY: all deps configure build run test bench sanitize tsan fuzz clean
 
 all: build
 
@@ -43,8 +43,18 @@ tsan: deps
 	    ./build-tsan/tests/$$t --gtest_brief=1 || exit 1; \
 	done
 
+# libFuzzer targets (tests/fuzz) built with clang in build-fuzz/, each run
+# for FUZZ_SECONDS on a working copy of its committed corpus; stops by itself.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= request_head response_head placeholder target vault_file credential_document oauth_wire config
+fuzz:
+	@bash deploy/install-deps.sh --fuzz
+	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 -DCREDPROXY_FUZZ=ON >/dev/null
+	@ninja -C build-fuzz -j $(JOBS) fuzzers
+	@bash tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 bench: deps
 	bash bench/run.sh
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz

@@ -257,21 +257,11 @@ class config_reader {
 
 config load_config_text(const std::string& yaml, const std::string& origin) {
   const yaml_reader reader(origin);
-  std::vector<YAML::Node> documents;
-  try {
-    documents = YAML::LoadAll(yaml);
-  } catch (const YAML::Exception& e) {
-    reader.fail(e.mark.line < 0 ? 1 : e.mark.line + 1, "", "YAML syntax error: " + e.msg);
-  }
-
+  // Empty or only comments: a null document, which reads as all defaults.
+  const YAML::Node document = reader.single_document(yaml);
   config result;
-  if (documents.empty()) return result;  // empty file or only comments: all defaults
-  if (documents.size() > 1) {
-    const int line = documents[1].Mark().line;
-    reader.fail(line < 0 ? 1 : line + 1, "", "only one YAML document is allowed");
-  }
-  const int root_line = documents.front().Mark().line;
-  config_reader(reader, result).read_root(value_ref{documents.front(), root_line < 0 ? 1 : root_line + 1, ""});
+  const int root_line = document.Mark().line;
+  config_reader(reader, result).read_root(value_ref{document, root_line < 0 ? 1 : root_line + 1, ""});
   return result;
 }
 

@@ -4,6 +4,10 @@
 #include <charconv>
 #include <cstdio>
 #include <set>
+#include <sstream>
+#include <vector>
+
+#include <yaml-cpp/eventhandler.h>
 
 #include "config/config.hpp"
 
@@ -39,7 +43,65 @@ std::string child_path(const std::string& parent, const std::string& key) {
   return parent.empty() ? key : parent + "." + key;
 }
 
+// Where each document of a stream starts (its start marker), and where its
+// content starts (the line messages name), without building any node.
+class document_starts final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  std::vector<YAML::Mark> contents;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    starts.push_back(mark);
+    contents.push_back(mark);
+    in_content_ = false;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override { node(mark); }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void node(const YAML::Mark& mark) {
+    if (in_content_) return;
+    contents.back() = mark;
+    in_content_ = true;
+  }
+  bool in_content_ = false;
+};
+
+int line_of(const YAML::Mark& mark) { return mark.line < 0 ? 1 : mark.line + 1; }
+
 }  // namespace
+
+YAML::Node yaml_reader::single_document(const std::string& yaml) const {
+  // Not YAML::LoadAll: in yaml-cpp 0.7 it never returns for some malformed
+  // streams (one starting with ',', jbeder/yaml-cpp#1040), where the parser
+  // reports an empty document again and again without consuming input and
+  // LoadAll keeps every one until memory runs out. Counting documents here
+  // stops at the second, or when a document starts where the last one did.
+  try {
+    std::istringstream stream(yaml);
+    YAML::Parser parser(stream);
+    document_starts starts;
+    while (starts.starts.size() < 2 && parser.HandleNextDocument(starts)) {
+    }
+    const auto& marks = starts.starts;
+    if (marks.size() == 2 && marks[1].pos == marks[0].pos)
+      fail(line_of(marks[1]), "", "YAML syntax error: unexpected character");
+    if (marks.size() == 2) fail(line_of(starts.contents[1]), "", "only one YAML document is allowed");
+    return marks.empty() ? YAML::Node() : YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    fail(line_of(e.mark), "", "YAML syntax error: " + e.msg);
+  }
+}
 
 std::string quote_value(std::string_view text) {
   std::string out = "\"";

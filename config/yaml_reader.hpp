@@ -39,6 +39,10 @@ class yaml_reader {
   [[noreturn]] void fail(int line, std::string_view path, std::string_view what) const;
   [[noreturn]] void fail(const value_ref& at, std::string_view what) const { fail(at.line, at.path, what); }
 
+  // The one YAML document of `yaml`, or a null node when there is none
+  // (empty, or only comments). More than one, or a syntax error, fails.
+  YAML::Node single_document(const std::string& yaml) const;
+
   // Hands every entry of a mapping to the field with that key. Unknown,
   // duplicate and non-scalar keys are errors; a null node (a section with
   // everything commented out) reads as an empty mapping.

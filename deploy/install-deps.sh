@@ -6,6 +6,7 @@
 #
 #   deploy/install-deps.sh           build + test dependencies
 #   deploy/install-deps.sh --bench   also the benchmark's contenders and tools
+#   deploy/install-deps.sh --fuzz    also clang for the libFuzzer targets (make fuzz)
 set -euo pipefail
 
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,6 +23,11 @@ packages=(
 if [ "${1:-}" = "--bench" ]; then
   # liburing-dev: only for the CREDPROXY_IO_URING build option (measuring)
   packages+=(wrk nginx-light haproxy squid-openssl mitmproxy liburing-dev)
+fi
+if [ "${1:-}" = "--fuzz" ]; then
+  # -fsanitize=fuzzer links libFuzzer from compiler-rt (libclang-rt-14-dev),
+  # so libfuzzer-14-dev (a separate libFuzzer.a) is not needed.
+  packages+=(clang-14 libclang-rt-14-dev)
 fi
 
 # One dpkg query for the whole list; names it does not know print nothing.

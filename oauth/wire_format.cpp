@@ -244,9 +244,11 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, ti
     std::tm tm{};
     const char* end = ::strptime(text.c_str(), format, &tm);
     if (end == nullptr || *end != '\0') continue;
-    const auto when = std::chrono::system_clock::from_time_t(::timegm(&tm));
-    const auto delta = std::chrono::duration_cast<std::chrono::seconds>(when - now);
-    return std::chrono::seconds(std::clamp<long long>(delta.count(), 0, max_seconds));
+    // In seconds, not system_clock's nanoseconds: a date up to 9999-12-31
+    // (which %Y accepts) is beyond what nanoseconds since 1970 can hold.
+    const long long when = ::timegm(&tm);
+    const long long now_seconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    return std::chrono::seconds(std::clamp<long long>(when - now_seconds, 0, max_seconds));
   }
   return std::nullopt;
 }

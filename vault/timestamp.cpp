@@ -34,8 +34,13 @@ std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string
   const std::chrono::year_month_day date{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
                                          std::chrono::day{static_cast<unsigned>(day)}};
   if (!date.ok() || hour > 23 || minute > 59 || second > 60) return std::nullopt;
-  return std::chrono::sys_days{date} + std::chrono::hours{hour} + std::chrono::minutes{minute} +
-         std::chrono::seconds{second};
+  // system_clock counts nanoseconds in 64 bits (1677..2262 with libstdc++):
+  // a day outside that range would overflow, so it is not a timestamp.
+  const std::chrono::sys_days when{date};
+  if (when <= std::chrono::ceil<std::chrono::days>(std::chrono::system_clock::time_point::min()) ||
+      when >= std::chrono::floor<std::chrono::days>(std::chrono::system_clock::time_point::max()))
+    return std::nullopt;
+  return when + std::chrono::hours{hour} + std::chrono::minutes{minute} + std::chrono::seconds{second};
 }
 
 }  // namespace credproxy::vault

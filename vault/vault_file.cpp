@@ -113,6 +113,7 @@ std::vector<unsigned char> fixed_header(const std::array<unsigned char, vault_id
 // Slot bytes +0..+28 (kind, KDF parameters, salt, key id): the slot's AAD.
 std::vector<unsigned char> slot_fields(const key_slot& slot) {
   std::vector<unsigned char> out;
+  out.reserve(slot_aad_size);
   out.push_back(static_cast<unsigned char>(slot.kind));
   out.push_back(slot.kdf.log2_n);
   out.push_back(slot.kdf.r);

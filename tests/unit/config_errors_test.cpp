@@ -112,6 +112,14 @@ TEST(ConfigErrors, MultipleDocuments) {
   EXPECT_EQ(error_of("workers: 1\n---\nworkers: 2\n"), "credproxy.yaml:3: only one YAML document is allowed");
 }
 
+// Found by tests/fuzz/config: yaml-cpp 0.7's LoadAll never returned for a
+// stream starting with ',' and grew without bound (jbeder/yaml-cpp#1040).
+TEST(ConfigErrors, LeadingCommaIsASyntaxErrorNotAHang) {
+  EXPECT_EQ(error_of(",: 1\n"), "credproxy.yaml:1: YAML syntax error: unexpected character");
+  EXPECT_EQ(error_of(",\n"), "credproxy.yaml:1: YAML syntax error: unexpected character");
+  EXPECT_EQ(error_of("---\n"), "(no error)") << "an empty document still means all defaults";
+}
+
 TEST(ConfigErrors, BadListen) {
   EXPECT_EQ(error_of("listen: example.com:80\n"),
             "credproxy.yaml:1: listen: host must be an IP address or localhost, got \"example.com:80\"");

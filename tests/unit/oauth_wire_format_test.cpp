@@ -152,6 +152,14 @@ TEST(OauthRetryAfter, SecondsAndHttpDates) {
   EXPECT_EQ(parse_retry_after("-5", now), std::nullopt);
 }
 
+// Found by tests/fuzz/oauth_wire: system_clock counts nanoseconds, which
+// overflow past 2262, so converting the date itself was undefined.
+TEST(OauthRetryAfter, FarFutureDateIsCappedAtADay) {
+  const auto now = std::chrono::system_clock::from_time_t(784111777);
+  EXPECT_EQ(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now), std::chrono::seconds(86400));
+  EXPECT_EQ(parse_retry_after("Fri, 31 Dec 2300 23:59:59 GMT", now), std::chrono::seconds(86400));
+}
+
 TEST(OauthErrorCodes, OnlyPlainCodesAreEchoed) {
   EXPECT_EQ(sanitized_error_code("invalid_client"), "invalid_client");
   EXPECT_EQ(sanitized_error_code("authorization_pending"), "authorization_pending");
