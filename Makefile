@@ -5,8 +5,10 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 ARGS ?=
+CREDPROXY ?= $(BUILD)/credproxy
+SOAK_MINUTES ?= 20
 
-.PHONY: all deps configure build run test bench sanitize tsan fuzz clean
+.PHONY: all deps configure build run test bench soak sanitize tsan fuzz clean
 
 all: build
 
@@ -55,6 +57,11 @@ fuzz:
 
 bench: deps
 	bash bench/run.sh
+
+# Soak: SOAK_MINUTES of mixed load against an existing binary (no rebuild);
+# fails if RSS or descriptors grow. See bench/soak.py.
+soak:
+	python3 bench/soak.py --credproxy $(CREDPROXY) --minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan build-fuzz
