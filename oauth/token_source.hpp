@@ -35,9 +35,17 @@ struct cached_token {
   mutable std::atomic<bool> used{false};
 
   // Usable for a request sent at `now`: a token about to expire is not
-  // ("an expired token is never injected"), so `min_validity` is left.
-  bool usable_at(time_point now, std::chrono::seconds min_validity = std::chrono::seconds(5)) const noexcept {
-    return !access_token.empty() && (!expires_at || now + min_validity < *expires_at);
+  // ("an expired token is never injected"), so min_validity() is left.
+  bool usable_at(time_point now) const noexcept {
+    return !access_token.empty() && (!expires_at || now + min_validity() < *expires_at);
+  }
+  // 5 s, or a quarter of the lifetime of a token that lives less than 20 s:
+  // a fixed 5 s would make a token of 5 s or less unusable from the start,
+  // and every request would fetch another one, unusable again.
+  std::chrono::system_clock::duration min_validity() const noexcept {
+    constexpr std::chrono::system_clock::duration usual = std::chrono::seconds(5);
+    if (!expires_at || obtained_at == time_point{} || *expires_at <= obtained_at) return usual;
+    return std::min(usual, (*expires_at - obtained_at) / 4);
   }
 
   // Upstream 401s, bounded per slot: the first 401 to a token forces one

@@ -112,6 +112,22 @@ TEST(OAuth, ClientCredentialsTokenIsFetchedOnceAndInjected) {
   s.expect_no_leaks();
 }
 
+// A provider issuing tokens that live a few seconds: each token is used,
+// instead of being too close to expiry from the start and refetched for
+// every request (found by the soak with 4 s tokens).
+TEST(OAuth, ShortLivedTokensAreUsedNotRefetchedPerRequest) {
+  oauth_setup s;
+  s.idp.set_token_lifetime(std::chrono::seconds(4));
+  s.add("svc.OAuth", oauth_doc(s.idp, s.api, "client_credentials"));
+  for (int i = 0; i < 5; ++i) {
+    const auto r = s.get("svc.OAuth");
+    ASSERT_EQ(r.status.code, 0) << r.err;
+    EXPECT_EQ(r.only().status, 200u) << r.only().body;
+  }
+  EXPECT_LE(s.idp.token_requests("client_credentials"), 2u) << "a token per request";
+  s.expect_no_leaks();
+}
+
 // A client_credentials client never visits an authorization endpoint, so a
 // serviceConfiguration with only a tokenEndpoint is enough (SPEC §2), for a
 // credential and for an organization configuration alike.
