@@ -208,88 +208,113 @@ void token_service::start_fetch_locked(const std::string& id, slot_state& slot, 
   boost::asio::post(pool_, [this, id, rejected_serial, proactive] { run_fetch(id, rejected_serial, proactive); });
 }
 
-void token_service::run_fetch(std::string id, std::uint64_t rejected_serial, bool proactive) {
-  std::unique_lock lock(mutex_);
-  slot_state& slot = *slots_.at(id);
-  fetch_target target;  // a copy to work from without the lock
+// What a fetch needs, copied under the lock so the fetch itself runs without it.
+fetch_target token_service::target_locked(const std::string& id, const slot_state& slot, std::uint64_t rejected_serial,
+                                          bool proactive, secret& rejected_access) const {
+  fetch_target target;
   target.owner = slot.owner;
   target.user = slot.user;
   target.client = slot.client;
   target.unsaved = slot.unsaved;
   target.description = slot.describe();
   target.login_command = slot.login_command();
-  secret rejected_access;
   if (const cached_token* have = current()->find(id)) {
     // A proactive refresh replaces the current token even though it is still valid.
     if ((rejected_serial != 0 && have->serial == rejected_serial) || proactive) rejected_access = have->access_token;
   }
-  lock.unlock();
+  return target;
+}
 
+fetch_result token_service::fetch_unlocked(const fetch_target& target, const secret& rejected_access) {
   fetch_result result;
   if (!target.client) {
     result.status = token_outcome::status::missing;
     result.detail = "its OAuth configuration no longer exists";
-  } else {
-    try {
-      const fetch_context context{store_, discovery_, settings_.client, clock_, *log_};
-      result = fetch_tokens(target, rejected_access, context);
-    } catch (const std::exception& e) {  // vault I/O, lock timeouts: no secrets in these messages
-      result.status = token_outcome::status::failed;
-      result.detail = e.what();
-    }
+    return result;
   }
+  try {
+    const fetch_context context{store_, discovery_, settings_.client, clock_, *log_};
+    result = fetch_tokens(target, rejected_access, context);
+  } catch (const std::exception& e) {  // vault I/O, lock timeouts: no secrets in these messages
+    result.status = token_outcome::status::failed;
+    result.detail = e.what();
+  }
+  return result;
+}
+
+void token_service::record_ready_locked(const std::string& id, slot_state& slot, fetch_result& result) {
+  const auto lifetime = result.tokens->expires_at
+                            ? duration_cast<seconds>(*result.tokens->expires_at - result.tokens->obtained_at).count()
+                            : -1;
+  if (result.adopted) {
+    log_->debug("oauth: {} has a newer token in the vault; using it", slot.describe());
+  } else {
+    ++counters_.fetched;
+    log_->info("oauth: new access token for {}{}{}", slot.describe(), result.rotated ? ", refresh token rotated" : "",
+               lifetime >= 0 ? ", valid for " + std::to_string(lifetime) + " s" : "");
+  }
+  if (!result.persisted) slot.unsaved = result.tokens;
+  else slot.unsaved.reset();
+  install_locked(id, *std::move(result.tokens), result.persisted, slot.no_forced_refresh_until());
+  slot.failures = 0;
+  slot.retry_at = {};
+  slot.needs_login = false;
+}
+
+// Returns the key-free reason the waiters' messages carry.
+std::string token_service::record_missing_locked(slot_state& slot, const fetch_result& result,
+                                                 const fetch_target& target) {
+  slot.needs_login = true;
+  slot.dead_persisted_at = result.dead_persisted_at;
+  const bool client_grant = target.client && target.client->grant_type == "client_credentials";
+  if (result.invalid_grant) {
+    ++counters_.invalid_grant;
+    slot.login_reason = client_grant ? "the identity provider refused the client credentials grant (invalid_grant); "
+                                       "check the client's settings"
+                                     : "the identity provider rejected its refresh token (invalid_grant); sign in "
+                                       "again with: " + slot.login_command();
+    log_->warn("oauth: the provider answered invalid_grant for {}; {}", slot.describe(),
+               client_grant ? "check the client's settings" : "a new login is needed: " + slot.login_command());
+  } else {
+    slot.login_reason = result.detail;
+    log_->warn("oauth: {} has no usable token: {}", slot.describe(), result.detail);
+  }
+  return slot.login_reason;
+}
+
+// A failed exchange: backs off; `next_s` is when the next attempt may go.
+void token_service::record_failure_locked(slot_state& slot, const fetch_result& result, long long& next_s) {
+  ++counters_.failed;
+  ++slot.failures;
+  const auto delay = backoff_locked(slot.failures, result.retry_after);
+  slot.retry_at = clock_.now() + delay;
+  slot.last_error = result.detail;
+  next_s = (delay.count() + 999) / 1000;
+  log_->warn("oauth: token request for {} failed: {}; attempt {}, next in {} s", slot.describe(), result.detail,
+             slot.failures, next_s);
+}
+
+void token_service::run_fetch(std::string id, std::uint64_t rejected_serial, bool proactive) {
+  std::unique_lock lock(mutex_);
+  slot_state& slot = *slots_.at(id);
+  secret rejected_access;
+  const fetch_target target = target_locked(id, slot, rejected_serial, proactive, rejected_access);
+  lock.unlock();
+  fetch_result result = fetch_unlocked(target, rejected_access);
 
   lock.lock();
-  const auto now = clock_.now();
   std::string reason;  // key-free; each waiter's message names its own key
   long long next_s = 0;
   if (result.status == token_outcome::status::ready && result.tokens) {
-    const auto lifetime = result.tokens->expires_at
-                              ? duration_cast<seconds>(*result.tokens->expires_at - result.tokens->obtained_at).count()
-                              : -1;
-    if (result.adopted) {
-      log_->debug("oauth: {} has a newer token in the vault; using it", slot.describe());
-    } else {
-      ++counters_.fetched;
-      log_->info("oauth: new access token for {}{}{}", slot.describe(), result.rotated ? ", refresh token rotated" : "",
-                 lifetime >= 0 ? ", valid for " + std::to_string(lifetime) + " s" : "");
-    }
-    if (!result.persisted) slot.unsaved = result.tokens;
-    else slot.unsaved.reset();
-    install_locked(id, *std::move(result.tokens), result.persisted, slot.no_forced_refresh_until());
-    slot.failures = 0;
-    slot.retry_at = {};
-    slot.needs_login = false;
+    record_ready_locked(id, slot, result);
   } else if (result.status == token_outcome::status::missing) {
-    slot.needs_login = true;
-    slot.dead_persisted_at = result.dead_persisted_at;
-    const bool client_grant = target.client && target.client->grant_type == "client_credentials";
-    if (result.invalid_grant) {
-      ++counters_.invalid_grant;
-      slot.login_reason = client_grant ? "the identity provider refused the client credentials grant (invalid_grant); "
-                                         "check the client's settings"
-                                       : "the identity provider rejected its refresh token (invalid_grant); sign in "
-                                         "again with: " + slot.login_command();
-      log_->warn("oauth: the provider answered invalid_grant for {}; {}", slot.describe(),
-                 client_grant ? "check the client's settings" : "a new login is needed: " + slot.login_command());
-    } else {
-      slot.login_reason = result.detail;
-      log_->warn("oauth: {} has no usable token: {}", slot.describe(), result.detail);
-    }
-    reason = slot.login_reason;
+    reason = record_missing_locked(slot, result, target);
   } else if (result.stale_document) {
     // Not the provider's fault: the next request (with the new settings) tries at once.
     log_->info("oauth: {}: {}", slot.describe(), result.detail);
     reason = result.detail;
   } else {
-    ++counters_.failed;
-    ++slot.failures;
-    const auto delay = backoff_locked(slot.failures, result.retry_after);
-    slot.retry_at = now + delay;
-    slot.last_error = result.detail;
-    next_s = (delay.count() + 999) / 1000;
-    log_->warn("oauth: token request for {} failed: {}; attempt {}, next in {} s", slot.describe(), result.detail,
-               slot.failures, next_s);
+    record_failure_locked(slot, result, next_s);
     reason = result.detail;
   }
   slot.in_flight = false;

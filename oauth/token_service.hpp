@@ -82,6 +82,12 @@ class token_service final : public token_source {
 
   void start_fetch_locked(const std::string& id, slot_state& slot, std::uint64_t rejected_serial, bool proactive);
   void run_fetch(std::string id, std::uint64_t rejected_serial, bool proactive);
+  fetch_target target_locked(const std::string& id, const slot_state& slot, std::uint64_t rejected_serial,
+                             bool proactive, secret& rejected_access) const;
+  fetch_result fetch_unlocked(const fetch_target& target, const secret& rejected_access);
+  void record_ready_locked(const std::string& id, slot_state& slot, fetch_result& result);
+  std::string record_missing_locked(slot_state& slot, const fetch_result& result, const fetch_target& target);
+  void record_failure_locked(slot_state& slot, const fetch_result& result, long long& next_s);
   void install_locked(const std::string& id, vault::oauth_token_set tokens, bool persisted,
                       time_point no_forced_refresh_until);
   void publish_locked(std::shared_ptr<token_table> next);
