@@ -626,7 +626,7 @@ def sample(ctx):
             kinds["listen"] += 1
         elif lport == ctx.proxy_port:
             kinds["client"] += 1
-        elif lport == ctx.admin_port:
+        elif lport in (ctx.admin_port, ctx.health_port):
             kinds["admin"] += 1
         elif rport in (ctx.origin_port, ctx.origin2_port, ctx.idp_port):
             kinds["upstream"] += 1
@@ -640,7 +640,7 @@ def sample(ctx):
 
 def metrics(ctx):
     try:
-        c = http.client.HTTPConnection("127.0.0.1", ctx.admin_port, timeout=5)
+        c = http.client.HTTPConnection("127.0.0.1", ctx.health_port, timeout=5)
         c.request("GET", "/metrics")
         text = c.getresponse().read().decode()
         c.close()
@@ -738,6 +738,7 @@ def setup(ctx):
     with open(ctx.cfg, "w") as f:
         f.write(f"""listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 workers: {ctx.workers}
 vault:
   path: {ctx.tmp}/soak.vault
@@ -781,8 +782,8 @@ log:
     ctx.serve_log_f = open(ctx.serve_log, "wb")
     ctx.serve = spawn([ctx.bin, "serve", "--config", ctx.cfg], stdout=ctx.serve_log_f, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 10
-    ctx.proxy_port = ctx.admin_port = 0
-    while time.monotonic() < deadline and not (ctx.proxy_port and ctx.admin_port):
+    ctx.proxy_port = ctx.admin_port = ctx.health_port = 0
+    while time.monotonic() < deadline and not (ctx.proxy_port and ctx.admin_port and ctx.health_port):
         if ctx.serve.poll() is not None:
             break
         time.sleep(0.1)
@@ -792,7 +793,9 @@ log:
         a = re.search(r"admin listening on 127\.0\.0\.1:(\d+)", text)
         ctx.proxy_port = int(m.group(1)) if m else 0
         ctx.admin_port = int(a.group(1)) if a else 0
-    if not (ctx.proxy_port and ctx.admin_port):
+        h = re.search(r"health listening on 127\.0\.0\.1:(\d+)", text)
+        ctx.health_port = int(h.group(1)) if h else 0
+    if not (ctx.proxy_port and ctx.admin_port and ctx.health_port):
         with open(ctx.serve_log, errors="replace") as f:
             tail = f.read()[-2000:]
         raise RuntimeError("credproxy serve did not report its ports within 10 s:\n" + tail)

@@ -58,9 +58,16 @@ bool is_api_target(std::string_view target) {
   return target == "/v1" || target.starts_with("/v1/") || target.starts_with("/v1?");
 }
 
+bool is_probe_target(std::string_view target) {
+  return target == "/healthz" || target == "/readyz" || target == "/metrics";
+}
+
 response probe_reply(const request& req, std::string_view target, const admin_routes& routes) {
-  if (target != "/healthz" && target != "/readyz" && target != "/metrics")
-    return error_reply(http::status::not_found, "not_found", "no such endpoint");
+  if (!is_probe_target(target) || !routes.probes) {
+    const bool elsewhere = is_probe_target(target);
+    return error_reply(http::status::not_found, "not_found",
+                       elsewhere ? "probes and metrics are served on health_listen, not here" : "no such endpoint");
+  }
   if (req.method() != http::verb::get) {
     auto res = error_reply(http::status::method_not_allowed, "method_not_allowed", "only GET is allowed here");
     res.set(http::field::allow, "GET");
@@ -115,7 +122,11 @@ awaitable<admin_reply> call_api(const admin_handler* api, admin_request req) {
 // 100 Continue is sent: a client without the admin token never gets to
 // make the listener buffer anything (SPEC §9).
 std::optional<response> refused_on_head(const admin_routes& routes, const request& head) {
-  if (!routes.api) return error_reply(http::status::not_found, "not_found", "the admin API is not enabled");
+  if (!routes.api) {
+    return error_reply(http::status::not_found, "not_found",
+                       routes.probes ? "the admin API is served on admin_listen, not here"
+                                     : "the admin API is not enabled");
+  }
   if (!routes.gate) return std::nullopt;
   admin_request just_head;
   just_head.method = std::string(head.method_string());
@@ -230,11 +241,13 @@ awaitable<void> admin_session(tcp::socket socket, const admin_routes* routes, se
 
 // Over the cap: a fixed answer written without waiting (the socket's
 // buffer is empty), then the socket closes. Never blocks the loop.
-void refuse_over_cap(tcp::socket& socket) {
-  static constexpr std::string_view busy =
-      "HTTP/1.1 503 Service Unavailable\r\nCredproxy-Error: admin_busy\r\nContent-Type: application/json\r\n"
-      "Connection: close\r\nContent-Length: 72\r\n\r\n"
-      "{\"error\":\"admin_busy\",\"message\":\"too many admin connections; try again\"}";
+void refuse_over_cap(tcp::socket& socket, const std::string& listener) {
+  const std::string code = listener + "_busy";
+  const std::string body =
+      "{\"error\":\"" + code + "\",\"message\":\"too many " + listener + " connections; try again\"}";
+  const std::string busy = "HTTP/1.1 503 Service Unavailable\r\nCredproxy-Error: " + code +
+                           "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+                           std::to_string(body.size()) + "\r\n\r\n" + body;
   sys_error ignored;
   socket.non_blocking(true, ignored);
   socket.write_some(asio::buffer(busy), ignored);
@@ -254,7 +267,7 @@ awaitable<void> admin_accept_loop(tcp::acceptor* acceptor, const admin_routes* r
       continue;
     }
     if (*open_sessions >= routes->limits.max_connections) {
-      refuse_over_cap(socket);
+      refuse_over_cap(socket, routes->listener);
       continue;
     }
     ++*open_sessions;

@@ -1,7 +1,9 @@
 #pragma once
-// The admin listener (SPEC §9): the probes and metrics, answered right here,
-// and the admin API under /v1, handed to an admin_handler that runs on its
-// own thread pool (it does blocking vault I/O) while this session waits.
+// The admin and health listeners (SPEC §9): one session type, two route
+// sets. The health listener answers the probes and metrics right here; the
+// admin listener hands /v1 to an admin_handler that runs on its own thread
+// pool (it does blocking vault I/O) while this session waits. Neither
+// listener answers the other's routes.
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -24,12 +26,14 @@ struct admin_limits {
 };
 
 struct admin_routes {
+  bool probes = false;                   // serve /healthz, /readyz, /metrics (health_listen)
   std::function<std::string()> metrics;  // Prometheus text
   std::function<bool()> ready;           // vault loaded and listeners bound
-  admin_handler api;                     // empty: /v1 answers 404
+  admin_handler api;                     // empty: /v1 answers 404 (always so on health_listen)
   admin_gate gate;                       // empty: every /v1 request goes to `api`
   asio::any_io_executor api_executor;    // where `api` runs; never an I/O thread
   admin_limits limits;
+  std::string listener = "admin";        // names the listener in 503 <listener>_busy
 };
 
 awaitable<void> admin_accept_loop(tcp::acceptor* acceptor, const admin_routes* routes);

@@ -85,7 +85,8 @@ server::server(const config::config& cfg, const vault::snapshot_holder& vault, o
       vault_(vault),
       connector_(std::move(connector)),
       listen_(cfg.listen),
-      admin_listen_(cfg.admin_listen) {
+      admin_listen_(cfg.admin_listen),
+      health_listen_(cfg.health_listen) {
   settings_.default_solution = cfg.default_solution;
   settings_.exchange.inject.upgrade_plaintext = cfg.upgrade_plaintext;
   settings_.timeouts = cfg.timeouts;
@@ -112,19 +113,34 @@ server::~server() {
   }
   acceptor_.reset();
   admin_acceptor_.reset();
+  health_acceptor_.reset();
   workers_.clear();
 }
 
 void server::bind() {
-  acceptor_ = open_acceptor(*workers_.front()->ioc, listen_, "proxy");
-  admin_acceptor_ = open_acceptor(*workers_.front()->ioc, admin_listen_, "admin");
+  auto& ioc = *workers_.front()->ioc;
+  acceptor_ = open_acceptor(ioc, listen_, "listen");
+  if (admin_listen_) admin_acceptor_ = open_acceptor(ioc, *admin_listen_, "admin_listen");
+  if (health_listen_) health_acceptor_ = open_acceptor(ioc, *health_listen_, "health_listen");
   // A tunnel or request to ourselves would make inner requests look like
   // they came from a loopback client (SPEC §6: refused).
-  connector_->refuse_listeners({proxy_endpoint(), admin_endpoint()});
+  std::vector<tcp::endpoint> own = {proxy_endpoint()};
+  for (const auto& e : {admin_endpoint(), health_endpoint()})
+    if (e) own.push_back(*e);
+  connector_->refuse_listeners(own);
 }
 
 tcp::endpoint server::proxy_endpoint() const { return acceptor_->local_endpoint(); }
-tcp::endpoint server::admin_endpoint() const { return admin_acceptor_->local_endpoint(); }
+
+std::optional<tcp::endpoint> server::admin_endpoint() const {
+  if (!admin_acceptor_) return std::nullopt;
+  return admin_acceptor_->local_endpoint();
+}
+
+std::optional<tcp::endpoint> server::health_endpoint() const {
+  if (!health_acceptor_) return std::nullopt;
+  return health_acceptor_->local_endpoint();
+}
 
 server::worker& server::next_worker() noexcept {
   auto& w = *workers_[next_];
@@ -158,17 +174,28 @@ awaitable<void> server::accept_loop(server* self) {
 }
 
 void server::run() {
-  if (admin_api_) admin_pool_ = std::make_unique<asio::thread_pool>(admin_api_threads);
-  asio::any_io_executor api_executor;
-  if (admin_pool_) api_executor = admin_pool_->get_executor();
-  admin_routes routes{[this] { return metrics_text(); }, [this] { return !stopping_ && vault_.load() != nullptr; },
-                      admin_api_, admin_gate_, api_executor,
-                      admin_limits{.max_connections = admin_max_connections,
-                                   .header_timeout = settings_.timeouts.client_header,
-                                   .body_timeout = settings_.timeouts.idle}};
+  if (admin_api_ && admin_acceptor_) admin_pool_ = std::make_unique<asio::thread_pool>(admin_api_threads);
+  const admin_limits limits{.max_connections = admin_max_connections,
+                            .header_timeout = settings_.timeouts.client_header,
+                            .body_timeout = settings_.timeouts.idle};
+  // Two listeners, each serving only its own routes: exposing the probes
+  // to a kubelet or a scraper never exposes the admin API.
+  admin_routes api_routes;
+  api_routes.api = admin_api_;
+  api_routes.gate = admin_gate_;
+  if (admin_pool_) api_routes.api_executor = admin_pool_->get_executor();
+  api_routes.limits = limits;
+  api_routes.listener = "admin";
+  admin_routes health_routes;
+  health_routes.probes = true;
+  health_routes.metrics = [this] { return metrics_text(); };
+  health_routes.ready = [this] { return !stopping_ && vault_.load() != nullptr; };
+  health_routes.limits = limits;
+  health_routes.listener = "health";
   auto& first = *workers_.front()->ioc;
   asio::co_spawn(first, accept_loop(this), asio::detached);
-  asio::co_spawn(first, admin_accept_loop(admin_acceptor_.get(), &routes), asio::detached);
+  if (admin_acceptor_) asio::co_spawn(first, admin_accept_loop(admin_acceptor_.get(), &api_routes), asio::detached);
+  if (health_acceptor_) asio::co_spawn(first, admin_accept_loop(health_acceptor_.get(), &health_routes), asio::detached);
 
   for (auto& w : workers_) asio::co_spawn(*w->ioc, sweep_pool(&w->context, &w->upstreams.pool()), asio::detached);
   for (auto& w : workers_) {
@@ -231,7 +258,9 @@ void server::begin_shutdown() {
       if (first) {
         sys_error ignored;
         acceptor_->close(ignored);
-        admin_acceptor_->close(ignored);
+        if (admin_acceptor_) admin_acceptor_->close(ignored);
+        // The health listener stays open while requests drain: /readyz
+        // answers 503 from now on, so a load balancer stops sending.
       }
       ctx->stopping = true;
       pool->clear();

@@ -1,12 +1,14 @@
 #pragma once
 // The proxy process: one io_context per worker thread, the proxy acceptor
 // handing connections round-robin to workers, the admin listener (whose API
-// handler runs on a small pool of its own), and a control loop on the
+// handler runs on a small pool of its own), the health listener (probes and
+// metrics, no token, nothing else), and a control loop on the
 // calling thread for signals and periodic polls (nothing may block an I/O
 // thread, so slow work such as vault reloads belongs to the control loop).
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -36,10 +38,12 @@ class server {
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
-  // Binds both listeners; throws std::runtime_error naming the address.
+  // Binds the listeners (admin and health only when configured); throws
+  // std::runtime_error naming the address.
   void bind();
   tcp::endpoint proxy_endpoint() const;
-  tcp::endpoint admin_endpoint() const;
+  std::optional<tcp::endpoint> admin_endpoint() const;   // nullopt: admin_listen ""
+  std::optional<tcp::endpoint> health_endpoint() const;  // nullopt: health_listen ""
 
   // Serves until SIGINT/SIGTERM, then stops accepting, lets in-flight
   // requests finish (bounded) and returns.
@@ -86,9 +90,11 @@ class server {
   std::vector<std::unique_ptr<worker>> workers_;
   std::size_t next_ = 0;
   config::endpoint listen_;
-  config::endpoint admin_listen_;
+  std::optional<config::endpoint> admin_listen_;
+  std::optional<config::endpoint> health_listen_;
   std::unique_ptr<tcp::acceptor> acceptor_;
-  std::unique_ptr<tcp::acceptor> admin_acceptor_;
+  std::unique_ptr<tcp::acceptor> admin_acceptor_;   // null when disabled
+  std::unique_ptr<tcp::acceptor> health_acceptor_;  // null when disabled
   asio::io_context control_;
   // Installed at construction, before any "listening" line: a supervisor
   // may send SIGTERM the moment it sees one.

@@ -76,14 +76,14 @@ TEST(AdminListener, ConnectionsOverTheCapAreAnswered503AndTheListenerRecovers) {
   std::vector<std::unique_ptr<raw_connection>> held;
   for (int i = 0; i < 64; ++i) held.push_back(std::make_unique<raw_connection>(proxy.admin_port()));
   // The listener accepts in order: the 65th finds all 64 sessions open.
-  const auto over = raw_exchange(proxy.admin_port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  const auto over = raw_exchange(proxy.admin_port(), "GET /v1/org/oauth HTTP/1.1\r\nHost: x\r\n\r\n");
   ASSERT_TRUE(over);
   EXPECT_TRUE(is_proxy_error(*over, 503, "admin_busy"));
   held.clear();
   const bool recovered = wait_until(
       [&] {
-        const auto r = raw_exchange(proxy.admin_port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        return r && r->status == 200;
+        const auto r = raw_exchange(proxy.admin_port(), "GET /v1/org/oauth HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        return r && r->status == 401;  // answered (no token), not refused for the cap
       },
       std::chrono::seconds(5));
   EXPECT_TRUE(recovered);

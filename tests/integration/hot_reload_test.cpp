@@ -69,7 +69,7 @@ class HotReload : public ::testing::Test {
 
   // A value from the proxy's /metrics (~0 when absent).
   std::uint64_t metric(const std::string& name) const {
-    const auto r = raw_exchange(proxy_.admin_port(),
+    const auto r = raw_exchange(proxy_.health_port(),
                                 "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     std::smatch m;
     const std::regex line("(^|\n)" + name + " ([0-9]+)\n");

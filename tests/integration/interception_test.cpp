@@ -260,9 +260,12 @@ TEST_F(Interception, TunnelsAndRequestsToTheProxyItselfAreRefused) {
   const auto direct = proxy_.curl().get("http://127.0.0.1:" + std::to_string(proxy_.proxy_port()) + "/loop");
   ASSERT_EQ(direct.status.code, 0) << direct.err;
   EXPECT_TRUE(is_proxy_error(direct.only(), 403, "egress_denied"));
-  const auto admin = proxy_.curl().get("http://127.0.0.1:" + std::to_string(proxy_.admin_port()) + "/metrics");
+  const auto admin = proxy_.curl().get("http://127.0.0.1:" + std::to_string(proxy_.admin_port()) + "/v1/org/oauth");
   ASSERT_EQ(admin.status.code, 0) << admin.err;
   EXPECT_TRUE(is_proxy_error(admin.only(), 403, "egress_denied"));
+  const auto health = proxy_.curl().get("http://127.0.0.1:" + std::to_string(proxy_.health_port()) + "/metrics");
+  ASSERT_EQ(health.status.code, 0) << health.err;
+  EXPECT_TRUE(is_proxy_error(health.only(), 403, "egress_denied"));
 }
 
 class InterceptAll : public Interception {

@@ -16,9 +16,11 @@ TEST(Serve, ReportsEphemeralPortsAndAnswersHealthProbe) {
   credproxy_instance proxy{instance_options()};
   EXPECT_NE(proxy.proxy_port(), 0);
   EXPECT_NE(proxy.admin_port(), 0);
+  EXPECT_NE(proxy.health_port(), 0);
   EXPECT_NE(proxy.proxy_port(), proxy.admin_port());
+  EXPECT_NE(proxy.health_port(), proxy.admin_port());
   curl_runner direct(0, proxy.dir().path());
-  const auto r = direct.get("http://127.0.0.1:" + std::to_string(proxy.admin_port()) + "/healthz");
+  const auto r = direct.get("http://127.0.0.1:" + std::to_string(proxy.health_port()) + "/healthz");
   ASSERT_EQ(r.status.code, 0) << r.err;
   EXPECT_EQ(r.only().status, 200u);
 }

@@ -54,6 +54,8 @@ credproxy_instance::credproxy_instance(instance_options options) {
   config_path_ = dir_ / "credproxy.yaml";
   log_path_ = dir_ / "serve.log";
   launcher_ = options.launcher;
+  expect_admin_ = !options.admin_listen.empty();
+  expect_health_ = !options.health_listen.empty();
   write_config(options);
   const std::vector<std::string> init = {"vault", "init"};
   if (auto r = cli(init); r.status.signaled || r.status.code != 0) {
@@ -80,7 +82,8 @@ credproxy_instance::~credproxy_instance() {
 void credproxy_instance::write_config(const instance_options& options) {
   std::ostringstream yaml;
   yaml << "listen: 127.0.0.1:0\n"
-       << "admin_listen: 127.0.0.1:0\n"
+       << "admin_listen: " << quoted(options.admin_listen) << "\n"
+       << "health_listen: " << quoted(options.health_listen) << "\n"
        << "workers: " << options.workers << "\n"
        << "default_solution: " << quoted(options.default_solution) << "\n"
        << "vault:\n"
@@ -133,16 +136,21 @@ void credproxy_instance::start() {
 
   static const std::regex proxy_re(R"(proxy listening on 127\.0\.0\.1:(\d+))");
   static const std::regex admin_re(R"(admin listening on 127\.0\.0\.1:(\d+))");
+  static const std::regex health_re(R"(health listening on 127\.0\.0\.1:(\d+))");
+  const auto all_bound = [&] {
+    return proxy_port_ != 0 && (admin_port_ != 0 || !expect_admin_) && (health_port_ != 0 || !expect_health_);
+  };
   const bool ready = wait_until(
       [&] {
         const std::string text = read_file(log_path_);  // this run's only
         if (auto p = find_port(text, proxy_re)) proxy_port_ = *p;
         if (auto a = find_port(text, admin_re)) admin_port_ = *a;
-        return (proxy_port_ != 0 && admin_port_ != 0) || !serve_->running();
+        if (auto h = find_port(text, health_re)) health_port_ = *h;
+        return all_bound() || !serve_->running();
       },
       std::chrono::seconds(10));
-  if (!ready || proxy_port_ == 0 || admin_port_ == 0) {
-    const std::string why = serve_->running() ? "no 'proxy/admin listening on' lines within 10 s"
+  if (!ready || !all_bound()) {
+    const std::string why = serve_->running() ? "no 'proxy/admin/health listening on' lines within 10 s"
                                               : "serve exited early";
     stop();
     throw std::runtime_error("credproxy serve did not start (" + why + "); log:\n" + log());
@@ -192,6 +200,7 @@ void credproxy_instance::restart() {
   log_path_ = dir_ / ("serve-" + std::to_string(earlier_logs_.size()) + ".log");
   proxy_port_ = 0;
   admin_port_ = 0;
+  health_port_ = 0;
   start();
 }
 
@@ -230,7 +239,7 @@ std::string basic_doc(const std::string& username, const std::string& password, 
 }
 
 std::uint64_t credproxy_instance::metric(const std::string& name) const {
-  const auto r = raw_exchange(admin_port_, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const auto r = raw_exchange(health_port_, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   if (!r) return ~std::uint64_t{0};
   std::smatch m;
   const std::regex line("\n" + name + " ([0-9]+)\n");

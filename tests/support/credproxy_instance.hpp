@@ -43,6 +43,8 @@ struct instance_options {
   bool adjustable_clock = false;  // testing.adjustable_clock: advance_clock() works
   std::string extra_yaml;         // appended to the config verbatim (whole top-level sections)
   std::string egress_allow = "[127.0.0.0/8]";  // egress.allow_cidrs, as YAML
+  std::string admin_listen = "127.0.0.1:0";   // "" disables the admin API
+  std::string health_listen = "127.0.0.1:0";  // "" disables probes and metrics
   // Put before serve's argv, e.g. {"prlimit", "--nofile=400:400", "--"}:
   // a launcher that execs serve (its pid stays serve's).
   std::vector<std::string> launcher;
@@ -61,6 +63,9 @@ struct instance_options {
   instance_options& with_adjustable_clock() { adjustable_clock = true; return *this; }
   instance_options& with_yaml(std::string text) { extra_yaml += text; return *this; }
   instance_options& with_egress_allow(std::string yaml_list) { egress_allow = std::move(yaml_list); return *this; }
+  instance_options& with_launcher(std::vector<std::string> argv) { launcher = std::move(argv); return *this; }
+  instance_options& with_admin_listen(std::string where) { admin_listen = std::move(where); return *this; }
+  instance_options& with_health_listen(std::string where) { health_listen = std::move(where); return *this; }
 };
 
 class credproxy_instance {
@@ -72,7 +77,8 @@ class credproxy_instance {
   credproxy_instance& operator=(const credproxy_instance&) = delete;
 
   std::uint16_t proxy_port() const { return proxy_port_; }
-  std::uint16_t admin_port() const { return admin_port_; }
+  std::uint16_t admin_port() const { return admin_port_; }    // 0 when admin_listen is ""
+  std::uint16_t health_port() const { return health_port_; }  // 0 when health_listen is ""
   pid_t pid() const { return serve_->pid(); }
   const temp_dir& dir() const { return dir_; }
   const std::filesystem::path& config_path() const { return config_path_; }
@@ -96,7 +102,7 @@ class credproxy_instance {
 
   curl_runner curl() const { return curl_runner(proxy_port_, dir_.path()); }
 
-  // A sample's value from GET /metrics (unlabelled); ~0 when absent.
+  // A sample's value from GET /metrics on health_listen (unlabelled); ~0 when absent.
   std::uint64_t metric(const std::string& name) const;
   // An admin API bearer token (created with the CLI on first use).
   const std::string& admin_token();
@@ -121,6 +127,9 @@ class credproxy_instance {
   std::optional<exit_status> stopped_;
   std::uint16_t proxy_port_ = 0;
   std::uint16_t admin_port_ = 0;
+  std::uint16_t health_port_ = 0;
+  bool expect_admin_ = true;
+  bool expect_health_ = true;
 };
 
 // A credential document for the common types, bound to `host` (host:port).
