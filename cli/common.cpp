@@ -2,7 +2,10 @@
 
 #include "common/secret.hpp"
 
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -12,18 +15,32 @@
 namespace credproxy::cli {
 
 void add_global_options(CLI::App& command, global_options& options) {
-  command.add_option("--config", options.config_file, "YAML configuration file (default: embedded defaults)");
+  command.add_option("--config", options.config_file,
+                     "YAML configuration file (default: $CREDPROXY_CONFIG, else ./credproxy.yaml if it exists, else "
+                     "the embedded defaults; CREDPROXY_<KEY> variables override it)");
   command.add_option("--vault", options.vault_file, "vault file (overrides vault.path)");
 }
 
+config_choice choose_config_file(const global_options& options) {
+  if (!options.config_file.empty()) return {options.config_file, "--config"};
+  if (const char* named = std::getenv("CREDPROXY_CONFIG"); named != nullptr && *named != '\0')
+    return {named, "CREDPROXY_CONFIG"};
+  std::error_code ec;
+  if (std::filesystem::exists(default_config_file, ec)) return {default_config_file, "./credproxy.yaml"};
+  return {};
+}
+
 config::config effective_config(const global_options& options) {
+  const auto choice = choose_config_file(options);
+  const auto env = config::config_environment(environ);
   config::config cfg;
-  if (!options.config_file.empty()) {
-    try {
-      cfg = config::load_config_file(options.config_file);
-    } catch (const config::config_error& e) {
-      throw command_error(e.what());
-    }
+  try {
+    cfg = choice.file.empty() ? config::load_config_text("", "embedded defaults", env)
+                              : config::load_config_file(choice.file, env);
+  } catch (const config::config_error& e) {
+    // Name the variable when the file came from it: it is not on the command line.
+    const std::string from = choice.found_by == "CREDPROXY_CONFIG" ? "CREDPROXY_CONFIG: " : "";
+    throw command_error(from + e.what());
   }
   if (!options.vault_file.empty()) cfg.vault_path = options.vault_file;
   return cfg;
@@ -44,7 +61,9 @@ vault::key_source key_source_of(const config::config& cfg) {
 
 vault::vault_store open_store(const config::config& cfg) {
   try {
-    return vault::vault_store(cfg.vault_path, key_source_of(cfg));
+    vault::vault_store store(cfg.vault_path, key_source_of(cfg));
+    store.set_read_only(cfg.vault_read_only);
+    return store;
   } catch (const vault::vault_error& e) {
     throw command_error(e.what());
   }

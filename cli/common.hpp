@@ -1,6 +1,7 @@
 #pragma once
 // What every subcommand shares: --config/--vault, loading the effective
 // configuration, and the exit-code convention (0 ok, 1 usage, 2 runtime).
+#include <filesystem>
 #include <functional>
 #include <stdexcept>
 #include <string_view>
@@ -21,8 +22,19 @@ struct global_options {
 // Adds --config FILE and --vault FILE to a subcommand.
 void add_global_options(CLI::App& command, global_options& options);
 
-// The embedded default or the file, with --vault applied. Throws
-// command_error on an invalid file.
+// Found by every command alike (SPEC §5), so that `cred add` writes the
+// vault `serve` reads: --config, else $CREDPROXY_CONFIG, else
+// ./credproxy.yaml when it exists, else none (the embedded defaults).
+inline constexpr const char* default_config_file = "./credproxy.yaml";
+struct config_choice {
+  std::filesystem::path file;  // empty: embedded defaults
+  std::string found_by;        // "--config", "CREDPROXY_CONFIG", "./credproxy.yaml"
+};
+config_choice choose_config_file(const global_options& options);
+
+// The chosen file (or the embedded defaults) with the CREDPROXY_*
+// environment over it and --vault applied. Throws command_error on an
+// invalid file or variable.
 config::config effective_config(const global_options& options);
 
 // The vault named by the effective configuration, opened with its master

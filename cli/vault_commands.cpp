@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <utility>
 
 #include "ca/ca_ops.hpp"
 #include "cli/common.hpp"
@@ -50,8 +52,59 @@ void create_interception_ca(const config::config& cfg) {
                "must trust\n";
 }
 
+bool same_file(const std::filesystem::path& a, const std::filesystem::path& b) {
+  std::error_code ec;
+  return std::filesystem::weakly_canonical(a, ec) == std::filesystem::weakly_canonical(b, ec);
+}
+
+// YAML files in `dir` that load as a credproxy config naming a vault other
+// than `vault`: a config the user meant but did not give (bounded scan).
+std::optional<std::pair<std::filesystem::path, std::filesystem::path>> config_naming_other_vault(
+    const std::filesystem::path& dir, const std::filesystem::path& vault) {
+  constexpr int max_entries = 256;
+  std::error_code ec;
+  int seen = 0;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end && seen < max_entries; it.increment(ec)) {
+    ++seen;
+    const auto& file = it->path();
+    if (file.extension() != ".yaml" && file.extension() != ".yml") continue;
+    try {
+      const auto other = config::load_config_file(file);
+      if (!same_file(other.vault_path, vault)) return std::make_pair(file, other.vault_path);
+    } catch (const std::exception&) {
+      // Not a credproxy config (or a broken one): not what the user meant.
+    }
+  }
+  return std::nullopt;
+}
+
+// The trap this closes: `vault init` without the config serve uses
+// creates a vault that serve never reads, and commands then disagree.
+void refuse_vault_nobody_reads(const global_options& options, const config::config& cfg) {
+  if (!options.vault_file.empty() && !cfg.file.empty()) {
+    global_options without_vault = options;
+    without_vault.vault_file.clear();
+    const auto named = effective_config(without_vault).vault_path;
+    if (!same_file(named, cfg.vault_path))
+      throw command_error("--vault " + cfg.vault_path.string() + " is not the vault config " + cfg.file.string() +
+                          " names (vault.path " + named.string() + "): credproxy serve with that config would never "
+                          "read it; drop --vault to create " + named.string() + ", or change vault.path");
+  }
+  if (!options.vault_file.empty() || !cfg.file.empty()) return;
+  const auto dir = cfg.vault_path.has_parent_path() ? cfg.vault_path.parent_path() : std::filesystem::path(".");
+  if (const auto other = config_naming_other_vault(dir, cfg.vault_path)) {
+    throw command_error("no config given (--config, CREDPROXY_CONFIG or ./credproxy.yaml), but " +
+                        other->first.string() + " names vault.path " + other->second.string() +
+                        "; refusing to create " + cfg.vault_path.string() + ", which serve with that config would "
+                        "never read: run credproxy vault init --config " + other->first.string() +
+                        " (or set CREDPROXY_CONFIG), or pass --vault " + cfg.vault_path.string() +
+                        " to create this one anyway");
+  }
+}
+
 void run_init(const global_options& options) {
   const auto cfg = effective_config(options);
+  refuse_vault_nobody_reads(options, cfg);
   const auto source = key_source_of(cfg);
   vault::init_vault(cfg.vault_path, source);
   switch (source.kind) {

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "config/endpoint.hpp"
@@ -45,13 +46,22 @@ class config_reader {
   config_reader(const yaml_reader& reader, config& out) : reader_(reader), out_(out) {}
 
   void read_root(const value_ref& root) {
-    int admin_line = 0;
+    listener_refs set;  // where each listener was set, for messages
     reader_.read_map(root, {
-        {"listen", [&](const value_ref& v) { out_.listen = read_endpoint(v); }},
+        {"listen",
+         [&](const value_ref& v) {
+           out_.listen = read_endpoint(v);
+           set.listen = v;
+         }},
         {"admin_listen",
          [&](const value_ref& v) {
-           out_.admin_listen = read_endpoint(v);
-           admin_line = v.line;
+           out_.admin_listen = read_optional_endpoint(v);
+           set.admin = v;
+         }},
+        {"health_listen",
+         [&](const value_ref& v) {
+           out_.health_listen = read_optional_endpoint(v);
+           set.health = v;
          }},
         {"workers", [&](const value_ref& v) { out_.workers = static_cast<unsigned>(reader_.integer(v, 0, 1024)); }},
         {"default_solution", [&](const value_ref& v) { read_default_solution(v); }},
@@ -65,15 +75,56 @@ class config_reader {
         {"oauth", [&](const value_ref& v) { read_oauth(v); }},
         {"testing", [&](const value_ref& v) { read_testing(v); }},
     });
-    // Both listeners on one fixed port would fail at bind time with a far
-    // less helpful message.
-    const auto& a = out_.admin_listen;
-    if (admin_line != 0 && a.port != 0 && a.port == out_.listen.port && a.host == out_.listen.host) {
-      reader_.fail(admin_line, "admin_listen", "must differ from listen, both are " + quote_value(a.host + ":" + std::to_string(a.port)));
-    }
+    check_listeners_apart(set);
   }
 
  private:
+  struct listener_refs {
+    std::optional<value_ref> listen, admin, health;
+  };
+
+  // Two listeners on one fixed port would fail at bind time with a far
+  // less helpful message. The key blamed is the later one that was set.
+  void check_listeners_apart(const listener_refs& set) const {
+    struct listener {
+      const char* key;
+      const std::optional<endpoint>& where;
+      const std::optional<value_ref>& ref;
+    };
+    const std::optional<endpoint> listen = out_.listen;
+    const listener all[] = {{"listen", listen, set.listen},
+                            {"admin_listen", out_.admin_listen, set.admin},
+                            {"health_listen", out_.health_listen, set.health}};
+    for (std::size_t later = 1; later < std::size(all); ++later) {
+      for (std::size_t earlier = 0; earlier < later; ++earlier) {
+        const auto& a = all[earlier];
+        const auto& b = all[later];
+        if (!a.where || !b.where || !ports_overlap(*a.where, *b.where)) continue;
+        const auto& blamed = b.ref ? b : a;
+        const auto& other = b.ref ? a : b;
+        const std::string text = quote_value(other.where->host + ":" + std::to_string(other.where->port));
+        const std::string what = a.where->host == b.where->host
+                                     ? std::string("must differ from ") + other.key + ", both are " + text
+                                     : std::string("must not share a port with ") + other.key + " (" + text + ")";
+        if (blamed.ref) reader_.fail(*blamed.ref, what);
+        reader_.fail(1, blamed.key, what);
+      }
+    }
+  }
+
+  static bool is_wildcard(const std::string& host) { return host == "0.0.0.0" || host == "::"; }
+
+  static bool ports_overlap(const endpoint& a, const endpoint& b) {
+    if (a.port == 0 || a.port != b.port) return false;  // 0: each gets its own ephemeral port
+    return a.host == b.host || is_wildcard(a.host) || is_wildcard(b.host);
+  }
+
+  // "" disables the listener.
+  std::optional<endpoint> read_optional_endpoint(const value_ref& v) {
+    if (v.node.IsScalar() && v.node.Scalar().empty()) return std::nullopt;
+    return read_endpoint(v);
+  }
+
   endpoint read_endpoint(const value_ref& v) {
     const std::string text = reader_.scalar(v, "a \"host:port\" string (quote IPv6 forms: \"[::1]:8080\")");
     std::string problem;
@@ -91,11 +142,7 @@ class config_reader {
     out_.default_solution = std::move(name);
   }
 
-  std::filesystem::path read_path(const value_ref& v) {
-    const std::string text = reader_.scalar(v, "a file path");
-    if (text.empty()) reader_.fail(v, "must not be empty");
-    return text;
-  }
+  std::filesystem::path read_path(const value_ref& v) { return reader_.path(v, false); }
 
   void read_vault(const value_ref& section) {
     reader_.read_map(section, {
@@ -104,8 +151,9 @@ class config_reader {
         {"key_file", [&](const value_ref& v) { out_.key_file = read_path(v); }},
         {"key_env", [&](const value_ref& v) { out_.key_env = read_env_name(v); }},
         // "" is meaningful: take the passphrase from passphrase_env.
-        {"passphrase_file", [&](const value_ref& v) { out_.passphrase_file = reader_.scalar(v, "a file path"); }},
+        {"passphrase_file", [&](const value_ref& v) { out_.passphrase_file = reader_.path(v, true); }},
         {"passphrase_env", [&](const value_ref& v) { out_.passphrase_env = read_env_name(v); }},
+        {"read_only", [&](const value_ref& v) { out_.vault_read_only = reader_.boolean(v); }},
     });
   }
 
@@ -147,13 +195,14 @@ class config_reader {
   }
 
   void read_ca_file(const value_ref& v) {
-    const std::string text = reader_.scalar(v, "a file path");
+    auto file = reader_.path(v, true);
     // Checked now so a typo stops startup instead of failing every TLS
     // handshake later. Empty means the system store only.
-    if (!text.empty()) {
-      if (auto why = unreadable_reason(text); !why.empty()) reader_.fail(v, "cannot read " + quote_value(text) + ": " + why);
+    if (!file.empty()) {
+      if (auto why = unreadable_reason(file); !why.empty())
+        reader_.fail(v, "cannot read " + quote_value(file.string()) + ": " + why);
     }
-    out_.upstream_ca_file = text;
+    out_.upstream_ca_file = std::move(file);
   }
 
   void read_client(const value_ref& section) {
@@ -255,17 +304,28 @@ class config_reader {
 
 }  // namespace
 
-config load_config_text(const std::string& yaml, const std::string& origin) {
-  const yaml_reader reader(origin);
+config load_config_text(const std::string& yaml, const std::string& origin, const environment& env,
+                        const std::filesystem::path& base_dir) {
+  const yaml_reader reader(origin, &env, base_dir);
   // Empty or only comments: a null document, which reads as all defaults.
   const YAML::Node document = reader.single_document(yaml);
   config result;
+  if (!base_dir.empty()) {
+    // A file's defaults sit beside it, as if it had named them.
+    result.vault_path = base_dir / "credproxy.vault";
+    result.key_file = base_dir / "credproxy.key";
+  }
   const int root_line = document.Mark().line;
-  config_reader(reader, result).read_root(value_ref{document, root_line < 0 ? 1 : root_line + 1, ""});
+  config_reader(reader, result).read_root(value_ref{document, root_line < 0 ? 1 : root_line + 1, "", "", false});
+  // Variables that configure credproxy without being keys; the key and
+  // passphrase variables hold secrets and are read where they are used.
+  reader.check_unused_env({"CREDPROXY_CONFIG", "CREDPROXY_MASTER_KEY", "CREDPROXY_PASSPHRASE",
+                           "CREDPROXY_NEW_PASSPHRASE", "CREDPROXY_PROXY_TOKEN", result.key_env, result.passphrase_env});
+  result.environment_overrides = reader.applied_env();
   return result;
 }
 
-config load_config_file(const std::filesystem::path& file) {
+config load_config_file(const std::filesystem::path& file, const environment& env) {
   const std::string origin = file.string();
   if (auto why = unreadable_reason(file); !why.empty()) {
     throw config_error("cannot read config file " + quote_value(origin) + ": " + why);
@@ -274,7 +334,22 @@ config load_config_file(const std::filesystem::path& file) {
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) throw config_error("cannot read config file " + quote_value(origin) + ": read error");
-  return load_config_text(text.str(), origin);
+  std::error_code ec;
+  const auto absolute = std::filesystem::absolute(file, ec);
+  auto result = load_config_text(text.str(), origin, env, (ec ? file : absolute).parent_path());
+  result.file = ec ? file : absolute;
+  return result;
+}
+
+environment config_environment(const char* const* envp) {
+  environment out;
+  for (; envp != nullptr && *envp != nullptr; ++envp) {
+    const std::string_view entry(*envp);
+    const auto equals = entry.find('=');
+    if (equals == std::string_view::npos || !entry.starts_with("CREDPROXY_")) continue;
+    out.emplace(std::string(entry.substr(0, equals)), std::string(entry.substr(equals + 1)));
+  }
+  return out;
 }
 
 }  // namespace credproxy::config

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -63,7 +64,9 @@ struct oauth_config {
 
 struct config {
   endpoint listen{"127.0.0.1", 8080};
-  endpoint admin_listen{"127.0.0.1", 9090};
+  // nullopt: the listener is disabled ("" in the file).
+  std::optional<endpoint> admin_listen = endpoint{"127.0.0.1", 9090};   // the /v1 API
+  std::optional<endpoint> health_listen = endpoint{"127.0.0.1", 9091};  // /healthz, /readyz, /metrics
   unsigned workers = 0;  // 0 = one per core
   std::string default_solution = "default";  // empty = proxy auth required
 
@@ -77,6 +80,12 @@ struct config {
   std::string key_env = "CREDPROXY_MASTER_KEY";
   std::filesystem::path passphrase_file;  // empty: passphrase_env
   std::string passphrase_env = "CREDPROXY_PASSPHRASE";
+  // The vault and its key are on a read-only mount (a Kubernetes Secret):
+  // nothing writes or locks, writes fail with a clear error, and files
+  // readable by group or others are accepted when nobody but their owner
+  // may write them. A vault on a mount that is read-only is treated so
+  // without this key.
+  bool vault_read_only = false;
 
   std::filesystem::path upstream_ca_file;  // empty = system store only
   bool upgrade_plaintext = true;  // http:// + credential without allowPlaintext -> TLS (else 403 plaintext_not_allowed)
@@ -93,7 +102,23 @@ struct config {
   // Test-only: the admin API may move the token clock forward
   // (POST /v1/testing/clock). Never for production.
   bool testing_adjustable_clock = false;
+
+  // Where this came from, for the log: the file (absolute; empty for the
+  // embedded defaults) and the CREDPROXY_* variables applied over it
+  // (names only: a value may be a secret).
+  std::filesystem::path file;
+  std::vector<std::string> environment_overrides;
 };
+
+// CREDPROXY_* variables, name -> value: overrides for every key, named
+// CREDPROXY_ + the key path in upper case with _ between levels
+// (CREDPROXY_LISTEN, CREDPROXY_VAULT_PATH, CREDPROXY_EGRESS_ALLOW_CIDRS as
+// "a,b" or a YAML flow list). Applied over the file (or the defaults) with
+// the same validation; messages name the variable.
+using environment = std::map<std::string, std::string>;
+
+// The CREDPROXY_* entries of an environ-style array.
+environment config_environment(const char* const* envp);
 
 // Thrown for every invalid configuration; what() names the field and the
 // line, e.g. "config.yaml:7: upstream.connect_timeout_ms: must be a positive integer".
@@ -101,10 +126,16 @@ struct config_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Reads and validates a YAML file. Unknown keys are an error.
-config load_config_file(const std::filesystem::path& file);
-// Same, from text (tests); `origin` names the source in messages.
-config load_config_text(const std::string& yaml, const std::string& origin);
+// Reads and validates a YAML file, then `env` over it. Unknown keys are an
+// error, and so is an unknown variable whose first word names a top-level
+// key (CREDPROXY_VAULT_PTH). Relative paths in the file, and the default
+// vault and key file, resolve against the file's directory.
+config load_config_file(const std::filesystem::path& file, const environment& env = {});
+// Same, from text; `origin` names the source in messages. Relative paths
+// resolve against `base_dir` ("" = kept as written: the working directory).
+// The embedded defaults are load_config_text("", ..., env).
+config load_config_text(const std::string& yaml, const std::string& origin, const environment& env = {},
+                        const std::filesystem::path& base_dir = {});
 
 // Parses "a.b.c.d/n" or "v6/n"; nullopt when malformed.
 std::optional<cidr> parse_cidr(const std::string& text);

@@ -81,7 +81,7 @@ TEST(ConfigErrors, MissingScalarValueUsesKeyLine) {
 
 TEST(ConfigErrors, UnknownKeys) {
   EXPECT_EQ(error_of("workers: 1\nlisten_port: 8080\n"),
-            "credproxy.yaml:2: listen_port: unknown key (expected one of: listen, admin_listen, workers, "
+            "credproxy.yaml:2: listen_port: unknown key (expected one of: listen, admin_listen, health_listen, workers, "
             "default_solution, vault, upstream, client, limits, egress, connect, log, oauth, testing)");
   EXPECT_EQ(error_of("upstream:\n  connect_timeout_ms: 5\n  conect_timeout_ms: 6\n"),
             "credproxy.yaml:3: upstream.conect_timeout_ms: unknown key (expected one of: ca_file, connect_timeout_ms, "
@@ -142,6 +142,16 @@ TEST(ConfigErrors, BadListen) {
 TEST(ConfigErrors, ListenersCollide) {
   EXPECT_EQ(error_of("listen: 127.0.0.1:7000\nadmin_listen: localhost:7000\n"),
             "credproxy.yaml:2: admin_listen: must differ from listen, both are \"127.0.0.1:7000\"");
+  EXPECT_EQ(error_of("health_listen: 127.0.0.1:9090\n"),
+            "credproxy.yaml:1: health_listen: must differ from admin_listen, both are \"127.0.0.1:9090\"");
+  // Only listen set, clashing with the health default: listen is blamed.
+  EXPECT_EQ(error_of("listen: 127.0.0.1:9091\n"),
+            "credproxy.yaml:1: listen: must differ from health_listen, both are \"127.0.0.1:9091\"");
+  EXPECT_EQ(error_of("listen: 0.0.0.0:7000\nhealth_listen: 127.0.0.1:7000\n"),
+            "credproxy.yaml:2: health_listen: must not share a port with listen (\"0.0.0.0:7000\")");
+  EXPECT_EQ(error_of("admin_listen: \"\"\nhealth_listen: 127.0.0.1:9090\n"), "(no error)");
+  EXPECT_EQ(error_of("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nhealth_listen: 127.0.0.1:0\n"), "(no error)");
+  EXPECT_EQ(error_of("listen: 127.0.0.1:7000\nhealth_listen: 127.0.0.2:7000\n"), "(no error)");
 }
 
 TEST(ConfigErrors, BadDefaultSolution) {

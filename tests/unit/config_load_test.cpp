@@ -19,8 +19,12 @@ std::filesystem::path write_temp(const std::string& name, const std::string& tex
 void expect_defaults(const config& c) {
   EXPECT_EQ(c.listen.host, "127.0.0.1");
   EXPECT_EQ(c.listen.port, 8080);
-  EXPECT_EQ(c.admin_listen.host, "127.0.0.1");
-  EXPECT_EQ(c.admin_listen.port, 9090);
+  ASSERT_TRUE(c.admin_listen);
+  EXPECT_EQ(c.admin_listen->host, "127.0.0.1");
+  EXPECT_EQ(c.admin_listen->port, 9090);
+  ASSERT_TRUE(c.health_listen);
+  EXPECT_EQ(c.health_listen->host, "127.0.0.1");
+  EXPECT_EQ(c.health_listen->port, 9091);
   EXPECT_EQ(c.workers, 0u);
   EXPECT_EQ(c.default_solution, "default");
   EXPECT_EQ(c.vault_path, "./credproxy.vault");
@@ -56,7 +60,8 @@ TEST(ConfigLoad, EmptySectionsGiveDefaults) {
 TEST(ConfigLoad, SpecExampleParses) {
   // The §8 example verbatim: it must load and equal the defaults.
   const auto c = load_config_text(R"(listen: 127.0.0.1:8080          # proxy listener
-admin_listen: 127.0.0.1:9090    # health, metrics, admin API
+admin_listen: 127.0.0.1:9090    # admin API ("" disables it)
+health_listen: 127.0.0.1:9091   # /healthz, /readyz, /metrics only
 workers: 0                      # 0 = one per CPU core
 default_solution: default       # used for clients that send no Proxy-Authorization (loopback sidecar)
 vault:
@@ -110,8 +115,8 @@ log:
                                   "all.yaml");
   EXPECT_EQ(c.listen.host, "::1");
   EXPECT_EQ(c.listen.port, 18080);
-  EXPECT_EQ(c.admin_listen.host, "127.0.0.1");
-  EXPECT_EQ(c.admin_listen.port, 19090);
+  EXPECT_EQ(c.admin_listen->host, "127.0.0.1");
+  EXPECT_EQ(c.admin_listen->port, 19090);
   EXPECT_EQ(c.workers, 12u);
   EXPECT_EQ(c.default_solution, "jigx.sol-1_a");
   EXPECT_EQ(c.vault_path, "/var/lib/credproxy/v.vault");
@@ -181,7 +186,7 @@ TEST(ConfigLoad, ListenForms) {
 
 TEST(ConfigLoad, BothListenersMayUseEphemeralPorts) {
   const auto c = load_config_text("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\n", "t");
-  EXPECT_EQ(c.admin_listen.port, 0);
+  EXPECT_EQ(c.admin_listen->port, 0);
 }
 
 TEST(ConfigLoad, FromFile) {
@@ -191,7 +196,17 @@ TEST(ConfigLoad, FromFile) {
   EXPECT_EQ(c.log_level, "warn");
 }
 
-TEST(ConfigLoad, EmptyFileGivesDefaults) { expect_defaults(load_config_file(write_temp("config_load_empty.yaml", ""))); }
+TEST(ConfigLoad, EmptyFileGivesDefaults) {
+  const auto file = write_temp("config_load_empty.yaml", "");
+  auto c = load_config_file(file);
+  // A file's default vault and key sit beside it (config_environment_test).
+  const auto dir = std::filesystem::absolute(file).parent_path();
+  EXPECT_EQ(c.vault_path, dir / "credproxy.vault");
+  EXPECT_EQ(c.key_file, dir / "credproxy.key");
+  c.vault_path = "./credproxy.vault";
+  c.key_file = "./credproxy.key";
+  expect_defaults(c);
+}
 
 TEST(ConfigLoad, FileErrorsNameTheFile) {
   const auto file = write_temp("config_load_bad.yaml", "workers: 1\nworkers: 2\n");

@@ -62,7 +62,7 @@ TEST(ConfigVaultKeys, Errors) {
   EXPECT_EQ(error_of("vault:\n  key_env: MY-KEY\n").find("MY-KEY"), std::string::npos);
   EXPECT_EQ(error_of("vault:\n  path: v\n  key_sauce: env\n"),
             "credproxy.yaml:3: vault.key_sauce: unknown key (expected one of: path, key_source, key_file, key_env, "
-            "passphrase_file, passphrase_env)");
+            "passphrase_file, passphrase_env, read_only)");
 }
 
 }  // namespace
