@@ -148,6 +148,9 @@ proxy::admin_reply api::handle(const proxy::admin_request& request) const noexce
     return error_reply(error_code::conflict, e.what(), key);
   } catch (const vault::document_error& e) {
     return error_reply(error_code::bad_request, e.what(), key);
+  } catch (const vault::read_only_error& e) {
+    if (context_.log) context_.log->warn("admin API: {} {}: {}", request.method, route_name, e.what());
+    return error_reply(error_code::vault_read_only, e.what(), key);
   } catch (const vault::vault_busy& e) {
     if (context_.log) context_.log->warn("admin API: {} {}: {}", request.method, route_name, e.what());
     auto reply = error_reply(error_code::vault_busy, e.what(), key);

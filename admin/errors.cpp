@@ -14,6 +14,7 @@ std::string_view to_string(error_code code) noexcept {
     case error_code::unsupported_media_type: return "unsupported_media_type";
     case error_code::internal_error: return "internal_error";
     case error_code::vault_busy: return "vault_busy";
+    case error_code::vault_read_only: return "vault_read_only";
   }
   return "internal_error";
 }
@@ -28,6 +29,7 @@ unsigned status_of(error_code code) noexcept {
     case error_code::unsupported_media_type: return 415;
     case error_code::internal_error: return 500;
     case error_code::vault_busy: return 503;
+    case error_code::vault_read_only: return 409;
   }
   return 500;
 }

@@ -21,6 +21,7 @@ enum class error_code {
   unsupported_media_type,  // 415: a body that is not JSON
   internal_error,          // 500: the vault could not be read or written
   vault_busy,              // 503: another writer held the vault lock too long (Retry-After)
+  vault_read_only,         // 409: the vault is read-only (vault.read_only or a read-only mount)
 };
 
 std::string_view to_string(error_code code) noexcept;

@@ -66,6 +66,10 @@ fetch_result fetch_client_credentials(const fetch_target& slot, const provider_e
       return current;
     });
     if (!current) return r;
+  } catch (const vault::read_only_error&) {
+    // Expected with a read-only vault; a new one is fetched after a restart.
+    r.persisted = false;
+    ctx.log.debug("oauth: the vault is read-only; the new token of {} is kept in memory", slot.description);
   } catch (const vault::vault_error& e) {
     // A client_credentials token can always be fetched again: use it from memory.
     r.persisted = false;
@@ -129,6 +133,19 @@ fetch_result fetch_with_refresh_token(const fetch_target& slot, const provider_e
           return false;
       }
     });
+  } catch (const vault::read_only_error& e) {
+    if (r.status == token_outcome::status::ready && r.tokens) {
+      // Nothing can be saved: say what a restart will cost.
+      r.persisted = false;
+      ctx.log.error("oauth: the new tokens of {} live in memory only: {}. After a restart the vault's older refresh "
+                    "token is used, which a provider that rotates refresh tokens may have revoked (then: credproxy "
+                    "oauth login); use a writable vault to keep them",
+                    slot.description, e.what());
+      return r;
+    }
+    r.status = token_outcome::status::failed;
+    r.detail = e.what();
+    return r;
   } catch (const std::exception& e) {
     if (r.status == token_outcome::status::ready && r.tokens) {
       // The provider rotated, the vault could not take it (full disk,

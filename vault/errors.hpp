@@ -28,6 +28,13 @@ struct vault_busy : vault_error {
   using vault_error::vault_error;
 };
 
+// A write to a vault that is read-only (vault.read_only, or a read-only
+// mount such as a Kubernetes Secret): nothing was written, and no write was
+// attempted. The message says where changes must be made instead.
+struct read_only_error : vault_error {
+  using vault_error::vault_error;
+};
+
 // A credential document that does not match its description (the admin API
 // answers 400). what() joins every problem with "; ".
 struct document_error : vault_error {

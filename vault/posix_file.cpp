@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -120,13 +121,23 @@ std::string random_suffix() {
 
 }  // namespace
 
+bool on_read_only_mount(const std::filesystem::path& path) {
+  struct statvfs fs {};
+  if (::statvfs(path.c_str(), &fs) != 0) {
+    const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+    if (::statvfs(dir.c_str(), &fs) != 0) return false;
+  }
+  return (fs.f_flag & ST_RDONLY) != 0;
+}
+
 void check_owner_only(const struct stat& st, const std::string& name, const std::filesystem::path& file) {
   if ((st.st_mode & 077) == 0) return;
+  if ((st.st_mode & 022) == 0 && on_read_only_mount(file)) return;
   char mode[8];
   std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
   throw vault_error(name + ": permissions " + mode +
-                    " are too open (group or others have access; it must be owner-only); run: chmod 600 " +
-                    file.string());
+                    " are too open (group or others have access; it must be owner-only, or on a read-only mount "
+                    "and writable by nobody but its owner); run: chmod 600 " + file.string());
 }
 
 void fsync_parent_directory(const std::filesystem::path& file) {

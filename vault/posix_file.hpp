@@ -67,7 +67,15 @@ void atomic_replace(const std::filesystem::path& target, std::span<const unsigne
 
 // Throws "<name>: permissions 0644 are too open (...); run: chmod 600 <file>"
 // when `st` has any group or other permission bit.
+// Owner-only, except on a read-only mount (a Kubernetes Secret volume,
+// whose files are 0440/0444 or 0644 and owned by root, readable through
+// fsGroup): there, group and others may read as long as neither may write
+// (the mount stops the owner). A local writable file must be owner-only.
 void check_owner_only(const struct stat& st, const std::string& name, const std::filesystem::path& file);
+
+// True when `path` (or, if it does not exist, its directory) is on a
+// read-only mount (statvfs ST_RDONLY).
+bool on_read_only_mount(const std::filesystem::path& path);
 
 // Makes `backup` the current version of `target` before it is replaced:
 // a hard link of `target` under a temp name renamed over `backup`, so it

@@ -87,6 +87,9 @@ std::filesystem::path backup_path_for(const std::filesystem::path& vault_path) {
 }
 
 bool ensure_vault(const std::filesystem::path& vault_path, const key_source& source) {
+  // Nothing to create: no lock either (the lock file may be impossible to
+  // create, on a read-only mount).
+  if (path_exists(vault_path) && (source.kind != key_source::kind_t::file || path_exists(source.key_file))) return false;
   // Under the writers' lock, so two first runs cannot both create a key.
   exclusive_file_lock lock(lock_path_for(vault_path));
   const bool have_vault = path_exists(vault_path);
@@ -111,7 +114,9 @@ bool ensure_vault(const std::filesystem::path& vault_path, const key_source& sou
 void init_vault(const std::filesystem::path& vault_path, const key_source& source) {
   exclusive_file_lock lock(lock_path_for(vault_path));
   if (path_exists(vault_path))
-    throw vault_error("vault " + vault_path.string() + " already exists; refusing to overwrite it");
+    throw vault_error("vault " + vault_path.string() +
+                      " already exists; refusing to overwrite it (it is ready to use; to start over, move it and its "
+                      "key away first)");
   if (source.kind != key_source::kind_t::file) {
     create_vault(vault_path, key_for_new_vault(source));
     return;
@@ -173,6 +178,7 @@ vault_store::vault_store(std::filesystem::path vault_path, const key_source& sou
     : vault_path_(std::move(vault_path)), keys_(std::make_shared<key_state>()) {
   keys_->key = std::make_shared<const master_key>(load_master_key(source));
   keys_->source = source;
+  read_only_ = on_read_only_mount(vault_path_);
 }
 
 vault_store::vault_store(std::filesystem::path vault_path, std::filesystem::path key_file)
@@ -244,7 +250,23 @@ std::uint64_t vault_store::modify(const std::function<void(vault_contents&)>& ch
   return revision;
 }
 
+namespace {
+
+std::string read_only_message(const std::filesystem::path& vault_path) {
+  return "vault " + vault_path.string() + " is read-only (vault.read_only, or a read-only mount such as a Kubernetes "
+         "Secret): nothing was written; make the change in a writable copy and update the mount's source";
+}
+
+}  // namespace
+
 bool vault_store::modify_if(const std::function<bool(vault_contents&)>& change) const {
+  if (read_only_) {
+    // The same decision on the current contents, without a lock (none can
+    // be taken): only a change that wants writing fails.
+    auto contents = parse_checked(load().opened, vault_path_);
+    if (!change(contents)) return false;
+    throw read_only_error(read_only_message(vault_path_));
+  }
   exclusive_file_lock lock(lock_path_for(vault_path_));
   const auto current = load();  // re-read under the lock: another writer may have just finished
   auto contents = parse_checked(current.opened, vault_path_);
@@ -255,6 +277,7 @@ bool vault_store::modify_if(const std::function<bool(vault_contents&)>& change) 
 }
 
 void vault_store::rekey(master_key new_key, const std::function<void()>& commit) const {
+  if (read_only_) throw read_only_error(read_only_message(vault_path_));
   exclusive_file_lock lock(lock_path_for(vault_path_));
   const auto current = load();
   auto contents = parse_checked(current.opened, vault_path_);

@@ -21,7 +21,8 @@ namespace credproxy::vault {
 
 struct vault_keys;  // vault_file.hpp
 
-// SPEC §7 first run. For a key file: when neither the key file nor the
+// SPEC §7 first run. When everything exists it returns false at once,
+// without taking the lock (a read-only vault has no lock file). For a key file: when neither the key file nor the
 // vault exists, create both (key 0600, empty vault); if exactly one exists,
 // throws vault_error saying which is missing. For an environment key or a
 // passphrase: create the vault when it is missing (the key or passphrase
@@ -61,6 +62,13 @@ class vault_store {
 
   const std::filesystem::path& vault_path() const noexcept { return vault_path_; }
 
+  // Read-only: modify(), modify_if() and rekey() take no lock, write
+  // nothing and throw read_only_error when there is something to write.
+  // On by itself when the vault is on a read-only mount; `on` adds the
+  // configuration's vault.read_only.
+  void set_read_only(bool on) { read_only_ = read_only_ || on; }
+  bool read_only() const noexcept { return read_only_; }
+
   // The current contents. Takes no lock: writers replace the file with an
   // atomic rename, so a reader sees the old or the new vault, never a mix.
   // When the cached key opens no slot and the source is a file, the file is
@@ -99,6 +107,7 @@ class vault_store {
 
   std::filesystem::path vault_path_;
   std::shared_ptr<key_state> keys_;
+  bool read_only_ = false;
 };
 
 }  // namespace credproxy::vault
