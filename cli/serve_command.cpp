@@ -3,6 +3,7 @@
 #include <iostream>
 #include <optional>
 
+#include <boost/asio/ip/address.hpp>
 #include <spdlog/async.h>
 #include <spdlog/async_logger.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -57,6 +58,12 @@ std::unique_ptr<vault::vault_store> open_vault(const config::config& cfg, spdlog
     if (vault::ensure_vault(cfg.vault_path, key_source))
       log.info("created a new vault at {} (master key: {})", cfg.vault_path.string(), key_source.describe());
     auto store = std::make_unique<vault::vault_store>(cfg.vault_path, key_source);
+    store->set_read_only(cfg.vault_read_only);
+    if (store->read_only()) {
+      log.warn("vault {} is read-only ({}): nothing is written or locked; admin API and CLI writes fail; OAuth tokens "
+               "obtained or rotated while serving are kept in memory only",
+               cfg.vault_path.string(), cfg.vault_read_only ? "vault.read_only" : "read-only mount");
+    }
     ensure_interception_ca(cfg, *store, log);
     return store;
   } catch (const vault::vault_error& e) {
@@ -92,15 +99,44 @@ admin::api_context admin_context_for(const config::config& cfg, vault::vault_sto
   return context;
 }
 
-void announce(const proxy::server& server, const config::config& cfg, spdlog::logger& log) {
+bool is_loopback_host(const std::string& host) {
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(host, ec);
+  return !ec && address.is_loopback();
+}
+
+// Readiness lines a supervisor (and the tests) wait for, one per listener.
+void announce_listeners(const proxy::server& server, spdlog::logger& log) {
   const auto p = server.proxy_endpoint();
-  const auto a = server.admin_endpoint();
   log.info("proxy listening on {}:{}", p.address().to_string(), p.port());
-  log.info("admin listening on {}:{}", a.address().to_string(), a.port());
+  if (const auto a = server.admin_endpoint()) {
+    log.info("admin listening on {}:{}", a->address().to_string(), a->port());
+  } else {
+    log.info("admin API disabled (admin_listen is empty)");
+  }
+  if (const auto h = server.health_endpoint()) {
+    log.info("health listening on {}:{} (/healthz, /readyz, /metrics)", h->address().to_string(), h->port());
+  } else {
+    log.info("health and metrics disabled (health_listen is empty)");
+  }
+}
+
+void announce(const proxy::server& server, const config::config& cfg, spdlog::logger& log) {
+  announce_listeners(server, log);
   if (cfg.default_solution.empty()) {
     log.info("no default solution: clients must authenticate");
-  } else {
-    log.info("clients without proxy authentication use solution '{}'", cfg.default_solution);
+    return;
+  }
+  log.info("clients without proxy authentication use solution '{}'", cfg.default_solution);
+  // The default solution only ever applies to loopback peers, but beyond
+  // loopback that is easy to misjudge: a published container port, a port
+  // forward or a pod's other containers all arrive from loopback.
+  if (!is_loopback_host(cfg.listen.host)) {
+    log.warn("listen {}:{} is reachable beyond loopback while default_solution is '{}': every loopback client "
+             "(including connections through port forwards and other containers sharing this network namespace) "
+             "gets solution '{}' without a proxy token, other clients get 407; set default_solution: \"\" to "
+             "require proxy tokens (credproxy solution token create) from every client",
+             cfg.listen.host, cfg.listen.port, cfg.default_solution, cfg.default_solution);
   }
 }
 
@@ -168,10 +204,25 @@ void fit_connections_to_descriptors(config::config& cfg, spdlog::logger& log) {
   cfg.limits.max_idle_upstream = fit.max_idle;
 }
 
+// Which file (if any) and which variables made this configuration: the
+// first thing to check when serve does not do what the file says.
+void log_config_origin(const config::config& cfg, const global_options& options, spdlog::logger& log) {
+  if (cfg.file.empty()) {
+    log.info("config: embedded defaults (no --config, CREDPROXY_CONFIG or {})", default_config_file);
+  } else {
+    log.info("config: {} (from {})", cfg.file.string(), choose_config_file(options).found_by);
+  }
+  if (cfg.environment_overrides.empty()) return;
+  std::string names;
+  for (const auto& name : cfg.environment_overrides) names += (names.empty() ? "" : ", ") + name;
+  log.info("config overridden from the environment: {}", names);
+}
+
 void serve(const global_options& options) {
   config::config cfg = effective_config(options);
   std::shared_ptr<spdlog::details::thread_pool> log_pool;
   auto log = make_logger(cfg.log_level, log_pool);
+  log_config_origin(cfg, options, *log);
   fit_connections_to_descriptors(cfg, *log);
   const auto store = open_vault(cfg, *log);
   vault::snapshot_holder holder(nullptr);
