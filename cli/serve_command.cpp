@@ -15,6 +15,7 @@
 #include "cli/oauth_support.hpp"
 #include "oauth/token_service.hpp"
 #include "proxy/descriptor_budget.hpp"
+#include "proxy/log_formatter.hpp"
 #include "proxy/server.hpp"
 #include "vault/store.hpp"
 #include "vault/timestamp.hpp"
@@ -25,14 +26,14 @@ namespace {
 
 // Logs go to stderr through a background thread so that no I/O thread ever
 // waits on a slow log consumer; if the queue overflows the oldest lines go.
-std::shared_ptr<spdlog::logger> make_logger(const std::string& level,
+std::shared_ptr<spdlog::logger> make_logger(const config::config& cfg,
                                              std::shared_ptr<spdlog::details::thread_pool>& pool) {
   pool = std::make_shared<spdlog::details::thread_pool>(8192, 1);  // slots are preallocated
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto log = std::make_shared<spdlog::async_logger>("credproxy", sink, pool,
                                                     spdlog::async_overflow_policy::overrun_oldest);
-  log->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
-  log->set_level(spdlog::level::from_str(level));
+  log->set_formatter(proxy::make_log_formatter(cfg.log_format));  // UTC; text or JSON lines
+  log->set_level(spdlog::level::from_str(cfg.log_level));
   log->flush_on(spdlog::level::info);
   return log;
 }
@@ -221,7 +222,7 @@ void log_config_origin(const config::config& cfg, const global_options& options,
 void serve(const global_options& options) {
   config::config cfg = effective_config(options);
   std::shared_ptr<spdlog::details::thread_pool> log_pool;
-  auto log = make_logger(cfg.log_level, log_pool);
+  auto log = make_logger(cfg, log_pool);
   log_config_origin(cfg, options, *log);
   fit_connections_to_descriptors(cfg, *log);
   const auto store = open_vault(cfg, *log);

@@ -295,6 +295,17 @@ class config_reader {
            }
            out_.log_level = std::move(level);
          }},
+        {"format",
+         [&](const value_ref& v) {
+           const std::string format = reader_.scalar(v, "text or json");
+           if (format == "text") {
+             out_.log_format = config::log_format_kind::text;
+           } else if (format == "json") {
+             out_.log_format = config::log_format_kind::json;
+           } else {
+             reader_.fail(v, "must be one of text, json, got " + quote_value(format));
+           }
+         }},
     });
   }
 

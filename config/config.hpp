@@ -97,6 +97,10 @@ struct config {
   connect_config connect;
 
   std::string log_level = "info";  // trace | debug | info | warn | error
+  // text: one "time level message" line each, access lines as key=value;
+  // json: one JSON object per line (log.format).
+  enum class log_format_kind { text, json };
+  log_format_kind log_format = log_format_kind::text;
 
   oauth_config oauth;
   // Test-only: the admin API may move the token clock forward

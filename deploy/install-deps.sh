@@ -19,6 +19,7 @@ packages=(
   libgtest-dev libgmock-dev googletest
   curl
   python3 python3-requests   # tests/clients/python_*_client.py run on Debian's /usr/bin/python3
+  prometheus                 # promtool, for `promtool check metrics` in the tests (~96 MB; recommends skipped)
 )
 if [ "${1:-}" = "--bench" ]; then
   # liburing-dev: only for the CREDPROXY_IO_URING build option (measuring)

@@ -132,8 +132,10 @@ asio::awaitable<connect_result> connector::connect(const target& where, cancel_p
 
   tcp::socket socket(executor);
   points.socket = &socket;
+  const auto connect_start = std::chrono::steady_clock::now();
   auto [connect_ec, endpoint] = co_await asio::async_connect(socket, permitted, use_tuple);
   points.socket = nullptr;
+  points.tcp_connect_time = std::chrono::steady_clock::now() - connect_start;
   if (connect_ec) co_return fail(failure::connect, "cannot connect to " + host_and_port(where) + ": " + connect_ec.message());
   socket.set_option(tcp::no_delay(true), ec);
   if (!where.tls) co_return std::make_unique<connection>(std::move(socket));
@@ -144,8 +146,10 @@ asio::awaitable<connect_result> connector::connect(const target& where, cancel_p
   std::string origin = host_and_port(where);
   sessions_->offer(stream.native_handle(), origin);
   points.socket = &stream.next_layer();
+  const auto handshake_start = std::chrono::steady_clock::now();
   auto [handshake_ec] = co_await stream.async_handshake(ssl::stream_base::client, use_tuple);
   points.socket = nullptr;
+  points.tls_handshake_time = std::chrono::steady_clock::now() - handshake_start;
   if (handshake_ec)
     co_return fail(failure::tls, "TLS handshake with " + host_and_port(where) + " failed: " + handshake_ec.message());
   co_return std::make_unique<connection>(std::move(stream), sessions_, std::move(origin));

@@ -5,6 +5,7 @@
 // exactly those, and for TLS verify the chain and the host name (SNI, ALPN
 // http/1.1, trust = system store + upstream.ca_file, SPEC §10).
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -48,6 +49,9 @@ struct cancel_points {
   tcp::resolver* resolver = nullptr;
   tcp::socket* socket = nullptr;
   void cancel() noexcept;
+  // Filled in by a connect that got that far, for the caller's metrics.
+  std::chrono::steady_clock::duration tcp_connect_time{};    // the TCP connect
+  std::chrono::steady_clock::duration tls_handshake_time{};  // zero without TLS
 };
 
 class connector {

@@ -60,6 +60,8 @@ awaitable<std::variant<std::unique_ptr<typename Upstreams::connection>, proxy_er
     co_return connect_failure(*error);
   }
   worker_metrics::bump(conn.worker.metrics.upstream_connects);
+  conn.worker.metrics.upstream_connect_duration.observe(points.tcp_connect_time);
+  if (where.tls) conn.worker.metrics.upstream_tls_duration.observe(points.tls_handshake_time);
   co_return std::move(std::get<0>(result));
 }
 
@@ -106,6 +108,7 @@ template <class Upstreams>
 void finish_request_start(const request_start& start, connection_context<Upstreams>& conn, const request_head& head,
                           request_flow& flow) {
   if (!start.resend && start.first_body > 0) {
+    if (flow.body_bytes) *flow.body_bytes += start.first_body;
     flow.kept.keep(start.first);
     conn.client_in.consume(start.first_body);
     flow.body_sent = start.first_body;
@@ -126,6 +129,7 @@ awaitable<void> pump_request_rest(Client& client, Connection& upstream, connecti
   spec.discard = &flow.discard_body;
   spec.write_gone = &flow.origin_stopped_reading;
   spec.guard = flow.guard_body ? &flow.body_guard : nullptr;
+  spec.counted = flow.body_bytes;
   const pump_result result = co_await pump_body(client, conn.client_in, upstream, spec, *conn.watch);
   // The origin did not get it all: never resent, never pooled. Its answer
   // (an early 413, or none: 502) decides, not a made-up client error.
@@ -279,8 +283,9 @@ awaitable<attempt<typename Upstreams::connection>> attempt_exchange(Client& clie
 // ones once the buffered chunks were checked.
 template <class Client, class Connection, class Upstreams>
 awaitable<pump_result> relay_body(Client& client, Connection& upstream, connection_context<Upstreams>& conn,
-                                  const response_plan& plan) {
+                                  const response_plan& plan, std::uint64_t& counted) {
   pump_spec spec;
+  spec.counted = &counted;
   spec.idle = conn.worker.settings.timeouts.idle;
   spec.phase = watchdog::phase::response_body;
   if (plan.mode == relay_mode::chunked || plan.mode == relay_mode::chunked_to_eof) {
@@ -298,6 +303,7 @@ awaitable<pump_result> relay_body(Client& client, Connection& upstream, connecti
                                                         asio::buffer(conn.upstream_in.data().data(), with_head)};
   auto [ec, written] = co_await asio::async_write(client, head_and_body, use_tuple);
   conn.upstream_in.consume(with_head);
+  counted += ec ? 0 : with_head;
   pump_result result;
   result.write_failed = static_cast<bool>(ec);
   // No body, or all of it went with the head (the common small response).
@@ -326,20 +332,22 @@ void release_upstream(connection_context<Upstreams>& conn, std::unique_ptr<Conne
 template <class Client, class Connection, class Upstreams>
 awaitable<forward_result> relay_response(Client& client, connection_context<Upstreams>& conn,
                                          const request_head& head, request_flow& flow, attempt<Connection>& done,
-                                         std::string_view key, const request_record& record) {
+                                         std::string_view key, request_record& record) {
   const response_head& response = *done.response;
   const bool early = !flow.client_body_done;  // answered before the whole request body arrived
   if (early) flow.discard_body = true;
   const client_side side{head.version, head.keep_alive, flow.client_body_done, conn.worker.stopping};
   const response_plan plan = plan_response(response, side);
   conn.watch->expect(watchdog::phase::response_body, conn.worker.settings.timeouts.idle);
-  const pump_result body = co_await relay_body(client, *done.upstream, conn, plan);
+  record.upstream = done.report.reused_connection ? upstream_use::reused : upstream_use::fresh;
+  const pump_result body = co_await relay_body(client, *done.upstream, conn, plan, record.bytes_out);
   release_upstream(conn, done.upstream, body.complete && plan.upstream_reusable, key);
   if (body.nothing_sent)  // the client can still be told, instead of seeing a silent close
     co_return failed_request{{error_code::upstream_protocol_error,
                               flow.plan.upstream.host + " sent a malformed chunked body", {}},
                              true};
-  log_request(conn.worker.log, record, response.status, body.complete ? "" : "incomplete_response");
+  end_request(conn.worker, record, response.status, body.complete ? "" : "incomplete_response",
+              body.complete ? request_outcome::ok : request_outcome::upstream_error);
   if (early) {
     // The client may still be sending: read and drop the rest before
     // closing, so the response is not lost to a reset.
@@ -366,7 +374,7 @@ void drop_attempt(connection_context<Upstreams>& conn, request_flow& flow, attem
 template <class Client, class Upstreams>
 awaitable<forward_result> forward(Client& client, connection_context<Upstreams>& conn, const request_head& head,
                                   const request_origin& origin, const vault::snapshot& snap, std::string_view solution,
-                                  request_flow& flow, const request_record& record) {
+                                  request_flow& flow, request_record& record) {
   using namespace forwarding_detail;
   std::string& key = conn.pool_key;  // scratch the connection keeps: no allocation per request
   bool may_reuse = true;

@@ -100,9 +100,21 @@ request_decision as_decision(std::variant<forward_plan, proxy_error>&& planned) 
   return std::move(std::get<proxy_error>(planned));
 }
 
+namespace {
+
+// The id the caller sent (if sane) or the one made for it: end_to_end_fields
+// dropped the caller's field, so there is exactly one.
+void append_request_id(request_flow& flow) {
+  if (flow.request_id.empty()) return;
+  flow.wire_head.append("X-Request-Id: ").append(flow.request_id).append("\r\n");
+}
+
+}  // namespace
+
 void finish_head(request_flow& flow, const request_head& head) {
   secure_wipe(flow.wire_head.data(), flow.wire_head.size());
   flow.wire_head = std::move(flow.plan.head);  // the plan's head is not needed again
+  append_request_id(flow);
   finish_request_head(flow.wire_head, head.body, head.content_length, head.length_given);
 }
 
@@ -153,6 +165,7 @@ awaitable<std::optional<proxy_error>> finish_plan(worker_context& worker, watchd
   if (auto* error = std::get_if<proxy_error>(&decided)) co_return std::move(*error);
   apply_body_decision(std::get<body_decision>(decided), original, flow);
   flow.wire_head.assign(flow.plan.head);
+  append_request_id(flow);
   finish_request_head(flow.wire_head, body_framing::length, flow.kept.bytes.size(), true);
   co_return std::nullopt;
 }

@@ -50,6 +50,7 @@ class chunked_decoder {
 
 struct pump_spec {
   body_framing framing = body_framing::length;  // length, chunked or until_eof
+  std::uint64_t* counted = nullptr;             // adds the body bytes read (payload, without chunk framing)
   std::uint64_t length = 0;                     // body_framing::length
   chunk_output chunks = chunk_output::rechunk;  // body_framing::chunked
   std::chrono::milliseconds idle{60000};
@@ -160,6 +161,7 @@ awaitable<pump_result> pump_delimited(From& from, io_buffer& buffer, To& to, pum
     const bool last = !until_eof && take == remaining;
     const piece_result sent = co_await send_piece(to, chunk, last, spec, scratch);
     buffer.consume(take);
+    if (spec.counted) *spec.counted += take;
     remaining -= until_eof ? 0 : take;
     if (sent != piece_result::sent) {
       note(result, sent);
@@ -217,6 +219,7 @@ awaitable<pump_result> pump_chunked(From& from, io_buffer& buffer, To& to, pump_
       co_return result;
     }
     framed.clear();
+    if (spec.counted) *spec.counted += decoder.output().size();
     const bool passed = frame_payload(spec, decoder.output(), decoder.done(), checked, framed);
     secure_wipe(decoder.output().data(), decoder.output().size());
     decoder.output().clear();
@@ -255,12 +258,14 @@ awaitable<pump_result> pump_body(From& from, io_buffer& buffer, To& to, pump_spe
 // One direction of a tunnel, until end-of-stream (passed on as a
 // half-close) or an error (which ends both directions).
 template <class From, class To>
-awaitable<void> transfer(From& from, io_buffer& buffer, To& to, watchdog& watch, std::chrono::milliseconds idle) {
+awaitable<void> transfer(From& from, io_buffer& buffer, To& to, watchdog& watch, std::chrono::milliseconds idle,
+                         std::uint64_t& moved) {
   for (;;) {
     if (!buffer.empty()) {
       auto [write_ec, written] = co_await asio::async_write(to, asio::buffer(buffer.data().data(), buffer.size()), use_tuple);
       if (write_ec) break;
       buffer.consume(written);
+      moved += written;
     }
     auto [read_ec, n] = co_await from.async_read_some(buffer.prepare(relay_read_size), use_tuple);
     if (read_ec == asio::error::eof) {
@@ -275,13 +280,19 @@ awaitable<void> transfer(From& from, io_buffer& buffer, To& to, watchdog& watch,
   close_stream(to);
 }
 
+// Bytes a tunnel moved each way.
+struct tunnel_bytes {
+  std::uint64_t a_to_b = 0;
+  std::uint64_t b_to_a = 0;
+};
+
 // Both directions of a tunnel under one idle watchdog; returns when both ended.
 template <class A, class B>
 awaitable<void> tunnel_both_ways(A& a, io_buffer& a_in, B& b, io_buffer& b_in, watchdog& watch,
-                                 std::chrono::milliseconds idle) {
+                                 std::chrono::milliseconds idle, tunnel_bytes& moved) {
   watch.expect(watchdog::phase::tunnel, idle);
-  auto reverse = child_task::spawn(a.get_executor(), transfer(b, b_in, a, watch, idle));
-  co_await transfer(a, a_in, b, watch, idle);
+  auto reverse = child_task::spawn(a.get_executor(), transfer(b, b_in, a, watch, idle, moved.b_to_a));
+  co_await transfer(a, a_in, b, watch, idle, moved.a_to_b);
   co_await reverse.join();
 }
 

@@ -23,12 +23,13 @@ struct failed_request {
 // upstream failed mid-upload). It is drained after the reply, never cut
 // off before it, so the client sees the reply rather than a reset.
 template <class Client, class Upstreams>
-awaitable<request_end> fail_to_proxy(Client& client, connection_context<Upstreams>& conn, const request_record& record,
+awaitable<request_end> fail_to_proxy(Client& client, connection_context<Upstreams>& conn, request_record& record,
                                      failed_request failure, child_task& body_pump) {
   const bool close = failure.close || body_pump.running();
   worker_metrics::bump(conn.worker.metrics.errors[static_cast<std::size_t>(failure.error.code)]);
-  log_request(conn.worker.log, record, status_of(failure.error.code), to_string(failure.error.code));
-  const std::string reply = render_error_response(failure.error, close, record.method == "HEAD");
+  end_request(conn.worker, record, status_of(failure.error.code), to_string(failure.error.code),
+              outcome_of(failure.error.code));
+  const std::string reply = render_error_response(failure.error, close, record.method == "HEAD", record.request_id);
   conn.watch->expect(watchdog::phase::response_body, conn.worker.settings.timeouts.idle);
   auto [ec, written] = co_await asio::async_write(client, asio::buffer(reply), use_tuple);
   if (body_pump.running()) {

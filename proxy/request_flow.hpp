@@ -63,6 +63,8 @@ struct request_flow {
   // A body streamed as it is (not rewritten) must hold no placeholder.
   bool guard_body = false;
   placeholder_guard body_guard;
+  std::string_view request_id;     // sent upstream as X-Request-Id (the record's)
+  std::uint64_t* body_bytes = nullptr;  // counts the request body read from the client (the record's)
   unsigned retries_left = 1;
   unsigned replays_left = 0;
 

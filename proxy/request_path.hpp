@@ -10,6 +10,7 @@
 #include "proxy/forwarding.hpp"
 #include "proxy/head_reader.hpp"
 #include "proxy/policy/proxy_auth.hpp"
+#include "proxy/request_id.hpp"
 
 namespace credproxy::proxy {
 
@@ -46,6 +47,16 @@ std::variant<std::string_view, proxy_error> solution_for(connection_context<Upst
   return scope.solution;
 }
 
+// Requests with credentials, and each credential injected by its type.
+inline void count_injections(worker_metrics& metrics, const vault::snapshot& snap, std::string_view solution,
+                             const std::vector<std::string>& keys) {
+  if (keys.empty()) return;
+  worker_metrics::bump(metrics.requests_injected);
+  for (const auto& key : keys)
+    if (const auto* cred = snap.find(solution, key))
+      worker_metrics::bump(metrics.injections[static_cast<std::size_t>(cred->type)]);
+}
+
 template <class Client, class Upstreams>
 awaitable<forward_result> proxy_request(Client& client, connection_context<Upstreams>& conn, const request_scope& scope,
                                         const request_head& head, request_record& record, request_flow& flow) {
@@ -53,6 +64,7 @@ awaitable<forward_result> proxy_request(Client& client, connection_context<Upstr
   auto origin = resolve_origin(head, scope.tunnel);
   if (auto* error = std::get_if<proxy_error>(&origin)) co_return failed_request{std::move(*error), close};
   const request_origin& where = std::get<request_origin>(origin);
+  record.scheme = where.scheme == "https" ? "https" : "http";  // a literal: the record outlives `origin`
   record.host = where.host;
   record.port = where.port;
   // One snapshot for authentication, injection and replays; held by value
@@ -72,6 +84,8 @@ awaitable<forward_result> proxy_request(Client& client, connection_context<Upstr
     co_return failed_request{std::move(*error), close};
   }
   flow.plan = std::move(std::get<forward_plan>(decided));
+  flow.request_id = record.request_id;
+  flow.body_bytes = &record.bytes_in;
   flow.kept.limit = conn.worker.settings.replay_buffer_bytes;
   flow.guard_body = head.has_body() && !flow.plan.rewrite_body;
   if (flow.plan.rewrite_body) {
@@ -88,7 +102,7 @@ awaitable<forward_result> proxy_request(Client& client, connection_context<Upstr
   record.injected = &flow.plan.keys_used;  // the flow outlives the record's last use
   record.host = flow.plan.upstream.host;
   record.port = flow.plan.upstream.port;
-  if (!flow.plan.keys_used.empty()) worker_metrics::bump(conn.worker.metrics.requests_injected);
+  count_injections(conn.worker.metrics, *snap, who, flow.plan.keys_used);
   flow.replays_left = flow.plan.oauth_uses.empty() ? 0 : conn.worker.settings.replay_on_401;
   conn.worker.log.debug("forwarding {} {}://{}:{}", head.method, flow.plan.upstream.scheme, flow.plan.upstream.host,
                         flow.plan.upstream.port);
@@ -102,7 +116,7 @@ namespace request_path_detail {
 // A head that could not be read, or a CONNECT where none may be: replied
 // to through the one exit.
 template <class Client, class Upstreams>
-awaitable<request_end> refuse_head(Client& client, connection_context<Upstreams>& conn, const request_record& record,
+awaitable<request_end> refuse_head(Client& client, connection_context<Upstreams>& conn, request_record& record,
                                    proxy_error error) {
   child_task no_body;
   failed_request failure{std::move(error), true};
@@ -128,14 +142,19 @@ awaitable<void> serve_requests(Client& client, connection_context<Upstreams>& co
     auto read = co_await read_head<request_head>(client, conn.client_in, bounds.max_bytes, parse);
     conn.between_requests = false;
     if (std::holds_alternative<head_not_read>(read)) break;  // closed, reset or timed out
+    const gauge_hold in_flight(conn.worker.metrics.requests_active);
     request_record record;
     record.peer = conn.peer;
     request_end end = request_end::close;
     if (auto* error = std::get_if<proxy_error>(&read)) {
+      record.request_id = conn.worker.request_ids.next();
       end = co_await refuse_head(client, conn, record, std::move(*error));
     } else {
       request_head& head = std::get<request_head>(read);
       record.method.assign(head.method);
+      record.set_target(head.target);
+      const std::string_view sent_id = caller_request_id(head);
+      record.request_id = sent_id.empty() ? conn.worker.request_ids.next() : std::string(sent_id);
       worker_metrics::bump(conn.worker.metrics.requests);
       if (head.verb != http::verb::connect) {
         request_flow flow;  // outlives every pump that refers to it: joined before the iteration ends

@@ -54,6 +54,22 @@ awaitable<void> sweep_pool(worker_context* worker, upstream_pool* pool) {
   }
 }
 
+// Writes the counts of repeated log lines each second, on the worker's
+// thread (the limiters are not shared). `accept_errors`: the accept loop's,
+// on the worker that runs it.
+awaitable<void> flush_repeats(worker_context* worker, rate_limited_log* accept_errors) {
+  const auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor);
+  while (!worker->stopping) {
+    timer.expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await timer.async_wait(use_tuple);
+    if (ec) break;
+    worker->repeated_errors.flush(spdlog::level::err);
+    worker->access.flush_repeats();
+    if (accept_errors != nullptr) accept_errors->flush(spdlog::level::warn);
+  }
+}
+
 }  // namespace
 
 struct server::worker {
@@ -95,6 +111,7 @@ server::server(const config::config& cfg, const vault::snapshot_holder& vault, o
   settings_.replay_buffer_bytes = cfg.oauth.replay_buffer_bytes;
   settings_.token_wait = cfg.oauth.wait_timeout;
   settings_.connect = cfg.connect;
+  settings_.log_json = cfg.log_format == config::config::log_format_kind::json;
   unsigned n = cfg.workers != 0 ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
   const std::size_t idle_per_worker = (cfg.limits.max_idle_upstream + n - 1) / n;
   for (unsigned i = 0; i < n; ++i) {
@@ -155,8 +172,10 @@ awaitable<void> server::accept_loop(server* self) {
     auto [ec, socket] = co_await self->acceptor_->async_accept(*target.ioc, use_tuple);
     if (ec) {
       if (!self->acceptor_->is_open() || self->stopping_) co_return;
-      // Out of descriptors or similar: pause instead of spinning.
-      self->log_->warn("accept failed: {}", ec.message());
+      // Out of descriptors or similar: pause instead of spinning, and say
+      // so once a second, not once per attempt.
+      if (!self->accept_errors_.log(spdlog::level::warn, "accept failed: " + ec.message()))
+        worker_metrics::bump(target.context.metrics.log_lines_suppressed);
       backoff.expires_after(std::chrono::milliseconds(50));
       co_await backoff.async_wait(use_tuple);
       continue;
@@ -198,6 +217,10 @@ void server::run() {
   if (health_acceptor_) asio::co_spawn(first, admin_accept_loop(health_acceptor_.get(), &health_routes), asio::detached);
 
   for (auto& w : workers_) asio::co_spawn(*w->ioc, sweep_pool(&w->context, &w->upstreams.pool()), asio::detached);
+  for (auto& w : workers_) {
+    rate_limited_log* accept_errors = w.get() == workers_.front().get() ? &accept_errors_ : nullptr;
+    asio::co_spawn(*w->ioc, flush_repeats(&w->context, accept_errors), asio::detached);
+  }
   for (auto& w : workers_) {
     w->thread = std::thread([ioc = w->ioc.get()] {
       auto guard = asio::make_work_guard(*ioc);
@@ -288,44 +311,20 @@ void server::begin_shutdown() {
 }
 
 std::string server::metrics_text() const {
-  // Each worker's counter, summed at scrape time.
-  const auto sum = [this](std::atomic<std::uint64_t> worker_metrics::*counter) {
-    std::uint64_t total = 0;
-    for (const auto& w : workers_) total += (w->context.metrics.*counter).load(std::memory_order_relaxed);
-    return total;
-  };
-  std::string out;
-  const auto counter = [&out](const char* name, const char* help, std::uint64_t value, const char* type = "counter") {
-    out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name).append(" ");
-    out.append(type).append("\n").append(name).append(" ").append(std::to_string(value)).append("\n");
-  };
-  using m = worker_metrics;
-  counter("credproxy_connections_accepted_total", "Client connections accepted.", sum(&m::connections_accepted));
-  counter("credproxy_connections_active", "Client connections open now.", sum(&m::connections_active), "gauge");
-  counter("credproxy_requests_total", "Requests read from clients.", sum(&m::requests));
-  counter("credproxy_requests_injected_total", "Requests into which at least one credential was injected.",
-          sum(&m::requests_injected));
-  counter("credproxy_upstream_connects_total", "New upstream connections.", sum(&m::upstream_connects));
-  counter("credproxy_upstream_reuses_total", "Requests sent on a pooled upstream connection.", sum(&m::upstream_reuses));
+  std::vector<const worker_metrics*> each;
   std::size_t idle_upstreams = 0;
-  for (const auto& w : workers_) idle_upstreams += w->upstreams.pool().idle_count();
-  counter("credproxy_upstream_idle_connections", "Idle pooled upstream connections now.", idle_upstreams, "gauge");
-  counter("credproxy_tunnels_opaque_total", "CONNECT tunnels relayed as opaque bytes.", sum(&m::tunnels_opaque));
-  counter("credproxy_tunnels_intercepted_total", "CONNECT tunnels intercepted with a minted certificate.",
-          sum(&m::tunnels_intercepted));
-  counter("credproxy_client_tls_failures_total",
-          "Intercepted TLS handshakes that failed (for example a client that does not trust the CA).",
-          sum(&m::client_tls_failures));
-  counter("credproxy_leaf_certificates_minted_total", "Leaf certificates minted for intercepted hosts.",
-          sum(&m::leaves_minted));
-  out.append("# HELP credproxy_errors_total Error replies generated by the proxy, by code.\n");
-  out.append("# TYPE credproxy_errors_total counter\n");
-  for (std::size_t i = 0; i < error_code_count; ++i) {
-    std::uint64_t total = 0;
-    for (const auto& w : workers_) total += w->context.metrics.errors[i].load(std::memory_order_relaxed);
-    out.append("credproxy_errors_total{code=\"").append(to_string(static_cast<error_code>(i))).append("\"} ");
-    out.append(std::to_string(total)).append("\n");
+  for (const auto& w : workers_) {
+    each.push_back(&w->context.metrics);
+    idle_upstreams += w->upstreams.pool().idle_count();
   }
+  std::string out = render_worker_metrics(each);
+  append_metric(out, "credproxy_connections_max", "Client connections served at once at most (limits.max_connections).",
+                "gauge", settings_.limits.max_connections);
+  append_metric(out, "credproxy_upstream_idle_connections", "Idle pooled upstream connections now.", "gauge",
+                idle_upstreams);
+  append_metric(out, "credproxy_upstream_idle_connections_max",
+                "Idle pooled upstream connections kept at most (limits.max_idle_upstream).", "gauge",
+                settings_.limits.max_idle_upstream);
   if (more_metrics_) out += more_metrics_();
   return out;
 }

@@ -82,6 +82,7 @@ class server {
   void stop_admin_pool() noexcept;
 
   std::shared_ptr<spdlog::logger> log_;
+  rate_limited_log accept_errors_{*log_};  // used by the accept loop's thread only
   proxy_settings settings_;
   const vault::snapshot_holder& vault_;
   std::shared_ptr<outbound::connector> connector_;

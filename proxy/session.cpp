@@ -42,7 +42,8 @@ awaitable<void> serve_client(tcp::socket socket, worker_context& worker, upstrea
     const request_scope outside_tunnels{};
     co_await serve_requests(socket, conn, outside_tunnels);
   } catch (const std::exception& e) {
-    worker.log.error("connection ended by an internal error: {}", e.what());
+    if (!worker.repeated_errors.log(spdlog::level::err, std::string("connection ended by an internal error: ") + e.what()))
+      worker_metrics::bump(worker.metrics.log_lines_suppressed);
   }
   shutdown_send(socket);
   close_stream(socket);

@@ -42,7 +42,7 @@ struct connect_target {
 std::string describe_handshake_failure(const sys_error& ec);
 
 template <class Client, class Upstreams>
-awaitable<request_end> refuse(Client& client, connection_context<Upstreams>& conn, const request_record& record,
+awaitable<request_end> refuse(Client& client, connection_context<Upstreams>& conn, request_record& record,
                               proxy_error error) {
   child_task no_body;
   failed_request failure{std::move(error), true};
@@ -53,7 +53,7 @@ awaitable<request_end> refuse(Client& client, connection_context<Upstreams>& con
 // reach the host can only close the tunnel).
 template <class Client, class Upstreams>
 awaitable<request_end> opaque_tunnel(Client& client, connection_context<Upstreams>& conn, const connect_target& target,
-                                     const request_record& record, bool answered) {
+                                     request_record& record, bool answered) {
   const upstream_target plain{"http", target.where.host, target.where.port};  // TLS, if any, is end to end
   auto opened = co_await forwarding_detail::open_upstream(conn, plain);
   if (auto* error = std::get_if<proxy_error>(&opened)) {
@@ -63,7 +63,8 @@ awaitable<request_end> opaque_tunnel(Client& client, connection_context<Upstream
   auto upstream = std::move(std::get<0>(opened));
   conn.watch->watch_upstream([up = upstream.get()] { up->abort(); });
   worker_metrics::bump(conn.worker.metrics.tunnels_opaque);
-  if (!answered) log_request(conn.worker.log, record, 200, "");
+  const gauge_hold open_tunnel(conn.worker.metrics.tunnels_active);
+  record.upstream = upstream_use::fresh;
   const auto idle = conn.worker.settings.timeouts.idle;
   conn.watch->expect(watchdog::phase::tunnel, idle);
   sys_error ec;
@@ -71,7 +72,10 @@ awaitable<request_end> opaque_tunnel(Client& client, connection_context<Upstream
     auto [write_ec, n] = co_await asio::async_write(client, asio::buffer(established), use_tuple);
     ec = write_ec;
   }
-  if (!ec) co_await tunnel_both_ways(client, conn.client_in, *upstream, conn.upstream_in, *conn.watch, idle);
+  tunnel_bytes moved;
+  if (!ec) co_await tunnel_both_ways(client, conn.client_in, *upstream, conn.upstream_in, *conn.watch, idle, moved);
+  record.bytes_in += moved.a_to_b;
+  record.bytes_out += moved.b_to_a;
   conn.watch->watch_upstream(nullptr);
   upstream->abort();
   co_return request_end::close;
@@ -116,6 +120,7 @@ awaitable<request_end> serve_intercepted(Client& client, connection_context<Upst
     co_return request_end::close;
   }
   worker_metrics::bump(conn.worker.metrics.tunnels_intercepted);
+  const gauge_hold open_tunnel(conn.worker.metrics.tunnels_active);
   const tunnel_authority authority{target.where.host, target.where.port, true};
   const request_scope scope{&authority, target.solution, target.authorization};
   co_await serve_requests(tls, conn, scope);
@@ -124,8 +129,7 @@ awaitable<request_end> serve_intercepted(Client& client, connection_context<Upst
 
 template <class Client, class Upstreams>
 awaitable<request_end> intercept(Client& client, connection_context<Upstreams>& conn, const connect_target& target,
-                                 const ca::leaf& leaf, const request_record& record) {
-  log_request(conn.worker.log, record, 200, "");
+                                 const ca::leaf& leaf, request_record& record) {
   conn.watch->expect(watchdog::phase::request_head, conn.worker.settings.timeouts.client_header);
   auto [ec, n] = co_await asio::async_write(client, asio::buffer(established), use_tuple);
   if (ec) co_return request_end::close;
@@ -148,6 +152,15 @@ awaitable<request_end> intercept(Client& client, connection_context<Upstreams>& 
           conn.peer, hello.alpn.empty() ? std::string("-") : hello.alpn.front(), target.where.host, target.where.port);
   }
   co_return co_await serve_intercepted(client, conn, target, leaf);
+}
+
+// The tunnel's access line, written when it closes (with its bytes and
+// lifetime) unless a refusal already wrote one. Not a request of its own
+// for the duration histogram: the requests inside an intercepted tunnel are.
+template <class Upstreams>
+request_end tunnel_closed(connection_context<Upstreams>& conn, request_record& record, request_end end) {
+  if (!record.written) end_request(conn.worker, record, 200, "", request_outcome::none);
+  return end;
 }
 
 template <class Upstreams>
@@ -185,8 +198,10 @@ awaitable<request_end> handle_connect(Client& client, connection_context<Upstrea
     record.solution = target.solution;
     using mode = config::connect_config::intercept_mode;
     const mode intercepting = conn.worker.settings.connect.intercept;
-    if (intercepting == mode::none || (intercepting == mode::bound && !target.bound))
-      co_return co_await opaque_tunnel(client, conn, target, record, false);
+    if (intercepting == mode::none || (intercepting == mode::bound && !target.bound)) {
+      const request_end end = co_await opaque_tunnel(client, conn, target, record, false);
+      co_return tunnel_closed(conn, record, end);
+    }
     const vault::snapshot_ptr snap = conn.worker.snapshots.get();
     auto leaf = conn.worker.leaves.leaf_for(target.where.host, *snap, std::chrono::system_clock::now());
     if (auto* why = std::get_if<std::string>(&leaf)) {
@@ -194,7 +209,9 @@ awaitable<request_end> handle_connect(Client& client, connection_context<Upstrea
       co_return co_await refuse(client, conn, record, std::move(no_leaf));
     }
     conn.worker.metrics.leaves_minted.store(conn.worker.leaves.minted(), std::memory_order_relaxed);
-    co_return co_await intercept(client, conn, target, *std::get<0>(leaf), record);
+    record.scheme = "https";
+    const request_end end = co_await intercept(client, conn, target, *std::get<0>(leaf), record);
+    co_return tunnel_closed(conn, record, end);
   }
 }
 

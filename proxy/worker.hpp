@@ -9,10 +9,13 @@
 
 #include "config/config.hpp"
 #include "oauth/token_source.hpp"
+#include "proxy/access_log.hpp"
 #include "proxy/buffer_pool.hpp"
 #include "proxy/interception.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/policy/exchange.hpp"
+#include "proxy/rate_limited_log.hpp"
+#include "proxy/request_id.hpp"
 #include "vault/snapshot_holder.hpp"
 
 namespace credproxy::proxy {
@@ -27,6 +30,7 @@ struct proxy_settings {
   std::size_t replay_buffer_bytes = 64 * 1024;  // request bodies kept for sending again
   std::chrono::milliseconds token_wait{10000};  // longest a request waits for an OAuth token
   config::connect_config connect;               // when and how CONNECT is intercepted
+  bool log_json = false;                        // log.format: json (access lines as JSON members)
 };
 
 // What shutdown needs of a live client connection.
@@ -49,6 +53,8 @@ struct worker_context {
         interception(shared_tls),
         leaves(s.connect.leaf_cache_size),
         log(l),
+        repeated_errors(l),
+        access(l, s.log_json),
         open_connections(open) {}
 
   const proxy_settings& settings;
@@ -58,6 +64,9 @@ struct worker_context {
   interception_shared& interception;
   leaf_store leaves;
   spdlog::logger& log;
+  rate_limited_log repeated_errors;  // per-connection errors a client can repeat at will
+  access_log access;
+  request_id_source request_ids;
   std::atomic<std::size_t>& open_connections;  // across all workers, for limits.max_connections
   worker_metrics metrics;
   buffer_pool buffers;  // upstream-side buffers of the requests in flight

@@ -78,7 +78,8 @@ unsigned status_of(error_code code) noexcept {
   return 400;
 }
 
-std::string render_error_response(const proxy_error& e, bool close_connection, bool head_only) {
+std::string render_error_response(const proxy_error& e, bool close_connection, bool head_only,
+                                  std::string_view request_id) {
   boost::json::object body;
   body["error"] = to_string(e.code);
   body["message"] = e.message;
@@ -100,6 +101,7 @@ std::string render_error_response(const proxy_error& e, bool close_connection, b
   if (status == 407) out += "\r\nProxy-Authenticate: Basic realm=\"credproxy\"";
   // Our replies describe this one request; no cache should keep them.
   out += "\r\nCache-Control: no-store";
+  if (!request_id.empty()) out.append("\r\nX-Request-Id: ").append(request_id);
   if (close_connection) out += "\r\nConnection: close";
   out += "\r\n\r\n";
   if (!head_only) out += json;

@@ -47,6 +47,8 @@ struct proxy_error {
 // and the JSON body {"error","message","key"?}.
 // `head_only`: the answer to a HEAD request, which has no body (RFC 9110
 // §9.3.2): the same head, Content-Length included, and nothing after it.
-std::string render_error_response(const proxy_error& e, bool close_connection, bool head_only = false);
+// `request_id`: sent back as X-Request-Id when not empty (request_id.hpp).
+std::string render_error_response(const proxy_error& e, bool close_connection, bool head_only = false,
+                                  std::string_view request_id = {});
 
 }  // namespace credproxy::proxy

@@ -78,6 +78,8 @@ std::vector<field_view> end_to_end_fields(const request_head& head) {
   out.reserve(head.fields.size());
   for (const auto& f : head.fields) {
     if (is_hop_by_hop(f.id, f.name) || f.id == http::field::expect) continue;
+    // The session sends the request id it kept or made (request_id.hpp).
+    if (iequals(f.name, "x-request-id")) continue;
     if (!connection_tokens.empty() && named_in_connection(f.name, connection_tokens)) continue;
     out.push_back(field_view{f.name, f.value});
   }

@@ -120,8 +120,8 @@ TEST_F(ProxyAuth, ConnectTunnelsNeedAuthenticationToo) {
   ASSERT_EQ(authed.status.code, 0) << authed.err;
   EXPECT_EQ(authed.only().status, 200u);
   // The tunnel's access line names the solution that opened it.
-  const std::regex connect_line("method=CONNECT host=127\\.0\\.0\\.1:" + std::to_string(other.port()) +
-                                " status=200 .*solution=alpha");
+  const std::regex connect_line("solution=alpha method=CONNECT .*host=127\\.0\\.0\\.1 port=" +
+                                std::to_string(other.port()) + " .*status=200 ");
   EXPECT_TRUE(proxy_.wait_for_log(connect_line)) << "no CONNECT line with solution=alpha";
 }
 

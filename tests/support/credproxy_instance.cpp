@@ -106,6 +106,7 @@ void credproxy_instance::write_config(const instance_options& options) {
   }
   yaml << "egress:\n  allow_cidrs: " << options.egress_allow << "\n"
        << "log:\n  level: " << options.log_level << "\n";
+  if (!options.log_format.empty()) yaml << "  format: " << options.log_format << "\n";
   if (options.adjustable_clock) yaml << "testing:\n  adjustable_clock: true\n";
   yaml << options.extra_yaml;
   write_file(config_path_, yaml.str());
@@ -238,12 +239,17 @@ std::string basic_doc(const std::string& username, const std::string& password, 
   return doc({{"type", "basic"}, {"username", username}, {"password", password}}, host, allow_plaintext);
 }
 
-std::uint64_t credproxy_instance::metric(const std::string& name) const {
+std::string credproxy_instance::metrics_text() const {
   const auto r = raw_exchange(health_port_, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  if (!r) return ~std::uint64_t{0};
+  return r && r->status == 200 ? r->body : std::string();
+}
+
+std::uint64_t credproxy_instance::metric(const std::string& name) const {
+  const std::string text = metrics_text();
+  if (text.empty()) return ~std::uint64_t{0};
   std::smatch m;
   const std::regex line("\n" + name + " ([0-9]+)\n");
-  return std::regex_search(r->body, m, line) ? std::stoull(m[1]) : ~std::uint64_t{0};
+  return std::regex_search(text, m, line) ? std::stoull(m[1]) : ~std::uint64_t{0};
 }
 
 }  // namespace credproxy::test

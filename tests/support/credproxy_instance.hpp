@@ -38,6 +38,7 @@ struct instance_options {
   std::optional<unsigned> connect_timeout_ms;
   std::optional<unsigned> client_header_timeout_ms;
   std::string log_level = "debug";
+  std::string log_format;  // log.format; "" = the default (text)
   unsigned workers = 2;
   std::string default_solution = "default";  // "" = every client must authenticate
   bool adjustable_clock = false;  // testing.adjustable_clock: advance_clock() works
@@ -62,6 +63,8 @@ struct instance_options {
   instance_options& with_client_header_timeout_ms(unsigned ms) { client_header_timeout_ms = ms; return *this; }
   instance_options& with_adjustable_clock() { adjustable_clock = true; return *this; }
   instance_options& with_yaml(std::string text) { extra_yaml += text; return *this; }
+  instance_options& with_log_format(std::string format) { log_format = std::move(format); return *this; }
+  instance_options& with_log_level(std::string level) { log_level = std::move(level); return *this; }
   instance_options& with_egress_allow(std::string yaml_list) { egress_allow = std::move(yaml_list); return *this; }
   instance_options& with_launcher(std::vector<std::string> argv) { launcher = std::move(argv); return *this; }
   instance_options& with_admin_listen(std::string where) { admin_listen = std::move(where); return *this; }
@@ -104,6 +107,8 @@ class credproxy_instance {
 
   // A sample's value from GET /metrics on health_listen (unlabelled); ~0 when absent.
   std::uint64_t metric(const std::string& name) const;
+  // The whole GET /metrics text; "" when it could not be fetched.
+  std::string metrics_text() const;
   // An admin API bearer token (created with the CLI on first use).
   const std::string& admin_token();
   // POST /v1/testing/clock: moves serve's token clock forward (needs

@@ -87,7 +87,7 @@ TEST(ConfigErrors, UnknownKeys) {
             "credproxy.yaml:3: upstream.conect_timeout_ms: unknown key (expected one of: ca_file, connect_timeout_ms, "
             "response_timeout_ms, idle_timeout_ms, upgrade_plaintext)");
   EXPECT_EQ(error_of("log:\n  level: info\n  file: x\n"),
-            "credproxy.yaml:3: log.file: unknown key (expected one of: level)");
+            "credproxy.yaml:3: log.file: unknown key (expected one of: level, format)");
 }
 
 TEST(ConfigErrors, DuplicateAndNonScalarKeys) {
@@ -170,6 +170,11 @@ TEST(ConfigErrors, BadLogLevel) {
   EXPECT_EQ(error_of("log:\n  level: verbose\n"),
             "credproxy.yaml:2: log.level: must be one of trace, debug, info, warn, error, got \"verbose\"");
   EXPECT_NE(error_of("log:\n  level: INFO\n"), "(no error)");
+}
+
+TEST(ConfigErrors, BadLogFormat) {
+  EXPECT_EQ(error_of("log:\n  format: logfmt\n"),
+            "credproxy.yaml:2: log.format: must be one of text, json, got \"logfmt\"");
 }
 
 TEST(ConfigErrors, BadCidrNamesTheItem) {

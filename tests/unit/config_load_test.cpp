@@ -173,6 +173,13 @@ TEST(ConfigLoad, EveryLogLevel) {
   }
 }
 
+TEST(ConfigLoad, LogFormats) {
+  using kind = config::log_format_kind;
+  EXPECT_EQ(load_config_text("", "t").log_format, kind::text);
+  EXPECT_EQ(load_config_text("log:\n  format: json\n", "t").log_format, kind::json);
+  EXPECT_EQ(load_config_text("log:\n  format: text\n", "t").log_format, kind::text);
+}
+
 TEST(ConfigLoad, ListenForms) {
   auto listen = [](const std::string& value) { return load_config_text("listen: \"" + value + "\"\n", "t").listen; };
   EXPECT_EQ(listen("0.0.0.0:80").host, "0.0.0.0");
