@@ -11,6 +11,7 @@
 
 #include "proxy/admin_api.hpp"
 #include "proxy/net.hpp"
+#include "proxy/vault_freshness.hpp"
 
 namespace credproxy::proxy {
 
@@ -30,6 +31,7 @@ struct admin_routes {
   admin_gate gate;                       // empty: every /v1 request goes to `api`
   asio::any_io_executor api_executor;    // where `api` runs; never an I/O thread
   admin_limits limits;
+  vault_freshness* freshness = nullptr;  // an unknown admin token is checked against the vault file first
 };
 
 awaitable<void> admin_accept_loop(tcp::acceptor* acceptor, const admin_routes* routes);

@@ -99,6 +99,7 @@ server::server(const config::config& cfg, const vault::snapshot_holder& vault, o
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<worker>(settings_, vault_, tokens, *connector_, interception_, *log_,
                                                 open_connections_, idle_per_worker));
+    workers_.back()->context.freshness = &freshness_;
   }
 }
 
@@ -165,7 +166,8 @@ void server::run() {
                       admin_api_, admin_gate_, api_executor,
                       admin_limits{.max_connections = admin_max_connections,
                                    .header_timeout = settings_.timeouts.client_header,
-                                   .body_timeout = settings_.timeouts.idle}};
+                                   .body_timeout = settings_.timeouts.idle},
+                      &freshness_};
   auto& first = *workers_.front()->ioc;
   asio::co_spawn(first, accept_loop(this), asio::detached);
   asio::co_spawn(first, admin_accept_loop(admin_acceptor_.get(), &routes), asio::detached);
@@ -185,7 +187,12 @@ void server::run() {
   });
   wait_for_reload();
   if (poll_ && poll_period_.count() > 0) schedule_poll();
+  if (file_changed_) {
+    file_watch_ = std::make_unique<file_watch>(control_.get_executor(), watched_file_, file_changed_, *log_);
+    if (!file_watch_->start()) file_watch_.reset();
+  }
   control_.run();
+  if (file_watch_) file_watch_->stop();
 
   for (auto& w : workers_) {
     w->ioc->stop();
@@ -226,6 +233,7 @@ void server::stop_admin_pool() noexcept {
 void server::begin_shutdown() {
   stopping_ = true;
   poll_timer_.cancel();
+  if (file_watch_) file_watch_->stop();
   for (auto& w : workers_) {
     asio::post(*w->ioc, [this, ctx = &w->context, pool = &w->upstreams.pool(), first = w.get() == workers_.front().get()] {
       if (first) {

@@ -13,6 +13,7 @@
 #include "proxy/interception.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/policy/exchange.hpp"
+#include "proxy/vault_freshness.hpp"
 #include "vault/snapshot_holder.hpp"
 
 namespace credproxy::proxy {
@@ -53,6 +54,7 @@ struct worker_context {
 
   const proxy_settings& settings;
   vault::snapshot_cache snapshots;
+  vault_freshness* freshness = nullptr;  // null: refusals are not checked against the vault file
   oauth::token_source& tokens;
   oauth::token_table_cache token_cache;
   interception_shared& interception;
