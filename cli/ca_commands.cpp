@@ -81,12 +81,12 @@ void run_import(const global_options& options, const ca_options& o) {
   if (o.certificate_file == "-" && o.key_file == "-")
     throw usage_error("ca import: only one of --cert and --key can be read from stdin");
   const auto store = open_store(options);
-  std::string certificate = read_document(o.certificate_file);
+  std::string certificate = read_document(o.certificate_file, "--cert");
   wipe_on_exit wipe(certificate);  // a key pasted into the certificate file by mistake
   ca::ca_change change;
   with_document(o.key_file, [&](std::string_view key) {
     change = ca::import_authority(store, certificate, key, std::chrono::system_clock::now());
-  });
+  }, "--key");
   report_change("imported", change);
 }
 

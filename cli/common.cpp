@@ -75,13 +75,14 @@ void add_document_option(CLI::App& command, std::string& path_or_dash) {
   command.add_option("--json", path_or_dash, "JSON document file, or - for stdin")->required();
 }
 
-void with_document(const std::string& path_or_dash, const std::function<void(std::string_view)>& use) {
-  std::string text = read_document(path_or_dash);
+void with_document(const std::string& path_or_dash, const std::function<void(std::string_view)>& use,
+                   std::string_view option) {
+  std::string text = read_document(path_or_dash, option);
   wipe_on_exit wipe(text);
   use(text);
 }
 
-std::string read_document(const std::string& path_or_dash) {
+std::string read_document(const std::string& path_or_dash, std::string_view option) {
   // Read into wiping storage first so that no reallocation leaves a copy of
   // a secret behind, then hand out one exactly sized string (the caller
   // wipes it with wipe_on_exit).
@@ -90,7 +91,11 @@ std::string read_document(const std::string& path_or_dash) {
   std::istream* in = &std::cin;
   if (path_or_dash != "-") {
     file.open(path_or_dash, std::ios::binary);
-    if (!file) throw command_error("cannot read " + path_or_dash + ": " + std::strerror(errno));
+    // The value is never repeated: a secret pasted where the file name
+    // belongs would otherwise land in the terminal, logs and CI output.
+    if (!file)
+      throw command_error("cannot read the " + std::string(option) + " file (" + std::strerror(errno) +
+                          "); give a file name or - for stdin (the value is not shown, in case it is a secret)");
     in = &file;
   }
   secure_chars buffer;
@@ -106,7 +111,9 @@ std::string read_document(const std::string& path_or_dash) {
     buffer.insert(buffer.end(), chunk, chunk + n);
   }
   secure_wipe(chunk, sizeof chunk);
-  if (in->bad()) throw command_error("cannot read " + (path_or_dash == "-" ? std::string("stdin") : path_or_dash));
+  if (in->bad())
+    throw command_error(path_or_dash == "-" ? std::string("cannot read stdin")
+                                            : "cannot read the " + std::string(option) + " file");
   return std::string(buffer.data(), buffer.size());
 }
 

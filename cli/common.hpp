@@ -63,14 +63,17 @@ struct exit_with {
 
 // Reads a whole document from a file path or "-" (stdin). The returned
 // string may hold secrets: wrap it in wipe_on_exit, or use with_document.
-std::string read_document(const std::string& path_or_dash);
+// `option` names where the path came from, for the message when it cannot
+// be read (which never repeats the path: it may be a secret pasted by mistake).
+std::string read_document(const std::string& path_or_dash, std::string_view option = "--json");
 
 // `--json FILE|-` (required): where add/update commands take their document.
 void add_document_option(CLI::App& command, std::string& path_or_dash);
 
 // Reads the document, hands it to `use`, and wipes it afterwards whatever
 // happens: documents carry secrets.
-void with_document(const std::string& path_or_dash, const std::function<void(std::string_view)>& use);
+void with_document(const std::string& path_or_dash, const std::function<void(std::string_view)>& use,
+                   std::string_view option = "--json");
 
 void register_serve_command(CLI::App& app, global_options& options);
 void register_vault_commands(CLI::App& app, global_options& options);

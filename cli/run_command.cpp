@@ -58,7 +58,7 @@ secret read_token(const run_options& o) {
     const char* value = std::getenv(token_variable);
     return secret(trimmed(value ? value : ""));
   }
-  std::string text = read_document(o.token_file);
+  std::string text = read_document(o.token_file, "--token-file");
   wipe_on_exit wipe(text);
   if (trimmed(text).empty()) throw usage_error("token file " + o.token_file + " is empty");
   return secret(trimmed(text));

@@ -12,6 +12,7 @@
 #include "ca/ca_ops.hpp"
 #include "admin/vault_watcher.hpp"
 #include "cli/common.hpp"
+#include "cli/first_start.hpp"
 #include "cli/oauth_support.hpp"
 #include "oauth/token_service.hpp"
 #include "proxy/descriptor_budget.hpp"
@@ -53,10 +54,11 @@ void ensure_interception_ca(const config::config& cfg, const vault::vault_store&
 
 // One store for the process lifetime: it caches the master key (a
 // passphrase is derived once, not on every reload).
-std::unique_ptr<vault::vault_store> open_vault(const config::config& cfg, spdlog::logger& log) {
+std::unique_ptr<vault::vault_store> open_vault(const config::config& cfg, spdlog::logger& log, bool& created) {
   try {
     const auto key_source = key_source_of(cfg);
-    if (vault::ensure_vault(cfg.vault_path, key_source))
+    created = vault::ensure_vault(cfg.vault_path, key_source);
+    if (created)
       log.info("created a new vault at {} (master key: {})", cfg.vault_path.string(), key_source.describe());
     auto store = std::make_unique<vault::vault_store>(cfg.vault_path, key_source);
     store->set_read_only(cfg.vault_read_only);
@@ -141,10 +143,19 @@ void announce(const proxy::server& server, const config::config& cfg, spdlog::lo
   }
 }
 
+// A newcomer's first start: what to do next, with commands to paste.
+void announce_next_steps(const proxy::server& server, const config::config& cfg, const global_options& options,
+                         spdlog::logger& log) {
+  const auto p = server.proxy_endpoint();
+  const auto host = p.address().is_v6() ? "[" + p.address().to_string() + "]" : p.address().to_string();
+  for (const auto& line : first_start_steps(cfg, options.config_file, host + ":" + std::to_string(p.port())))
+    log.info("{}", line);
+}
+
 // Builds everything that serves (token service, watcher, admin API, proxy)
 // in the order their lifetimes need, and runs until a stop signal.
 void run_server(const config::config& cfg, vault::vault_store& store, vault::snapshot_holder& holder,
-                std::shared_ptr<spdlog::logger> log) {
+                std::shared_ptr<spdlog::logger> log, const std::function<void(const proxy::server&)>& on_bound) {
   // OAuth tokens: fetched and refreshed on the service's own threads, with
   // the same trust (SPEC §10) and egress policy as upstream connections.
   oauth::system_clock system_time;
@@ -177,11 +188,16 @@ void run_server(const config::config& cfg, vault::vault_store& store, vault::sna
   } stop_tokens{tokens};
   server.on_reload([&watcher] { watcher.reload(); });
   server.add_metrics([&watcher, &tokens] { return watcher.metrics_text() + tokens.metrics_text(); });
+  // Read your writes: inotify reloads at once, a refusal checks the file
+  // first, and the poll is the fallback where inotify does not work.
   server.on_poll(admin::vault_poll_interval, [&watcher] { watcher.poll(); });
+  server.on_file_change(store.vault_path(), [&watcher] { watcher.poll(); });
+  server.on_freshness_check([&watcher] { watcher.poll(); });
   server.set_admin_api([&admin_api](const proxy::admin_request& r) { return admin_api.handle(r); },
                        [&admin_api](const proxy::admin_request& r) { return admin_api.authenticate(r); });
   server.bind();
   announce(server, cfg, *log);
+  on_bound(server);
   server.run();
 }
 
@@ -225,7 +241,8 @@ void serve(const global_options& options) {
   auto log = make_logger(cfg, log_pool);
   log_config_origin(cfg, options, *log);
   fit_connections_to_descriptors(cfg, *log);
-  const auto store = open_vault(cfg, *log);
+  bool created = false;
+  const auto store = open_vault(cfg, *log, created);
   vault::snapshot_holder holder(nullptr);
   try {
     holder.publish(store->snapshot());
@@ -233,7 +250,9 @@ void serve(const global_options& options) {
     throw command_error(e.what());
   }
   try {
-    run_server(cfg, *store, holder, log);
+    run_server(cfg, *store, holder, log, [&](const proxy::server& server) {
+      if (created) announce_next_steps(server, cfg, options, *log);
+    });
   } catch (const std::exception& e) {
     log->flush();
     throw command_error(e.what());

@@ -79,7 +79,7 @@ void register_solution_commands(CLI::App& app, global_options& options) {
     // A hand-edited export could hold secrets: with_document wipes it.
     with_document(o->file, [&](std::string_view text) {
       report_imported("imported", o->target, vault::import_solution(open_store(options), o->target, text));
-    });
+    }, "import");
   });
 
   auto* copy = solution->add_subcommand("copy", "Copy a solution's credentials with every secret field blank");

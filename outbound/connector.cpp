@@ -21,6 +21,19 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
+// Says which setting lets the address through: local test upstreams are
+// the common case (loopback, private ranges are denied by default).
+std::string egress_denied_message(const std::string& host, const std::string& address) {
+  std::string message = host;
+  if (address != host) message += " resolves to " + address + ", which";
+  message += " is in a range the egress policy denies (loopback, private, link-local, metadata)";
+  const bool loopback = address.starts_with("127.") || address == "::1";
+  message += "; allow it with egress.allow_cidrs in the config, e.g. [" +
+             std::string(loopback ? "127.0.0.0/8" : address + (address.find(':') != std::string::npos ? "/128" : "/32")) +
+             "]";
+  return message;
+}
+
 std::string host_and_port(const target& where) {
   const bool v6 = where.host.find(':') != std::string::npos;
   return (v6 ? "[" + where.host + "]" : where.host) + ":" + std::to_string(where.port);
@@ -120,14 +133,18 @@ asio::awaitable<connect_result> connector::connect(const target& where, cancel_p
   }
   std::vector<tcp::endpoint> permitted;
   bool looped = false;
+  std::string denied;  // the first address refused, for the message
   for (const auto& candidate : candidates) {
-    if (!egress_.permits(candidate.address())) continue;
+    if (!egress_.permits(candidate.address())) {
+      if (denied.empty()) denied = candidate.address().to_string();
+      continue;
+    }
     if (is_own_listener(candidate)) looped = true;
     else permitted.push_back(candidate);
   }
   if (permitted.empty()) {
     if (looped) co_return fail(failure::own_listener, host_and_port(where) + " is this proxy's own listener");
-    co_return fail(failure::egress_denied, where.host + " resolves only to addresses the egress policy denies");
+    co_return fail(failure::egress_denied, egress_denied_message(where.host, denied));
   }
 
   tcp::socket socket(executor);

@@ -166,6 +166,12 @@ std::optional<response> judge_head(const admin_routes& routes, const request_par
   return std::nullopt;
 }
 
+// A 401 to a request that did send a token: the token is unknown to the
+// snapshot, which a vault written a moment ago may have changed.
+bool unknown_admin_token(const response& refusal, const request& head) {
+  return refusal.result() == http::status::unauthorized && head.find(http::field::authorization) != head.end();
+}
+
 // Reads a head and, when the head is acceptable, its body. The reply is
 // set for what the session answers without the routes; `close` when the
 // connection cannot go on.
@@ -186,6 +192,12 @@ awaitable<read_outcome> read_request(beast::tcp_stream& stream, read_buffer& buf
     out.early = error_reply(http::status::request_header_fields_too_large, "bad_request", "request head too large");
   if (hec) co_return out;
   out.early = judge_head(routes, parser);
+  if (out.early && routes.freshness != nullptr && unknown_admin_token(*out.early, parser.get())) {
+    // Read your writes: the token may have been created a moment ago and
+    // not be in the snapshot yet. Once the vault file is checked, judge again.
+    co_await await_fresh_vault(*routes.freshness);
+    out.early = judge_head(routes, parser);
+  }
   if (out.early || parser.is_done()) co_return out;
   stream.expires_after(routes.limits.body_timeout);
   if (expects_continue(parser.get())) {

@@ -13,6 +13,7 @@
 
 #include "proxy/admin_api.hpp"
 #include "proxy/net.hpp"
+#include "proxy/vault_freshness.hpp"
 
 namespace credproxy::proxy {
 
@@ -34,6 +35,7 @@ struct admin_routes {
   asio::any_io_executor api_executor;    // where `api` runs; never an I/O thread
   admin_limits limits;
   std::string listener = "admin";        // names the listener in 503 <listener>_busy
+  vault_freshness* freshness = nullptr;  // an unknown admin token is checked against the vault file first
 };
 
 awaitable<void> admin_accept_loop(tcp::acceptor* acceptor, const admin_routes* routes);

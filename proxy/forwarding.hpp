@@ -44,6 +44,20 @@ inline proxy_error connect_failure(const outbound::connect_error& e) {
   }
 }
 
+// A connection that failed after the proxy moved an http:// request to TLS
+// (SPEC §6): the caller asked for http, so say why it was TLS and what to do.
+inline void explain_tls_upgrade(proxy_error& error, const forward_plan& plan) {
+  if (plan.tls_upgrade_key.empty()) return;
+  if (error.code != error_code::upstream_tls_failed && error.code != error_code::upstream_connect_failed &&
+      error.code != error_code::upstream_timeout)
+    return;
+  error.message += "; upgraded to TLS because the credential has no allowPlaintext: credential '" +
+                   plan.tls_upgrade_key + "' went to https://" + plan.upstream.host + ":" +
+                   std::to_string(plan.upstream.port) +
+                   "; use an https:// URL, or set allowPlaintext: true if the upstream speaks only plain http";
+  if (error.key.empty()) error.key = plan.tls_upgrade_key;
+}
+
 template <class Upstreams>
 awaitable<std::variant<std::unique_ptr<typename Upstreams::connection>, proxy_error>> open_upstream(
     connection_context<Upstreams>& conn, const upstream_target& target) {
@@ -240,6 +254,7 @@ awaitable<attempt<typename Upstreams::connection>> attempt_exchange(Client& clie
     auto opened = co_await open_upstream(conn, flow.plan.upstream);
     if (auto* error = std::get_if<proxy_error>(&opened)) {
       out.error = std::move(*error);
+      explain_tls_upgrade(out.error, flow.plan);
       co_return out;
     }
     out.upstream = std::move(std::get<0>(opened));

@@ -89,6 +89,13 @@ awaitable<std::variant<Result, proxy_error>> decide_with_tokens(worker_context& 
 
 }  // namespace
 
+awaitable<bool> vault_moved_on(worker_context& worker, const proxy_error& refusal,
+                               const vault::snapshot_ptr& decided_with) {
+  if (!refusal.vault_may_know || worker.freshness == nullptr) co_return false;
+  co_await await_fresh_vault(*worker.freshness);
+  co_return worker.snapshots.get() != decided_with;
+}
+
 request_decision decide_now(worker_context& worker, const request_head& head, const request_origin& origin,
                             const vault::snapshot& snap, std::string_view solution) {
   const token_view tokens{worker.token_cache.get().get(), worker.tokens.now()};
@@ -142,6 +149,10 @@ awaitable<std::variant<body_decision, proxy_error>> decide_body_with_tokens(work
 namespace {
 
 void apply_body_decision(body_decision& decision, std::string_view original, request_flow& flow) {
+  // A credential in the body alone moved the request to TLS: name it.
+  if (flow.plan.tls_upgrade_key.empty() && decision.upstream.scheme != flow.plan.upstream.scheme &&
+      !decision.keys_used.empty())
+    flow.plan.tls_upgrade_key = decision.keys_used.front();
   flow.plan.upstream = decision.upstream;
   for (auto& key : decision.keys_used)
     if (std::find(flow.plan.keys_used.begin(), flow.plan.keys_used.end(), key) == flow.plan.keys_used.end())

@@ -23,6 +23,13 @@ request_decision as_decision(std::variant<forward_plan, proxy_error>&& planned);
 // it (no body read for placeholders): the plan's head with its framing.
 void finish_head(request_flow& flow, const request_head& head);
 
+// Read your writes, decided in this one place: should `refusal`, decided
+// with `decided_with`, be decided again? Only a refusal a newer vault could
+// turn (proxy_error::vault_may_know), and only when the control thread's
+// check (vault_freshness, awaited here) found a newer snapshot.
+awaitable<bool> vault_moved_on(worker_context& worker, const proxy_error& refusal,
+                               const vault::snapshot_ptr& decided_with);
+
 // decide(), waiting for the token source whenever the only thing missing is
 // a token it can fetch. At most two waits per slot: a source that keeps
 // answering "ready" with an unusable token cannot loop a request.

@@ -57,6 +57,18 @@ inline void count_injections(worker_metrics& metrics, const vault::snapshot& sna
       worker_metrics::bump(metrics.injections[static_cast<std::size_t>(cred->type)]);
 }
 
+// Whom the request acts for (`who`, a view into `snap` or the settings)
+// and what becomes of it, with one snapshot; token_needed when only an
+// OAuth token is missing.
+template <class Upstreams>
+request_decision decide_with(connection_context<Upstreams>& conn, const request_scope& scope, const request_head& head,
+                             const request_origin& where, const vault::snapshot& snap, std::string_view& who) {
+  auto solution = solution_for(conn, scope, head, snap);
+  if (auto* error = std::get_if<proxy_error>(&solution)) return std::move(*error);
+  who = std::get<std::string_view>(solution);
+  return decide_now(conn.worker, head, where, snap, who);
+}
+
 template <class Client, class Upstreams>
 awaitable<forward_result> proxy_request(Client& client, connection_context<Upstreams>& conn, const request_scope& scope,
                                         const request_head& head, request_record& record, request_flow& flow) {
@@ -69,16 +81,22 @@ awaitable<forward_result> proxy_request(Client& client, connection_context<Upstr
   record.port = where.port;
   // One snapshot for authentication, injection and replays; held by value
   // because the worker's cache may move on meanwhile.
-  const vault::snapshot_ptr snap = conn.worker.snapshots.get();
-  auto solution = solution_for(conn, scope, head, *snap);
-  if (auto* error = std::get_if<proxy_error>(&solution)) co_return failed_request{std::move(*error), close};
-  const std::string_view who = std::get<std::string_view>(solution);
-  record.solution.assign(who);
-  request_decision decided = decide_now(conn.worker, head, where, *snap, who);
-  if (std::holds_alternative<token_needed>(decided)) {  // the slow path: wait for a token, decide again
-    auto waited = co_await plan_forwarding(conn.worker, *conn.watch, head, where, *snap, who);
-    decided = as_decision(std::move(waited));
+  vault::snapshot_ptr snap = conn.worker.snapshots.get();
+  std::string_view who;
+  request_decision decided;
+  for (unsigned attempt = 0;; ++attempt) {  // a second time only with a newer snapshot
+    decided = decide_with(conn, scope, head, where, *snap, who);
+    if (std::holds_alternative<token_needed>(decided)) {  // the slow path: wait for a token, decide again
+      auto waited = co_await plan_forwarding(conn.worker, *conn.watch, head, where, *snap, who);
+      decided = as_decision(std::move(waited));
+    }
+    const auto* refusal = std::get_if<proxy_error>(&decided);
+    if (refusal == nullptr || attempt > 0) break;
+    const bool moved = co_await vault_moved_on(conn.worker, *refusal, snap);
+    if (!moved) break;
+    snap = conn.worker.snapshots.get();
   }
+  record.solution.assign(who);
   if (auto* error = std::get_if<proxy_error>(&decided)) {
     if (!error->key.empty()) record.keys.assign(1, error->key);
     co_return failed_request{std::move(*error), close};
@@ -106,6 +124,10 @@ awaitable<forward_result> proxy_request(Client& client, connection_context<Upstr
   flow.replays_left = flow.plan.oauth_uses.empty() ? 0 : conn.worker.settings.replay_on_401;
   conn.worker.log.debug("forwarding {} {}://{}:{}", head.method, flow.plan.upstream.scheme, flow.plan.upstream.host,
                         flow.plan.upstream.port);
+  if (!flow.plan.tls_upgrade_key.empty())
+    conn.worker.log.debug("http://{}:{} upgraded to TLS (https://{}:{}) because credential '{}' has no allowPlaintext",
+                          where.host, where.port, flow.plan.upstream.host, flow.plan.upstream.port,
+                          flow.plan.tls_upgrade_key);
   co_return co_await forward(client, conn, head, where, *snap, who, flow, record);
 }
 

@@ -117,6 +117,7 @@ server::server(const config::config& cfg, const vault::snapshot_holder& vault, o
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<worker>(settings_, vault_, tokens, *connector_, interception_, *log_,
                                                 open_connections_, idle_per_worker));
+    workers_.back()->context.freshness = &freshness_;
   }
 }
 
@@ -211,6 +212,7 @@ void server::run() {
   health_routes.ready = [this] { return !stopping_ && vault_.load() != nullptr; };
   health_routes.limits = limits;
   health_routes.listener = "health";
+  api_routes.freshness = &freshness_;
   auto& first = *workers_.front()->ioc;
   asio::co_spawn(first, accept_loop(this), asio::detached);
   if (admin_acceptor_) asio::co_spawn(first, admin_accept_loop(admin_acceptor_.get(), &api_routes), asio::detached);
@@ -235,7 +237,12 @@ void server::run() {
   });
   wait_for_reload();
   if (poll_ && poll_period_.count() > 0) schedule_poll();
+  if (file_changed_) {
+    file_watch_ = std::make_unique<file_watch>(control_.get_executor(), watched_file_, file_changed_, *log_);
+    if (!file_watch_->start()) file_watch_.reset();
+  }
   control_.run();
+  if (file_watch_) file_watch_->stop();
 
   for (auto& w : workers_) {
     w->ioc->stop();
@@ -276,6 +283,7 @@ void server::stop_admin_pool() noexcept {
 void server::begin_shutdown() {
   stopping_ = true;
   poll_timer_.cancel();
+  if (file_watch_) file_watch_->stop();
   for (auto& w : workers_) {
     asio::post(*w->ioc, [this, ctx = &w->context, pool = &w->upstreams.pool(), first = w.get() == workers_.front().get()] {
       if (first) {

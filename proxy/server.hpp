@@ -6,6 +6,7 @@
 // calling thread for signals and periodic polls (nothing may block an I/O
 // thread, so slow work such as vault reloads belongs to the control loop).
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -20,6 +21,8 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "proxy/admin_api.hpp"
+#include "proxy/file_watch.hpp"
+#include "proxy/vault_freshness.hpp"
 #include "outbound/connector.hpp"
 #include "proxy/net.hpp"
 #include "proxy/worker.hpp"
@@ -59,6 +62,18 @@ class server {
     poll_period_ = period;
     poll_ = std::move(handler);
   }
+
+  // Called on the control thread as soon as `file` is replaced or written
+  // (inotify, see file_watch.hpp); the poll above stays as the fallback.
+  void on_file_change(std::filesystem::path file, std::function<void()> handler) {
+    watched_file_ = std::move(file);
+    file_changed_ = std::move(handler);
+  }
+
+  // Called on the control thread (rate-limited, vault_freshness.hpp) before
+  // the proxy refuses a request for an unknown proxy token, admin token or
+  // credential key: it brings the snapshot up to date with the vault file.
+  void on_freshness_check(std::function<void()> check) { freshness_.set_check(std::move(check)); }
 
   // Serves /v1 on the admin listener with `handler`, run on a small pool of
   // its own threads since it blocks on vault I/O. Without it /v1 is 404.
@@ -106,6 +121,10 @@ class server {
   std::chrono::milliseconds poll_period_{0};
   std::function<void()> poll_;
   asio::steady_timer poll_timer_{control_};
+  std::filesystem::path watched_file_;
+  std::function<void()> file_changed_;
+  std::unique_ptr<file_watch> file_watch_;
+  vault_freshness freshness_{control_.get_executor()};
   admin_handler admin_api_;
   admin_gate admin_gate_;
   std::function<std::string()> more_metrics_;

@@ -169,10 +169,16 @@ awaitable<std::variant<connect_target, proxy_error>> connect_target_of(connectio
   connect_target target;
   if (auto why = parse_connect_target(head.target, target.where); !why.empty())
     co_return proxy_error{error_code::bad_request, std::move(why), {}};
-  const vault::snapshot_ptr snap = conn.worker.snapshots.get();
+  vault::snapshot_ptr snap = conn.worker.snapshots.get();
   const client_identity identity{conn.worker.settings.default_solution, conn.loopback};
   auto solution = resolve_solution(head.fields, *snap, identity);
-  if (auto* error = std::get_if<proxy_error>(&solution)) co_return std::move(*error);
+  if (auto* error = std::get_if<proxy_error>(&solution)) {
+    const bool moved = co_await vault_moved_on(conn.worker, *error, snap);  // a token created a moment ago?
+    if (!moved) co_return std::move(*error);
+    snap = conn.worker.snapshots.get();
+    solution = resolve_solution(head.fields, *snap, identity);
+    if (auto* again = std::get_if<proxy_error>(&solution)) co_return std::move(*again);
+  }
   target.solution.assign(std::get<std::string_view>(solution));
   target.bound = has_credential_for(*snap, target.solution, "https", target.where.host, target.where.port);
   for (const auto& f : head.fields)

@@ -16,6 +16,7 @@
 #include "proxy/policy/exchange.hpp"
 #include "proxy/rate_limited_log.hpp"
 #include "proxy/request_id.hpp"
+#include "proxy/vault_freshness.hpp"
 #include "vault/snapshot_holder.hpp"
 
 namespace credproxy::proxy {
@@ -59,6 +60,7 @@ struct worker_context {
 
   const proxy_settings& settings;
   vault::snapshot_cache snapshots;
+  vault_freshness* freshness = nullptr;  // null: refusals are not checked against the vault file
   oauth::token_source& tokens;
   oauth::token_table_cache token_cache;
   interception_shared& interception;

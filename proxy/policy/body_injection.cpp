@@ -102,7 +102,7 @@ std::optional<proxy_error> check_uses(std::vector<body_use>& uses, const vault::
   for (body_use& use : uses)
     if (auto error = resolve_credential(vault, solution, use.match.name, use)) return error;
   for (const body_use& use : uses)
-    if (!bound_to(*use.credential, upstream)) return not_bound_error(use.key, upstream);
+    if (!bound_to(*use.credential, upstream)) return not_bound_error(use.key, *use.credential, upstream);
   for (const body_use& use : uses)
     if (!lists_body_type(*use.credential, media_type)) return body_type_error(use.key, media_type);
   return std::nullopt;

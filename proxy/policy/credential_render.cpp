@@ -16,7 +16,7 @@ using vault::credential_type;
 // the solution itself is unknown: a solution must not learn of others' keys.
 proxy_error not_found(std::string_view name) {
   return {error_code::credential_not_found, "no credential " + quoted(name) + " is available to this solution",
-          std::string(name)};
+          std::string(name), true};
 }
 
 bool field_allowed(credential_type type, placeholder_field field) noexcept {
@@ -144,9 +144,18 @@ std::optional<proxy_error> resolve_credential(const vault::snapshot& vault, std:
   return std::nullopt;
 }
 
-proxy_error not_bound_error(std::string_view key, const upstream_target& upstream) {
-  return {error_code::host_not_allowed, "credential " + quoted(key) + " is not allowed for " + describe(upstream),
-          std::string(key)};
+proxy_error not_bound_error(std::string_view key, const credential& credential, const upstream_target& upstream) {
+  constexpr std::size_t listed = 8;  // enough to spot the mistake, bounded for the reply
+  std::string hosts;
+  for (std::size_t i = 0; i < credential.hosts.size() && i < listed; ++i)
+    hosts += (i == 0 ? "" : ", ") + credential.hosts[i].text;
+  if (credential.hosts.size() > listed) hosts += ", and " + std::to_string(credential.hosts.size() - listed) + " more";
+  std::string message = "credential " + quoted(key) + " is not allowed for " + describe(upstream) +
+                        "; it is bound to: " + (hosts.empty() ? std::string("no host") : hosts) +
+                        " (an entry without a port matches only port 443 for https and 80 for http";
+  if (upstream.scheme == "http" && !credential.allow_plaintext) message += "; plain http also needs allowPlaintext";
+  message += ")";
+  return {error_code::host_not_allowed, std::move(message), std::string(key)};
 }
 
 std::optional<token_wait> claim_token(credential_use& use, const vault::snapshot& vault, std::string_view solution,

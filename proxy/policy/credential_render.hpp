@@ -40,7 +40,9 @@ std::optional<proxy_error> resolve_credential(const vault::snapshot& vault, std:
                                               std::string_view name, credential_use& use);
 
 // host_not_allowed for `key` at the actual upstream, naming both.
-proxy_error not_bound_error(std::string_view key, const upstream_target& upstream);
+// The message lists the hosts `credential` is bound to and the rule that
+// trips people up: an entry without a port matches the default port only.
+proxy_error not_bound_error(std::string_view key, const vault::credential& credential, const upstream_target& upstream);
 
 bool is_oauth(const vault::credential& credential) noexcept;
 

@@ -40,6 +40,10 @@ struct proxy_error {
   error_code code = error_code::bad_request;
   std::string message;  // human text, no secrets
   std::string key;      // credential key, where relevant
+  // A refusal that a newer vault could turn into a yes (an unknown proxy
+  // token or credential key, perhaps written a moment ago by the CLI): the
+  // request path checks the vault file before sending it (vault_freshness).
+  bool vault_may_know = false;
 };
 
 // Serializes a complete HTTP/1.1 response: status line, Credproxy-Error,

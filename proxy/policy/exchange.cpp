@@ -199,6 +199,7 @@ request_decision decide(const request_head& head, const request_origin& origin, 
   forward_plan out;
   render_head(head, origin, fields, plan, out.head);
   out.upstream = std::move(plan.upstream);
+  out.tls_upgrade_key = std::move(plan.tls_upgrade_key);
   out.keys_used = std::move(plan.keys_used);
   out.oauth_uses = std::move(plan.oauth_uses);
   out.idempotent = is_idempotent(head.verb);

@@ -60,6 +60,9 @@ struct forward_plan {
   std::string content_type;  // of the request as the client sent it, for rewrite_body
   std::string user;          // Credproxy-User, for OAuth placeholders in the body
   bool port_explicit = false;
+  // The credential (without allowPlaintext) that moved this http:// request
+  // to TLS (SPEC §6); empty when it goes as the client asked.
+  std::string tls_upgrade_key;
   std::vector<std::string> keys_used;
   std::vector<oauth_use> oauth_uses;
   bool idempotent = false;   // may be sent again (RFC 9110 §9.2.2)

@@ -142,10 +142,14 @@ injection_result plan_injection(const request_view& request, const vault::snapsh
   auto upstream = choose_upstream(request, uses, options);
   if (auto* err = std::get_if<proxy_error>(&upstream)) return std::move(*err);
   plan.upstream = std::get<upstream_target>(std::move(upstream));
+  if (plan.upstream.scheme != request.scheme) {
+    const auto strict = std::find_if(uses.begin(), uses.end(), [](const use& u) { return !u.credential->allow_plaintext; });
+    plan.tls_upgrade_key = std::string(strict->key);
+  }
   // Bound against where we will actually connect, never against Host headers.
   for (const use& u : uses)
     if (!u.credential->host_allowed(plan.upstream.scheme, plan.upstream.host, plan.upstream.port))
-      return not_bound_error(u.key, plan.upstream);
+      return not_bound_error(u.key, *u.credential, plan.upstream);
 
   // OAuth tokens last: a request that fails any other check never waits.
   for (use& u : uses)

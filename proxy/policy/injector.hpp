@@ -66,6 +66,8 @@ struct injection_plan {
   // unless one was given) when a credential without allowPlaintext is
   // injected into an http:// URL.
   upstream_target upstream;
+  // Set when that move to TLS happened: the credential without allowPlaintext.
+  std::string tls_upgrade_key;
   bool target_changed = false;
   secret target;  // rewritten origin-form target when target_changed
   // Rewritten values, by index into request_view::fields, ascending.

@@ -74,8 +74,11 @@ std::variant<std::string_view, proxy_error> resolve_solution(const std::vector<p
   if (colon == std::string_view::npos) return auth_error("Proxy-Authorization must carry SOLUTION:TOKEN");
   const auto solution = snap.solutions.find(pair.substr(0, colon));
   if (solution == snap.solutions.end() ||
-      !vault::verify_access_token(vault::token_kind::proxy, pair.substr(colon + 1), solution->second.proxy_tokens))
-    return auth_error("proxy authentication failed: unknown solution or token");
+      !vault::verify_access_token(vault::token_kind::proxy, pair.substr(colon + 1), solution->second.proxy_tokens)) {
+    auto unknown = auth_error("proxy authentication failed: unknown solution or token");
+    unknown.vault_may_know = true;
+    return unknown;
+  }
   return std::string_view(solution->first);
 }
 

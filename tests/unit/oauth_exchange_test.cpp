@@ -101,7 +101,9 @@ TEST(OauthHttpClient, DeniedAddressesAreNeverContacted) {
   options.connector = &default_policy;
   const auto r = perform(ex, options);
   EXPECT_FALSE(r.transport_ok);
-  EXPECT_EQ(r.error, "127.0.0.1 resolves only to addresses the egress policy denies");
+  EXPECT_EQ(r.error,
+            "127.0.0.1 is in a range the egress policy denies (loopback, private, link-local, metadata); allow it "
+            "with egress.allow_cidrs in the config, e.g. [127.0.0.0/8]");
   EXPECT_TRUE(server.requests().empty());
 }
 
