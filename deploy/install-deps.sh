@@ -5,8 +5,13 @@
 # so a second `make run` stays instant.
 #
 #   deploy/install-deps.sh           build + test dependencies
+#   deploy/install-deps.sh --build-only  only what building the binary needs (no tests)
 #   deploy/install-deps.sh --bench   also the benchmark's contenders and tools
 #   deploy/install-deps.sh --fuzz    also clang for the libFuzzer targets (make fuzz)
+#   deploy/install-deps.sh --containers
+#                                    also podman, runc and mmdebstrap for the image
+#                                    and pod tests (make deploy-test), and kubectl
+#                                    for rendering the manifests when none is installed
 set -euo pipefail
 
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,11 +21,19 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev openssl ca-certificates
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
-  libgtest-dev libgmock-dev googletest
-  curl
-  python3 python3-requests   # tests/clients/python_*_client.py run on Debian's /usr/bin/python3
-  prometheus                 # promtool, for `promtool check metrics` in the tests (~96 MB; recommends skipped)
 )
+# --build-only: just what compiling the credproxy binary needs (the image's
+# build stage, deploy/Dockerfile); no test tools, no npm.
+build_only=
+[ "${1:-}" = "--build-only" ] && build_only=1
+if [ -z "$build_only" ]; then
+  packages+=(
+    libgtest-dev libgmock-dev googletest
+    curl
+    python3 python3-requests   # tests/clients/python_*_client.py run on Debian's /usr/bin/python3
+    prometheus                 # promtool, for `promtool check metrics` in the tests (~96 MB; recommends skipped)
+  )
+fi
 if [ "${1:-}" = "--bench" ]; then
   # liburing-dev: only for the CREDPROXY_IO_URING build option (measuring)
   packages+=(wrk nginx-light haproxy squid-openssl mitmproxy liburing-dev)
@@ -29,6 +42,12 @@ if [ "${1:-}" = "--fuzz" ]; then
   # -fsanitize=fuzzer links libFuzzer from compiler-rt (libclang-rt-14-dev),
   # so libfuzzer-14-dev (a separate libFuzzer.a) is not needed.
   packages+=(clang-14 libclang-rt-14-dev)
+fi
+if [ "${1:-}" = "--containers" ]; then
+  # runc, not crun: these machines have cgroup v1 (deploy/containers.md).
+  # systemd for systemd-analyze (the unit check); uidmap for rootless users;
+  # python3-yaml for the manifest tests.
+  packages+=(podman runc catatonit mmdebstrap uidmap systemd python3-yaml)
 fi
 
 # One dpkg query for the whole list; names it does not know print nothing.
@@ -42,8 +61,15 @@ for p in "${packages[@]}"; do
 done
 # Node may come from elsewhere than Debian (the machines ship Node 20 with its
 # own npm): only a missing command brings in Debian's packages.
-command -v node >/dev/null || missing+=(nodejs)
-command -v npm >/dev/null || missing+=(npm)
+if [ -z "$build_only" ]; then
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
+fi
+# Any kubectl with kustomize renders deploy/kubernetes (a cloud SDK often
+# ships one); Debian's kubernetes-client only when there is none.
+if [ "${1:-}" = "--containers" ]; then
+  command -v kubectl >/dev/null || missing+=(kubernetes-client)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "credproxy: installing ${missing[*]}" >&2
@@ -53,6 +79,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+[ -n "$build_only" ] && exit 0
 
 # undici for tests/clients/node_undici_client.mjs, exactly as pinned in the
 # committed lock, reinstalled only when node_modules is missing or was
