@@ -97,6 +97,11 @@ void announce(const proxy::server& server, const config::config& cfg, spdlog::lo
   const auto a = server.admin_endpoint();
   log.info("proxy listening on {}:{}", p.address().to_string(), p.port());
   log.info("admin listening on {}:{}", a.address().to_string(), a.port());
+  if (cfg.upstream_proxy) {
+    log.info("outbound connections go through upstream.proxy {}:{}{}", cfg.upstream_proxy->host,
+             cfg.upstream_proxy->port,
+             cfg.upstream_proxy->credentials_file.empty() ? "" : " (credentials from upstream.proxy_credentials_file)");
+  }
   if (cfg.default_solution.empty()) {
     log.info("no default solution: clients must authenticate");
   } else {
