@@ -7,6 +7,14 @@ JOBS ?= $(shell nproc)
 ARGS ?=
 CREDPROXY ?= $(BUILD)/credproxy
 SOAK_MINUTES ?= 20
+# ccache, when installed, makes rebuilds in other clones or build trees
+# cheap: paths are hashed relative to the clone, so two clones share hits.
+CCACHE := $(shell command -v ccache 2>/dev/null)
+ifneq ($(CCACHE),)
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+LAUNCHER := -DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE)
+endif
 
 .PHONY: all deps configure build credproxy run test bench soak sanitize tsan fuzz clean
 
@@ -16,7 +24,7 @@ deps:
 	@bash deploy/install-deps.sh
 
 configure: deps
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(LAUNCHER) >/dev/null
 
 build: configure
 	@ninja -C $(BUILD) -j $(JOBS)
@@ -34,7 +42,7 @@ test: build
 
 # AddressSanitizer + UBSan build and test run, in its own build directory.
 sanitize: deps
-	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCREDPROXY_SANITIZE=ON >/dev/null
+	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCREDPROXY_SANITIZE=ON $(LAUNCHER) >/dev/null
 	@ninja -C build-asan -j $(JOBS)
 	ctest --test-dir build-asan --output-on-failure -j $(JOBS) --timeout 600
 
@@ -42,7 +50,7 @@ sanitize: deps
 # (token service, vault watcher and admin pool, upstream pool, connector).
 TSAN_TARGETS = oauth_tests admin_tests proxy_tests outbound_tests vault_tests
 tsan: deps
-	@cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCREDPROXY_TSAN=ON >/dev/null
+	@cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCREDPROXY_TSAN=ON $(LAUNCHER) >/dev/null
 	@ninja -C build-tsan -j $(JOBS) $(TSAN_TARGETS)
 	@for t in $(TSAN_TARGETS); do \
 	  echo "== $$t under ThreadSanitizer"; \

@@ -12,6 +12,7 @@
 #include "ca/ca_ops.hpp"
 #include "admin/vault_watcher.hpp"
 #include "cli/common.hpp"
+#include "cli/config_reload.hpp"
 #include "cli/first_start.hpp"
 #include "cli/oauth_support.hpp"
 #include "oauth/token_service.hpp"
@@ -157,10 +158,31 @@ void announce_next_steps(const proxy::server& server, const config::config& cfg,
     log.info("{}", line);
 }
 
+// max_connections as far as the descriptor limit allows (raised to the
+// hard limit first): clients over it are refused at once instead of
+// hanging once the descriptor table is full.
+void fit_connections_to_descriptors(config::config& cfg, spdlog::logger& log) {
+  const auto limit = proxy::raise_descriptor_limit();
+  const auto fit = proxy::fit_descriptors(limit, cfg.limits.max_connections, cfg.limits.max_idle_upstream);
+  if (!fit.reduced) return;
+  // A small shortfall (the default 10000 under a hard limit of 20000) is
+  // worth knowing, not a warning on every start.
+  const auto level = fit.max_connections * 2 < cfg.limits.max_connections ? spdlog::level::warn : spdlog::level::info;
+  log.log(level, "limits.max_connections {} and max_idle_upstream {} need about {} descriptors, but only {} may be open "
+           "(ulimit -n): serving at most {} client connections with {} idle upstream connections; raise the hard limit "
+           "(LimitNOFILE=) to serve more",
+           cfg.limits.max_connections, cfg.limits.max_idle_upstream,
+           2 * cfg.limits.max_connections + cfg.limits.max_idle_upstream + proxy::reserved_descriptors, limit,
+           fit.max_connections, fit.max_idle);
+  cfg.limits.max_connections = fit.max_connections;
+  cfg.limits.max_idle_upstream = fit.max_idle;
+}
+
 // Builds everything that serves (token service, watcher, admin API, proxy)
 // in the order their lifetimes need, and runs until a stop signal.
-void run_server(const config::config& cfg, vault::vault_store& store, vault::snapshot_holder& holder,
-                std::shared_ptr<spdlog::logger> log, const std::function<void(const proxy::server&)>& on_bound) {
+void run_server(const global_options& options, const config::config& cfg, vault::vault_store& store,
+                vault::snapshot_holder& holder, std::shared_ptr<spdlog::logger> log,
+                const std::function<void(const proxy::server&)>& on_bound) {
   // OAuth tokens: fetched and refreshed on the service's own threads, with
   // the same trust (SPEC §10) and egress policy as upstream connections.
   oauth::system_clock system_time;
@@ -191,7 +213,14 @@ void run_server(const config::config& cfg, vault::vault_store& store, vault::sna
     oauth::token_service& tokens;
     ~stop_tokens_first() { tokens.stop(); }
   } stop_tokens{tokens};
-  server.on_reload([&watcher] { watcher.reload(); });
+  // SIGHUP: the configuration's reloadable keys, then the vault.
+  config_reloader reloader(
+      options, cfg, [&log](config::config& fresh) { fit_connections_to_descriptors(fresh, *log); }, server,
+      *connector, *log);
+  server.on_reload([&reloader, &watcher] {
+    reloader.reload();
+    watcher.reload();
+  });
   server.add_metrics([&watcher, &tokens] { return watcher.metrics_text() + tokens.metrics_text(); });
   // Read your writes: inotify reloads at once, a refusal checks the file
   // first, and the poll is the fallback where inotify does not work.
@@ -206,25 +235,6 @@ void run_server(const config::config& cfg, vault::vault_store& store, vault::sna
   server.run();
 }
 
-// max_connections as far as the descriptor limit allows (raised to the
-// hard limit first): clients over it are refused at once instead of
-// hanging once the descriptor table is full.
-void fit_connections_to_descriptors(config::config& cfg, spdlog::logger& log) {
-  const auto limit = proxy::raise_descriptor_limit();
-  const auto fit = proxy::fit_descriptors(limit, cfg.limits.max_connections, cfg.limits.max_idle_upstream);
-  if (!fit.reduced) return;
-  // A small shortfall (the default 10000 under a hard limit of 20000) is
-  // worth knowing, not a warning on every start.
-  const auto level = fit.max_connections * 2 < cfg.limits.max_connections ? spdlog::level::warn : spdlog::level::info;
-  log.log(level, "limits.max_connections {} and max_idle_upstream {} need about {} descriptors, but only {} may be open "
-           "(ulimit -n): serving at most {} client connections with {} idle upstream connections; raise the hard limit "
-           "(LimitNOFILE=) to serve more",
-           cfg.limits.max_connections, cfg.limits.max_idle_upstream,
-           2 * cfg.limits.max_connections + cfg.limits.max_idle_upstream + proxy::reserved_descriptors, limit,
-           fit.max_connections, fit.max_idle);
-  cfg.limits.max_connections = fit.max_connections;
-  cfg.limits.max_idle_upstream = fit.max_idle;
-}
 
 // Which file (if any) and which variables made this configuration: the
 // first thing to check when serve does not do what the file says.
@@ -255,7 +265,7 @@ void serve(const global_options& options) {
     throw command_error(e.what());
   }
   try {
-    run_server(cfg, *store, holder, log, [&](const proxy::server& server) {
+    run_server(options, cfg, *store, holder, log, [&](const proxy::server& server) {
       if (created) announce_next_steps(server, cfg, options, *log);
     });
   } catch (const std::exception& e) {

@@ -207,11 +207,12 @@ class config_reader {
   }
 
   void read_proxy_credentials_file(const value_ref& v) {
-    const std::string text = reader_.scalar(v, "a file path");
-    if (text.empty()) return;
+    const auto file = reader_.path(v, true);
+    if (file.empty()) return;
     if (!out_.upstream_proxy) reader_.fail(v, "is set but upstream.proxy is not");
-    if (auto why = unreadable_reason(text); !why.empty()) reader_.fail(v, "cannot read " + quote_value(text) + ": " + why);
-    out_.upstream_proxy->credentials_file = text;
+    if (auto why = unreadable_reason(file); !why.empty())
+      reader_.fail(v, "cannot read " + quote_value(file.string()) + ": " + why);
+    out_.upstream_proxy->credentials_file = file;
   }
 
   void read_ca_file(const value_ref& v) {

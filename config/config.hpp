@@ -16,6 +16,7 @@ namespace credproxy::config {
 struct endpoint {
   std::string host = "127.0.0.1";  // IP literal (v4 or v6, no brackets)
   std::uint16_t port = 0;          // 0 = ephemeral (tests)
+  bool operator==(const endpoint&) const = default;
 };
 
 // An address range in CIDR notation, already parsed.
@@ -23,6 +24,7 @@ struct cidr {
   std::vector<unsigned char> address;  // 4 or 16 bytes, network order
   unsigned prefix_len = 0;
   std::string text;                    // as written, for messages
+  bool operator==(const cidr&) const = default;
 };
 
 struct limits_config {
@@ -32,6 +34,7 @@ struct limits_config {
   std::size_t max_idle_upstream_per_host = 64;  // pooled connections per (scheme, host, port) and worker
   std::size_t max_idle_upstream = 512;          // pooled connections in all, all workers (oldest go first)
   std::size_t max_rewrite_body_bytes = 1 << 20;  // a body buffered to replace placeholders (bodyTypes); 413 above
+  bool operator==(const limits_config&) const = default;
 };
 
 // CONNECT handling (SPEC §6).
@@ -42,6 +45,7 @@ struct connect_config {
   enum class intercept_mode { bound, all, none };
   intercept_mode intercept = intercept_mode::bound;
   std::size_t leaf_cache_size = 1000;  // minted leaf certificates kept per worker (LRU)
+  bool operator==(const connect_config&) const = default;
 };
 
 struct timeouts_config {
@@ -49,6 +53,7 @@ struct timeouts_config {
   std::chrono::milliseconds upstream_connect{5000};
   std::chrono::milliseconds upstream_response{60000};  // first response byte after the request
   std::chrono::milliseconds idle{60000};  // no progress while streaming a body; pooled connection lifetime
+  bool operator==(const timeouts_config&) const = default;
 };
 
 // OAuth token machinery (oauth/token_service.hpp).
@@ -60,6 +65,7 @@ struct oauth_config {
   std::chrono::milliseconds backoff_max{300000};
   unsigned replay_on_401 = 2;                       // replays of one request after an upstream 401 (0 = off)
   std::size_t replay_buffer_bytes = 64 * 1024;      // larger request bodies are not replayed
+  bool operator==(const oauth_config&) const = default;
 };
 
 // upstream.proxy: an HTTP proxy every outbound connection is tunnelled
@@ -68,6 +74,7 @@ struct upstream_proxy_config {
   std::string host;  // DNS name or IP literal (no brackets)
   std::uint16_t port = 80;
   std::filesystem::path credentials_file;  // empty: the proxy needs none
+  bool operator==(const upstream_proxy_config&) const = default;
 };
 
 struct config {

@@ -85,7 +85,7 @@ void cancel_points::cancel() noexcept {
 }
 
 connector::connector(egress_policy egress, std::shared_ptr<ssl::context> tls, std::optional<chain_proxy> chain)
-    : egress_(std::move(egress)),
+    : egress_(std::make_shared<const egress_policy>(std::move(egress))),
       tls_(std::move(tls)),
       chain_(std::move(chain)),
       refused_(std::make_shared<const refused_set>()) {}
@@ -140,10 +140,11 @@ std::variant<std::vector<tcp::endpoint>, connect_error> connector::permitted(con
                                                                           const std::vector<tcp::endpoint>& candidates,
                                                                           bool check_egress) const {
   std::vector<tcp::endpoint> out;
+  const auto egress = egress_.load();
   bool looped = false;
   std::string denied;  // the first address refused, for the message
   for (const auto& candidate : candidates) {
-    if (check_egress && !egress_.permits(candidate.address())) {
+    if (check_egress && !egress->permits(candidate.address())) {
       if (denied.empty()) denied = candidate.address().to_string();
       continue;
     }
@@ -205,7 +206,11 @@ asio::awaitable<std::optional<connect_error>> connector::dial_chained(const targ
 
 asio::awaitable<connect_result> connector::connect(const target& where, cancel_points& points) const {
   tcp::socket socket(co_await asio::this_coro::executor);
-  auto failed = chain_ ? co_await dial_chained(where, socket, points) : co_await dial_direct(where, socket, points);
+  // Two statements, not `?:` around two co_awaits (g++ 12 mishandles the
+  // awaitable temporaries of a conditional expression).
+  std::optional<connect_error> failed;
+  if (chain_) failed = co_await dial_chained(where, socket, points);
+  else failed = co_await dial_direct(where, socket, points);
   if (failed) co_return std::move(*failed);
   sys_error ec;
   socket.set_option(tcp::no_delay(true), ec);

@@ -71,7 +71,8 @@ class connector {
   // `points`; a cancelled connect ends as a connect or resolve failure.
   boost::asio::awaitable<connect_result> connect(const target& where, cancel_points& points) const;
 
-  const egress_policy& egress() const noexcept { return egress_; }
+  // SIGHUP: connects that start from now on use `policy` (any thread).
+  void set_egress(egress_policy policy) { egress_.store(std::make_shared<const egress_policy>(std::move(policy))); }
   const tls_session_cache& tls_sessions() const noexcept { return *sessions_; }
   // True when connections go through upstream.proxy: then credentials may
   // only travel inside TLS (the chained proxy would read plain http).
@@ -91,7 +92,8 @@ class connector {
   boost::asio::awaitable<connect_result> handshake(tcp::socket socket, const target& where,
                                                    cancel_points& points) const;
 
-  egress_policy egress_;
+  // Read on every connect, replaced on SIGHUP: swapped, never edited.
+  std::atomic<std::shared_ptr<const egress_policy>> egress_;
   std::shared_ptr<ssl::context> tls_;
   std::optional<chain_proxy> chain_;
   std::shared_ptr<tls_session_cache> sessions_ = std::make_shared<tls_session_cache>();

@@ -26,7 +26,7 @@ inline proxy_error too_large(std::size_t limit) {
 template <class Client, class Upstreams>
 awaitable<std::optional<proxy_error>> read_whole_body(Client& client, connection_context<Upstreams>& conn,
                                                       const request_head& head, request_flow& flow, wiping_string& body) {
-  const std::size_t limit = conn.worker.settings.limits.max_rewrite_body_bytes;
+  const std::size_t limit = conn.worker.settings->limits.max_rewrite_body_bytes;
   if (head.body == body_framing::length && head.content_length > limit) co_return too_large(limit);
   if (head.expect_continue && head.version >= 11) {
     flow.continue_sent = true;
@@ -39,7 +39,7 @@ awaitable<std::optional<proxy_error>> read_whole_body(Client& client, connection
   spec.framing = head.body;
   spec.length = head.content_length;
   spec.chunks = chunk_output::raw;
-  spec.idle = conn.worker.settings.timeouts.idle;
+  spec.idle = conn.worker.settings->timeouts.idle;
   const pump_result result = co_await pump_body(client, conn.client_in, sink, spec, *conn.watch);
   if (sink.overflowed()) co_return too_large(limit);
   if (!result.complete)

@@ -63,7 +63,7 @@ awaitable<std::variant<std::unique_ptr<typename Upstreams::connection>, proxy_er
     connection_context<Upstreams>& conn, const upstream_target& target) {
   outbound::cancel_points points;
   conn.watch->watch_connect(&points);
-  conn.watch->expect(watchdog::phase::connecting, conn.worker.settings.timeouts.upstream_connect);
+  conn.watch->expect(watchdog::phase::connecting, conn.worker.settings->timeouts.upstream_connect);
   const outbound::target where{target.host, target.port, target.scheme == "https"};
   auto result = co_await conn.upstreams.connect(where, points);
   conn.watch->watch_connect(nullptr);
@@ -99,7 +99,7 @@ struct request_start {
 template <class Upstreams>
 void prepare_request_start(request_start& start, connection_context<Upstreams>& conn, const request_head& head,
                            request_flow& flow) {
-  conn.watch->expect(watchdog::phase::request_body, conn.worker.settings.timeouts.idle);
+  conn.watch->expect(watchdog::phase::request_body, conn.worker.settings->timeouts.idle);
   start.resend = head.has_body() && flow.client_body_done;
   if (!start.resend && head.body == body_framing::length)
     start.first_body = static_cast<std::size_t>(std::min<std::uint64_t>(head.content_length, conn.client_in.size()));
@@ -137,7 +137,7 @@ awaitable<void> pump_request_rest(Client& client, Connection& upstream, connecti
   pump_spec spec;
   spec.framing = head.body;
   spec.length = head.content_length - flow.body_sent;
-  spec.idle = conn.worker.settings.timeouts.idle;
+  spec.idle = conn.worker.settings->timeouts.idle;
   spec.phase = watchdog::phase::request_body;
   spec.copy = &flow.kept;
   spec.discard = &flow.discard_body;
@@ -160,7 +160,7 @@ awaitable<void> pump_request_rest(Client& client, Connection& upstream, connecti
     co_return;
   }
   // The response is still awaited: its own deadline applies again.
-  conn.watch->expect(watchdog::phase::awaiting_response, conn.worker.settings.timeouts.upstream_response);
+  conn.watch->expect(watchdog::phase::awaiting_response, conn.worker.settings->timeouts.upstream_response);
 }
 
 }  // namespace forwarding_detail
@@ -183,7 +183,7 @@ void no_response(attempt<Connection>& out, proxy_error error, bool timed_out, bo
 template <class Client, class Connection, class Upstreams>
 awaitable<void> await_response(Client& client, Connection& upstream, connection_context<Upstreams>& conn,
                                const request_head& head, request_flow& flow, attempt<Connection>& out) {
-  const auto& limits = conn.worker.settings.limits;
+  const auto& limits = conn.worker.settings->limits;
   const head_limits bounds{limits.max_header_bytes, limits.max_header_fields};
   const bool head_request = head.verb == http::verb::head;
   const auto parse = [&bounds, head_request](std::string_view bytes) { return parse_response_head(bytes, bounds, head_request); };
@@ -273,7 +273,7 @@ awaitable<attempt<typename Upstreams::connection>> attempt_exchange(Client& clie
     send_failed(out, conn, head, flow);
     co_return out;
   }
-  conn.watch->expect(watchdog::phase::awaiting_response, conn.worker.settings.timeouts.upstream_response);
+  conn.watch->expect(watchdog::phase::awaiting_response, conn.worker.settings->timeouts.upstream_response);
   if (!flow.client_body_done) {
     if (head.expect_continue && head.version >= 11 && !flow.continue_sent) {
       flow.continue_sent = true;
@@ -301,7 +301,7 @@ awaitable<pump_result> relay_body(Client& client, Connection& upstream, connecti
                                   const response_plan& plan, std::uint64_t& counted) {
   pump_spec spec;
   spec.counted = &counted;
-  spec.idle = conn.worker.settings.timeouts.idle;
+  spec.idle = conn.worker.settings->timeouts.idle;
   spec.phase = watchdog::phase::response_body;
   if (plan.mode == relay_mode::chunked || plan.mode == relay_mode::chunked_to_eof) {
     spec.framing = body_framing::chunked;
@@ -353,7 +353,7 @@ awaitable<forward_result> relay_response(Client& client, connection_context<Upst
   if (early) flow.discard_body = true;
   const client_side side{head.version, head.keep_alive, flow.client_body_done, conn.worker.stopping};
   const response_plan plan = plan_response(response, side);
-  conn.watch->expect(watchdog::phase::response_body, conn.worker.settings.timeouts.idle);
+  conn.watch->expect(watchdog::phase::response_body, conn.worker.settings->timeouts.idle);
   record.upstream = done.report.reused_connection ? upstream_use::reused : upstream_use::fresh;
   const pump_result body = co_await relay_body(client, *done.upstream, conn, plan, record.bytes_out);
   release_upstream(conn, done.upstream, body.complete && plan.upstream_reusable, key);

@@ -34,7 +34,7 @@ bool stale_use(const oauth::token_table& table, oauth::time_point now, const oau
 
 awaitable<std::optional<proxy_error>> wait_for_token(worker_context& worker, watchdog& watch,
                                                      oauth::token_request request) {
-  const auto wait_limit = worker.settings.token_wait;
+  const auto wait_limit = worker.settings->token_wait;
   watch.expect(watchdog::phase::token_wait, wait_limit + std::chrono::seconds(1));
   const std::string key = request.key;
   const auto executor = co_await asio::this_coro::executor;
@@ -99,7 +99,7 @@ awaitable<bool> vault_moved_on(worker_context& worker, const proxy_error& refusa
 request_decision decide_now(worker_context& worker, const request_head& head, const request_origin& origin,
                             const vault::snapshot& snap, std::string_view solution) {
   const token_view tokens{worker.token_cache.get().get(), worker.tokens.now()};
-  return decide(head, origin, snap, solution, tokens, worker.settings.exchange);
+  return decide(head, origin, snap, solution, tokens, worker.settings->exchange);
 }
 
 request_decision as_decision(std::variant<forward_plan, proxy_error>&& planned) {
@@ -131,7 +131,7 @@ awaitable<std::variant<forward_plan, proxy_error>> plan_forwarding(worker_contex
                                                                    const vault::snapshot& snap,
                                                                    std::string_view solution) {
   const auto decide_request = [&](const token_view& tokens) {
-    return decide(head, origin, snap, solution, tokens, worker.settings.exchange);
+    return decide(head, origin, snap, solution, tokens, worker.settings->exchange);
   };
   co_return co_await decide_with_tokens<forward_plan>(worker, watch, decide_request);
 }
@@ -141,7 +141,7 @@ awaitable<std::variant<body_decision, proxy_error>> decide_body_with_tokens(work
                                                                            const vault::snapshot& snap,
                                                                            std::string_view solution) {
   const auto decide_request_body = [&](const token_view& tokens) {
-    return decide_body(body, plan, snap, solution, tokens, worker.settings.exchange);
+    return decide_body(body, plan, snap, solution, tokens, worker.settings->exchange);
   };
   co_return co_await decide_with_tokens<body_decision>(worker, watch, decide_request_body);
 }

@@ -30,7 +30,7 @@ awaitable<request_end> fail_to_proxy(Client& client, connection_context<Upstream
   end_request(conn.worker, record, status_of(failure.error.code), to_string(failure.error.code),
               outcome_of(failure.error.code));
   const std::string reply = render_error_response(failure.error, close, record.method == "HEAD", record.request_id);
-  conn.watch->expect(watchdog::phase::response_body, conn.worker.settings.timeouts.idle);
+  conn.watch->expect(watchdog::phase::response_body, conn.worker.settings->timeouts.idle);
   auto [ec, written] = co_await asio::async_write(client, asio::buffer(reply), use_tuple);
   if (body_pump.running()) {
     shutdown_send(client);

@@ -37,7 +37,7 @@ namespace request_path_detail {
 template <class Upstreams>
 std::variant<std::string_view, proxy_error> solution_for(connection_context<Upstreams>& conn, const request_scope& scope,
                                                          const request_head& head, const vault::snapshot& snap) {
-  const client_identity client{conn.worker.settings.default_solution, conn.loopback};
+  const client_identity client{conn.worker.settings->default_solution, conn.loopback};
   if (scope.tunnel == nullptr) return resolve_solution(head.fields, snap, client);
   std::vector<parsed_field> connect_fields;
   if (!scope.authorization.empty())
@@ -104,7 +104,7 @@ awaitable<forward_result> proxy_request(Client& client, connection_context<Upstr
   flow.plan = std::move(std::get<forward_plan>(decided));
   flow.request_id = record.request_id;
   flow.body_bytes = &record.bytes_in;
-  flow.kept.limit = conn.worker.settings.replay_buffer_bytes;
+  flow.kept.limit = conn.worker.settings->replay_buffer_bytes;
   flow.guard_body = head.has_body() && !flow.plan.rewrite_body;
   if (flow.plan.rewrite_body) {
     auto unread = co_await read_body_for_rewrite(client, conn, head, flow);
@@ -121,7 +121,7 @@ awaitable<forward_result> proxy_request(Client& client, connection_context<Upstr
   record.host = flow.plan.upstream.host;
   record.port = flow.plan.upstream.port;
   count_injections(conn.worker.metrics, *snap, who, flow.plan.keys_used);
-  flow.replays_left = flow.plan.oauth_uses.empty() ? 0 : conn.worker.settings.replay_on_401;
+  flow.replays_left = flow.plan.oauth_uses.empty() ? 0 : conn.worker.settings->replay_on_401;
   conn.worker.log.debug("forwarding {} {}://{}:{}", head.method, flow.plan.upstream.scheme, flow.plan.upstream.host,
                         flow.plan.upstream.port);
   if (!flow.plan.tls_upgrade_key.empty())
@@ -153,7 +153,7 @@ awaitable<request_end> refuse_head(Client& client, connection_context<Upstreams>
 template <class Client, class Upstreams>
 awaitable<void> serve_requests(Client& client, connection_context<Upstreams>& conn, const request_scope& scope) {
   using namespace request_path_detail;
-  const auto& settings = conn.worker.settings;
+  const auto& settings = *conn.worker.settings;
   const head_limits bounds{settings.limits.max_header_bytes, settings.limits.max_header_fields};
   const auto parse = [&bounds](std::string_view bytes) { return parse_request_head(bytes, bounds); };
   // A connection accepted while shutting down (the listener's backlog) is

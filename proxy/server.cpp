@@ -52,7 +52,7 @@ std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& ioc, const config
 awaitable<void> sweep_pool(worker_context* worker, upstream_pool* pool) {
   const auto executor = co_await asio::this_coro::executor;
   asio::steady_timer timer(executor);
-  const auto period = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(1000), worker->settings.timeouts.idle / 4);
+  const auto period = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(1000), worker->settings->timeouts.idle / 4);
   while (!worker->stopping) {
     timer.expires_after(period);
     auto [ec] = co_await timer.async_wait(use_tuple);
@@ -110,20 +110,21 @@ server::server(const config::config& cfg, const vault::snapshot_holder& vault, o
       listen_(cfg.listen),
       admin_listen_(cfg.admin_listen),
       health_listen_(cfg.health_listen) {
-  settings_.default_solution = cfg.default_solution;
-  settings_.exchange.inject.upgrade_plaintext = cfg.upgrade_plaintext;
-  settings_.exchange.inject.credentials_need_tls = connector_->chained();
-  settings_.timeouts = cfg.timeouts;
-  settings_.limits = cfg.limits;
-  settings_.replay_on_401 = cfg.oauth.replay_on_401;
-  settings_.replay_buffer_bytes = cfg.oauth.replay_buffer_bytes;
-  settings_.token_wait = cfg.oauth.wait_timeout;
-  settings_.connect = cfg.connect;
-  settings_.log_json = cfg.log_format == config::config::log_format_kind::json;
+  proxy_settings& first = settings_.emplace_back();
+  first.default_solution = cfg.default_solution;
+  first.exchange.inject.upgrade_plaintext = cfg.upgrade_plaintext;
+  first.exchange.inject.credentials_need_tls = connector_->chained();
+  first.timeouts = cfg.timeouts;
+  first.limits = cfg.limits;
+  first.replay_on_401 = cfg.oauth.replay_on_401;
+  first.replay_buffer_bytes = cfg.oauth.replay_buffer_bytes;
+  first.token_wait = cfg.oauth.wait_timeout;
+  first.connect = cfg.connect;
+  first.log_json = cfg.log_format == config::config::log_format_kind::json;
   unsigned n = cfg.workers != 0 ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
   const std::size_t idle_per_worker = (cfg.limits.max_idle_upstream + n - 1) / n;
   for (unsigned i = 0; i < n; ++i) {
-    workers_.push_back(std::make_unique<worker>(settings_, vault_, tokens, *connector_, interception_, *log_,
+    workers_.push_back(std::make_unique<worker>(first, vault_, tokens, *connector_, interception_, *log_,
                                                 open_connections_, idle_per_worker));
     workers_.back()->context.freshness = &freshness_;
   }
@@ -195,7 +196,9 @@ awaitable<void> server::accept_loop(server* self) {
 
 void server::adopt(tcp::socket socket, worker& target) {
   sys_error ignored;
-  if (open_connections_.load(std::memory_order_relaxed) >= settings_.limits.max_connections) {
+  // adopt() runs on the first worker's thread: its settings are current.
+  const auto max_connections = workers_.front()->context.settings->limits.max_connections;
+  if (open_connections_.load(std::memory_order_relaxed) >= max_connections) {
     socket.close(ignored);  // over the limit: refuse rather than degrade everyone
     return;
   }
@@ -223,8 +226,8 @@ void server::stop_accepting() {
 void server::run() {
   if (admin_api_ && admin_acceptor_) admin_pool_ = std::make_unique<asio::thread_pool>(admin_api_threads);
   const admin_limits limits{.max_connections = admin_max_connections,
-                            .header_timeout = settings_.timeouts.client_header,
-                            .body_timeout = settings_.timeouts.idle};
+                            .header_timeout = settings_.front().timeouts.client_header,
+                            .body_timeout = settings_.front().timeouts.idle};
   // Two listeners, each serving only its own routes: exposing the probes
   // to a kubelet or a scraper never exposes the admin API.
   admin_routes api_routes;
@@ -307,6 +310,19 @@ void server::stop_admin_pool() noexcept {
   if (admin_pool_) admin_pool_->join();
 }
 
+void server::apply_reload(const config::timeouts_config& timeouts, const config::limits_config& limits) {
+  proxy_settings next = settings_.back();
+  next.timeouts = timeouts;
+  // Pool sizes were divided among the workers' pools at start.
+  const auto kept_idle_per_host = next.limits.max_idle_upstream_per_host;
+  const auto kept_idle = next.limits.max_idle_upstream;
+  next.limits = limits;
+  next.limits.max_idle_upstream_per_host = kept_idle_per_host;
+  next.limits.max_idle_upstream = kept_idle;
+  const proxy_settings* current = &settings_.emplace_back(std::move(next));
+  for (auto& w : workers_) asio::post(*w->ioc, [ctx = &w->context, current] { ctx->settings = current; });
+}
+
 void server::begin_shutdown() {
   stopping_ = true;
   poll_timer_.cancel();
@@ -351,13 +367,15 @@ std::string server::metrics_text() const {
     idle_upstreams += w->upstreams.pool().idle_count();
   }
   std::string out = render_worker_metrics(each);
+  // The first worker's view: /metrics is served on its thread.
+  const auto& settings = *workers_.front()->context.settings;
   append_metric(out, "credproxy_connections_max", "Client connections served at once at most (limits.max_connections).",
-                "gauge", settings_.limits.max_connections);
+                "gauge", settings.limits.max_connections);
   append_metric(out, "credproxy_upstream_idle_connections", "Idle pooled upstream connections now.", "gauge",
                 idle_upstreams);
   append_metric(out, "credproxy_upstream_idle_connections_max",
                 "Idle pooled upstream connections kept at most (limits.max_idle_upstream).", "gauge",
-                settings_.limits.max_idle_upstream);
+                settings.limits.max_idle_upstream);
   if (more_metrics_) out += more_metrics_();
   return out;
 }

@@ -6,6 +6,7 @@
 // calling thread for signals and periodic polls (nothing may block an I/O
 // thread, so slow work such as vault reloads belongs to the control loop).
 #include <atomic>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -84,6 +85,11 @@ class server {
     admin_gate_ = std::move(gate);
   }
 
+  // SIGHUP with a valid configuration: new timeouts and limits (all but the
+  // pool sizes) for what starts from now on: connections accepted after
+  // this, and requests that read them anew. Control thread only.
+  void apply_reload(const config::timeouts_config& timeouts, const config::limits_config& limits);
+
   // Prometheus text exposition of all workers' counters.
   std::string metrics_text() const;
 
@@ -100,7 +106,9 @@ class server {
 
   std::shared_ptr<spdlog::logger> log_;
   rate_limited_log accept_errors_{*log_};  // used by the accept loop's thread only
-  proxy_settings settings_;
+  // Every generation of settings (SIGHUP adds one): a deque never moves its
+  // elements, so the pointers workers and connections hold stay valid.
+  std::deque<proxy_settings> settings_;
   const vault::snapshot_holder& vault_;
   std::shared_ptr<outbound::connector> connector_;
   interception_shared interception_;

@@ -32,7 +32,7 @@ awaitable<void> serve_client(tcp::socket socket, worker_context& worker, upstrea
   const connection_count counted(worker);
   sys_error ec;
   const auto peer = socket.remote_endpoint(ec);
-  auto watch = watchdog::start(socket.get_executor(), worker.settings.timeouts.upstream_connect);
+  auto watch = watchdog::start(socket.get_executor(), worker.settings->timeouts.upstream_connect);
   const bool loopback = !ec && is_loopback(peer);
   std::string peer_address = ec ? std::string("-") : peer.address().to_string();
   std::function<void()> close = [&socket] { close_stream(socket); };

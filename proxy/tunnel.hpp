@@ -65,7 +65,7 @@ awaitable<request_end> opaque_tunnel(Client& client, connection_context<Upstream
   worker_metrics::bump(conn.worker.metrics.tunnels_opaque);
   const gauge_hold open_tunnel(conn.worker.metrics.tunnels_active);
   record.upstream = upstream_use::fresh;
-  const auto idle = conn.worker.settings.timeouts.idle;
+  const auto idle = conn.worker.settings->timeouts.idle;
   conn.watch->expect(watchdog::phase::tunnel, idle);
   sys_error ec;
   if (!answered) {
@@ -90,7 +90,7 @@ inline constexpr int max_client_hello_reads = 32;
 template <class Client, class Upstreams>
 awaitable<ca::hello_status> peek_client_hello(Client& client, connection_context<Upstreams>& conn,
                                               ca::client_hello_info& hello) {
-  conn.watch->expect(watchdog::phase::request_head, conn.worker.settings.timeouts.client_header);
+  conn.watch->expect(watchdog::phase::request_head, conn.worker.settings->timeouts.client_header);
   for (int reads = 0; reads <= max_client_hello_reads; ++reads) {
     const auto status = ca::parse_client_hello(conn.client_in.data(), hello);
     if (status != ca::hello_status::need_more) co_return status;
@@ -130,7 +130,7 @@ awaitable<request_end> serve_intercepted(Client& client, connection_context<Upst
 template <class Client, class Upstreams>
 awaitable<request_end> intercept(Client& client, connection_context<Upstreams>& conn, const connect_target& target,
                                  const ca::leaf& leaf, request_record& record) {
-  conn.watch->expect(watchdog::phase::request_head, conn.worker.settings.timeouts.client_header);
+  conn.watch->expect(watchdog::phase::request_head, conn.worker.settings->timeouts.client_header);
   auto [ec, n] = co_await asio::async_write(client, asio::buffer(established), use_tuple);
   if (ec) co_return request_end::close;
   ca::client_hello_info hello;
@@ -170,7 +170,7 @@ awaitable<std::variant<connect_target, proxy_error>> connect_target_of(connectio
   if (auto why = parse_connect_target(head.target, target.where); !why.empty())
     co_return proxy_error{error_code::bad_request, std::move(why), {}};
   vault::snapshot_ptr snap = conn.worker.snapshots.get();
-  const client_identity identity{conn.worker.settings.default_solution, conn.loopback};
+  const client_identity identity{conn.worker.settings->default_solution, conn.loopback};
   auto solution = resolve_solution(head.fields, *snap, identity);
   if (auto* error = std::get_if<proxy_error>(&solution)) {
     const bool moved = co_await vault_moved_on(conn.worker, *error, snap);  // a token created a moment ago?
@@ -203,7 +203,7 @@ awaitable<request_end> handle_connect(Client& client, connection_context<Upstrea
     record.port = target.where.port;
     record.solution = target.solution;
     using mode = config::connect_config::intercept_mode;
-    const mode intercepting = conn.worker.settings.connect.intercept;
+    const mode intercepting = conn.worker.settings->connect.intercept;
     if (intercepting == mode::none || (intercepting == mode::bound && !target.bound)) {
       const request_end end = co_await opaque_tunnel(client, conn, target, record, false);
       co_return tunnel_closed(conn, record, end);

@@ -22,7 +22,10 @@
 
 namespace credproxy::proxy {
 
-// Derived once from the configuration, shared read-only by all workers.
+// Derived from the configuration, shared read-only by all workers. A
+// SIGHUP makes a new generation (server::apply_reload); a worker switches
+// to it between its own events, and connections keep the one they began
+// with, so generations are never freed while the server runs.
 struct proxy_settings {
   std::string default_solution;
   exchange_settings exchange;
@@ -51,7 +54,7 @@ class live_connection {
 struct worker_context {
   worker_context(const proxy_settings& s, const vault::snapshot_holder& vault, oauth::token_source& token_source,
                  interception_shared& shared_tls, spdlog::logger& l, std::atomic<std::size_t>& open)
-      : settings(s),
+      : settings(&s),
         snapshots(vault),
         tokens(token_source),
         token_cache(token_source),
@@ -62,7 +65,7 @@ struct worker_context {
         access(l, s.log_json),
         open_connections(open) {}
 
-  const proxy_settings& settings;
+  const proxy_settings* settings;  // the current generation; swapped on this worker's thread only
   vault::snapshot_cache snapshots;
   vault_freshness* freshness = nullptr;  // null: refusals are not checked against the vault file
   oauth::token_source& tokens;
