@@ -9,11 +9,11 @@ namespace credproxy::proxy {
 
 namespace {
 
-// The count of dropped lines, as a field of its own (json) or a suffix.
+// The count of lines dropped before this one, as two more fields.
 std::string with_repeats(std::string_view line, bool json, std::uint64_t dropped, std::chrono::duration<double> over) {
   std::string out(line);
   if (json) out += fmt::format(",\"repeated\":{},\"repeated_seconds\":{:.1f}", dropped, over.count());
-  else out += describe_repeats(dropped, over);
+  else out += fmt::format(" repeated={} repeated_seconds={:.1f}", dropped, over.count());
   return out;
 }
 
