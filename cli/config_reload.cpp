@@ -19,9 +19,10 @@ void config_reloader::reload() {
     return;
   }
   running_ = config::with_reloadable(running_, fresh);
-  log_.set_level(spdlog::level::from_str(running_.log_level));
+  const auto level = spdlog::level::from_str(running_.log_level);
+  log_.set_level(level);
   connector_.set_egress(outbound::egress_policy(running_.egress_allow));
-  server_.apply_reload(running_.timeouts, running_.limits);
+  server_.apply_reload(running_.timeouts, running_.limits, level);
   log_.info("SIGHUP: configuration reloaded; applied: {}; changed but needs a restart: {}",
             config::join_keys(plan.applied), config::join_keys(plan.needs_restart));
 }

@@ -24,6 +24,8 @@ class access_log {
   bool json() const noexcept { return json_; }
 
   void write(std::string_view line) { logger_->info(line); }
+  // SIGHUP's log.level: the clone does not follow the process logger.
+  void set_level(spdlog::level::level_enum level) { logger_->set_level(level); }
   // False when the line was dropped as a repeat. A line after a dropped
   // run carries the count of what was dropped.
   bool write_limited(std::string_view key, std::string_view line);

@@ -310,7 +310,8 @@ void server::stop_admin_pool() noexcept {
   if (admin_pool_) admin_pool_->join();
 }
 
-void server::apply_reload(const config::timeouts_config& timeouts, const config::limits_config& limits) {
+void server::apply_reload(const config::timeouts_config& timeouts, const config::limits_config& limits,
+                          spdlog::level::level_enum level) {
   proxy_settings next = settings_.back();
   next.timeouts = timeouts;
   // Pool sizes were divided among the workers' pools at start.
@@ -320,7 +321,12 @@ void server::apply_reload(const config::timeouts_config& timeouts, const config:
   next.limits.max_idle_upstream_per_host = kept_idle_per_host;
   next.limits.max_idle_upstream = kept_idle;
   const proxy_settings* current = &settings_.emplace_back(std::move(next));
-  for (auto& w : workers_) asio::post(*w->ioc, [ctx = &w->context, current] { ctx->settings = current; });
+  for (auto& w : workers_) {
+    asio::post(*w->ioc, [ctx = &w->context, current, level] {
+      ctx->settings = current;
+      ctx->access.set_level(level);
+    });
+  }
 }
 
 void server::begin_shutdown() {

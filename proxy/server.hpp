@@ -88,7 +88,9 @@ class server {
   // SIGHUP with a valid configuration: new timeouts and limits (all but the
   // pool sizes) for what starts from now on: connections accepted after
   // this, and requests that read them anew. Control thread only.
-  void apply_reload(const config::timeouts_config& timeouts, const config::limits_config& limits);
+  // `level` is log.level for the workers' access logs.
+  void apply_reload(const config::timeouts_config& timeouts, const config::limits_config& limits,
+                    spdlog::level::level_enum level);
 
   // Prometheus text exposition of all workers' counters.
   std::string metrics_text() const;
