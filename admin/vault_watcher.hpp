@@ -1,7 +1,9 @@
 #pragma once
 // Hot reload: publishes a new snapshot when the vault file changes, so that
-// `credproxy cred ...` (or the admin API) in another process takes effect
-// within one poll interval. A poll costs one stat(2); the vault is read and
+// `credproxy cred ...` (or the admin API) in another process takes effect.
+// serve calls poll() on an inotify event (proxy/file_watch.hpp), before a
+// refusal for an unknown token or key (proxy/vault_freshness.hpp), and on a
+// timer as the fallback. A poll costs one stat(2); the vault is read and
 // decrypted only when its stamp (device, inode, size, mtime, ctime) moved.
 //
 // Blocking (file I/O, decryption): call from the control thread or the
@@ -24,8 +26,9 @@
 
 namespace credproxy::admin {
 
-// Writers replace the file by rename: four stats a second find a change
-// well within the promised second and cost nothing measurable.
+// The fallback where inotify does not work (some network filesystems):
+// writers replace the file by rename, and four stats a second find a change
+// within a second at no measurable cost.
 inline constexpr std::chrono::milliseconds vault_poll_interval{250};
 
 class vault_watcher {

@@ -1,5 +1,6 @@
 #include "proxy/file_watch.hpp"
 
+#include <poll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -42,43 +43,64 @@ bool file_watch::start() {
     return false;
   }
   descriptor_.assign(fd);
-  read_more();
+  fd_.store(fd, std::memory_order_release);
+  wait_more();
   return true;
 }
 
 void file_watch::stop() {
+  fd_.store(-1, std::memory_order_release);
   sys_error ignored;
   descriptor_.close(ignored);
 }
 
-void file_watch::read_more() {
-  descriptor_.async_read_some(asio::buffer(buffer_),
-                              [this](const sys_error& ec, std::size_t bytes) { on_read(ec, bytes); });
+bool file_watch::change_pending() const noexcept {
+  if (handling_.load(std::memory_order_acquire)) return true;
+  const int fd = fd_.load(std::memory_order_acquire);
+  if (fd < 0) return false;
+  pollfd ready{fd, POLLIN, 0};
+  return ::poll(&ready, 1, 0) > 0 && (ready.revents & POLLIN) != 0;
 }
 
-void file_watch::on_read(const sys_error& ec, std::size_t bytes) {
+void file_watch::wait_more() {
+  descriptor_.async_wait(asio::posix::stream_descriptor::wait_read, [this](const sys_error& ec) { on_ready(ec); });
+}
+
+// Readiness first, then the read: the events stay in the descriptor (so
+// change_pending() sees them) until `handling_` is set.
+void file_watch::on_ready(const sys_error& ec) {
   if (ec) {
     if (ec != asio::error::operation_aborted) log_.warn("vault file watch stopped ({}): polling goes on", ec.message());
     return;
   }
-  const auto file_name = file_.filename().string();
-  bool relevant = false;
-  for (std::size_t at = 0; at + sizeof(inotify_event) <= bytes;) {
-    inotify_event event{};
-    std::memcpy(&event, buffer_.data() + at, sizeof event);
-    const char* name = buffer_.data() + at + sizeof(inotify_event);
-    const std::string_view event_name(name, event.len != 0 ? ::strnlen(name, event.len) : 0);
-    if ((event.mask & IN_Q_OVERFLOW) != 0 || concerns(event_name, file_name)) relevant = true;
-    at += sizeof(inotify_event) + event.len;
-  }
-  if (relevant) {
+  handling_.store(true, std::memory_order_release);
+  if (read_events()) {
     try {
       changed_();
     } catch (const std::exception& e) {
       log_.error("vault change handling failed: {}", e.what());  // the handler reports its own failures
     }
   }
-  read_more();
+  handling_.store(false, std::memory_order_release);
+  wait_more();
+}
+
+bool file_watch::read_events() {
+  const auto file_name = file_.filename().string();
+  bool relevant = false;
+  for (int batch = 0; batch < 64; ++batch) {  // bounded: a writer cannot keep this loop busy
+    const auto bytes = ::read(descriptor_.native_handle(), buffer_.data(), buffer_.size());
+    if (bytes <= 0) break;  // EAGAIN: all read
+    for (std::size_t at = 0; at + sizeof(inotify_event) <= static_cast<std::size_t>(bytes);) {
+      inotify_event event{};
+      std::memcpy(&event, buffer_.data() + at, sizeof event);
+      const char* name = buffer_.data() + at + sizeof(inotify_event);
+      const std::string_view event_name(name, event.len != 0 ? ::strnlen(name, event.len) : 0);
+      if ((event.mask & IN_Q_OVERFLOW) != 0 || concerns(event_name, file_name)) relevant = true;
+      at += sizeof(inotify_event) + event.len;
+    }
+  }
+  return relevant;
 }
 
 }  // namespace credproxy::proxy

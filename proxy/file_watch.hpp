@@ -11,6 +11,7 @@
 // Linux, the instance limit reached) start() says why and the caller keeps
 // its poll, which stays as the fallback in every case.
 #include <array>
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -33,17 +34,25 @@ class file_watch {
   bool start();
   void stop();
 
+  // Thread-safe and non-blocking (one poll(2) with no timeout): is a change
+  // to the file announced but not yet handled? True from the write until the
+  // handler has returned, so a request arriving in between can wait for it.
+  bool change_pending() const noexcept;
+
   // Does this event name (inside the watched directory) concern `file`?
   static bool concerns(std::string_view event_name, std::string_view file_name) noexcept;
 
  private:
-  void read_more();
-  void on_read(const sys_error& ec, std::size_t bytes);
+  void wait_more();
+  void on_ready(const sys_error& ec);
+  bool read_events();  // true when an event concerns the file
 
   asio::posix::stream_descriptor descriptor_;
   std::filesystem::path file_;
   std::function<void()> changed_;
   spdlog::logger& log_;
+  std::atomic<int> fd_{-1};             // for change_pending(); -1 when not watching
+  std::atomic<bool> handling_{false};   // events read, handler not done yet
   // Room for many events at once; aligned for struct inotify_event.
   alignas(8) std::array<char, 8192> buffer_{};
 };

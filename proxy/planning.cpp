@@ -89,11 +89,28 @@ awaitable<std::variant<Result, proxy_error>> decide_with_tokens(worker_context& 
 
 }  // namespace
 
-awaitable<bool> vault_moved_on(worker_context& worker, const proxy_error& refusal,
+namespace {
+
+bool may_be_stale(const worker_context& worker, const request_decision& decided) {
+  if (worker.freshness == nullptr) return false;
+  if (const auto* refusal = std::get_if<proxy_error>(&decided)) return refusal->vault_may_know;
+  const auto* plan = std::get_if<forward_plan>(&decided);
+  return plan != nullptr && !plan->keys_used.empty() && worker.freshness->change_pending();
+}
+
+}  // namespace
+
+awaitable<bool> vault_moved_on(worker_context& worker, const request_decision& decided,
                                const vault::snapshot_ptr& decided_with) {
-  if (!refusal.vault_may_know || worker.freshness == nullptr) co_return false;
+  if (!may_be_stale(worker, decided)) co_return false;
   co_await await_fresh_vault(*worker.freshness);
   co_return worker.snapshots.get() != decided_with;
+}
+
+awaitable<bool> vault_moved_on(worker_context& worker, const proxy_error& refusal,
+                               const vault::snapshot_ptr& decided_with) {
+  const request_decision decided = refusal;
+  co_return co_await vault_moved_on(worker, decided, decided_with);
 }
 
 request_decision decide_now(worker_context& worker, const request_head& head, const request_origin& origin,

@@ -23,11 +23,15 @@ request_decision as_decision(std::variant<forward_plan, proxy_error>&& planned);
 // it (no body read for placeholders): the plan's head with its framing.
 void finish_head(request_flow& flow, const request_head& head);
 
-// Read your writes, decided in this one place: should `refusal`, decided
-// with `decided_with`, be decided again? Only a refusal a newer vault could
-// turn (proxy_error::vault_may_know), and only when the control thread's
-// check (vault_freshness, awaited here) found a newer snapshot.
+// Read your writes, decided in this one place: should a decision made with
+// `decided_with` be made again? Only a refusal a newer vault could turn
+// (proxy_error::vault_may_know), or a plan that injects while a change to
+// the vault file is announced but not yet loaded (a rotated secret), and
+// only when the control thread's check (vault_freshness, awaited here)
+// found a newer snapshot.
 awaitable<bool> vault_moved_on(worker_context& worker, const proxy_error& refusal,
+                               const vault::snapshot_ptr& decided_with);
+awaitable<bool> vault_moved_on(worker_context& worker, const request_decision& decided,
                                const vault::snapshot_ptr& decided_with);
 
 // decide(), waiting for the token source whenever the only thing missing is

@@ -90,9 +90,8 @@ awaitable<forward_result> proxy_request(Client& client, connection_context<Upstr
       auto waited = co_await plan_forwarding(conn.worker, *conn.watch, head, where, *snap, who);
       decided = as_decision(std::move(waited));
     }
-    const auto* refusal = std::get_if<proxy_error>(&decided);
-    if (refusal == nullptr || attempt > 0) break;
-    const bool moved = co_await vault_moved_on(conn.worker, *refusal, snap);
+    if (attempt > 0) break;
+    const bool moved = co_await vault_moved_on(conn.worker, decided, snap);
     if (!moved) break;
     snap = conn.worker.snapshots.get();
   }

@@ -248,6 +248,14 @@ void server::run() {
   if (admin_acceptor_) asio::co_spawn(first, admin_accept_loop(admin_acceptor_.get(), &api_routes), asio::detached);
   if (health_acceptor_) asio::co_spawn(first, admin_accept_loop(health_acceptor_.get(), &health_routes), asio::detached);
 
+  // Before the I/O threads start: they read the hint without a lock.
+  if (file_changed_) {
+    file_watch_ = std::make_unique<file_watch>(control_.get_executor(), watched_file_, file_changed_, *log_);
+    if (file_watch_->start())
+      freshness_.set_change_hint([watch = file_watch_.get()] { return watch->change_pending(); });
+    else
+      file_watch_.reset();
+  }
   for (auto& w : workers_) asio::co_spawn(*w->ioc, sweep_pool(&w->context, &w->upstreams.pool()), asio::detached);
   for (auto& w : workers_) {
     rate_limited_log* accept_errors = w.get() == workers_.front().get() ? &accept_errors_ : nullptr;
@@ -267,10 +275,6 @@ void server::run() {
   });
   wait_for_reload();
   if (poll_ && poll_period_.count() > 0) schedule_poll();
-  if (file_changed_) {
-    file_watch_ = std::make_unique<file_watch>(control_.get_executor(), watched_file_, file_changed_, *log_);
-    if (!file_watch_->start()) file_watch_.reset();
-  }
   control_.run();
   if (file_watch_) file_watch_->stop();
 

@@ -36,6 +36,12 @@ class vault_freshness {
   // at once.
   void set_check(std::function<void()> check) { check_ = std::move(check); }
 
+  // Thread-safe, non-blocking (e.g. file_watch::change_pending): has the
+  // vault file changed without the snapshot having caught up yet? Set
+  // before the I/O threads start. Without one: false.
+  void set_change_hint(std::function<bool()> hint) { hint_ = std::move(hint); }
+  bool change_pending() const { return hint_ && hint_(); }
+
   // Thread-safe. `done` runs on the control thread once a check that began
   // after this call has finished.
   void request(std::function<void()> done);
@@ -47,6 +53,7 @@ class vault_freshness {
   asio::any_io_executor control_;
   std::chrono::milliseconds min_interval_;
   std::function<void()> check_;
+  std::function<bool()> hint_;
   // Control thread only.
   asio::steady_timer timer_;
   std::vector<std::function<void()>> waiting_;
