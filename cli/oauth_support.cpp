@@ -7,6 +7,24 @@
 
 namespace credproxy::cli {
 
+namespace {
+
+std::optional<outbound::chain_proxy> chain_proxy_for(const config::config& cfg) {
+  if (!cfg.upstream_proxy) return std::nullopt;
+  outbound::chain_proxy chain;
+  chain.host = cfg.upstream_proxy->host;
+  chain.port = cfg.upstream_proxy->port;
+  if (cfg.upstream_proxy->credentials_file.empty()) return chain;
+  try {
+    chain.authorization = outbound::read_proxy_credentials(cfg.upstream_proxy->credentials_file.string());
+  } catch (const std::exception& e) {
+    throw command_error(e.what());
+  }
+  return chain;
+}
+
+}  // namespace
+
 std::shared_ptr<outbound::connector> connector_for(const config::config& cfg) {
   std::shared_ptr<boost::asio::ssl::context> tls;
   try {
@@ -14,7 +32,8 @@ std::shared_ptr<outbound::connector> connector_for(const config::config& cfg) {
   } catch (const std::exception& e) {
     throw command_error("cannot load upstream.ca_file " + cfg.upstream_ca_file.string() + ": " + e.what());
   }
-  return std::make_shared<outbound::connector>(outbound::egress_policy(cfg.egress_allow), std::move(tls));
+  return std::make_shared<outbound::connector>(outbound::egress_policy(cfg.egress_allow), std::move(tls),
+                                               chain_proxy_for(cfg));
 }
 
 std::unique_ptr<provider_access> provider_access_for(const config::config& cfg,

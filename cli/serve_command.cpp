@@ -126,6 +126,11 @@ void announce_listeners(const proxy::server& server, spdlog::logger& log) {
 
 void announce(const proxy::server& server, const config::config& cfg, spdlog::logger& log) {
   announce_listeners(server, log);
+  if (cfg.upstream_proxy) {
+    log.info("outbound connections go through upstream.proxy {}:{}{}", cfg.upstream_proxy->host,
+             cfg.upstream_proxy->port,
+             cfg.upstream_proxy->credentials_file.empty() ? "" : " (credentials from upstream.proxy_credentials_file)");
+  }
   if (cfg.default_solution.empty()) {
     log.info("no default solution: clients must authenticate");
     return;

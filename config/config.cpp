@@ -191,7 +191,27 @@ class config_reader {
         {"response_timeout_ms", [&](const value_ref& v) { out_.timeouts.upstream_response = reader_.milliseconds(v); }},
         {"idle_timeout_ms", [&](const value_ref& v) { out_.timeouts.idle = reader_.milliseconds(v); }},
         {"upgrade_plaintext", [&](const value_ref& v) { out_.upgrade_plaintext = reader_.boolean(v); }},
+        {"proxy", [&](const value_ref& v) { read_upstream_proxy(v); }},
+        {"proxy_credentials_file", [&](const value_ref& v) { proxy_credentials_ = v; }},
     });
+    if (proxy_credentials_) read_proxy_credentials_file(*proxy_credentials_);
+  }
+
+  void read_upstream_proxy(const value_ref& v) {
+    const std::string text = reader_.scalar(v, "an http://host:port URL");
+    if (text.empty()) return;
+    std::string problem;
+    auto parsed = detail::parse_proxy_url(text, problem);
+    if (!parsed) reader_.fail(v, problem);
+    out_.upstream_proxy = std::move(*parsed);
+  }
+
+  void read_proxy_credentials_file(const value_ref& v) {
+    const std::string text = reader_.scalar(v, "a file path");
+    if (text.empty()) return;
+    if (!out_.upstream_proxy) reader_.fail(v, "is set but upstream.proxy is not");
+    if (auto why = unreadable_reason(text); !why.empty()) reader_.fail(v, "cannot read " + quote_value(text) + ": " + why);
+    out_.upstream_proxy->credentials_file = text;
   }
 
   void read_ca_file(const value_ref& v) {
@@ -311,6 +331,7 @@ class config_reader {
 
   const yaml_reader& reader_;
   config& out_;
+  std::optional<value_ref> proxy_credentials_;  // read after upstream.proxy, whatever the order
 };
 
 }  // namespace

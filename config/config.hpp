@@ -62,6 +62,14 @@ struct oauth_config {
   std::size_t replay_buffer_bytes = 64 * 1024;      // larger request bodies are not replayed
 };
 
+// upstream.proxy: an HTTP proxy every outbound connection is tunnelled
+// through (CONNECT), with its credentials in a file ("user:password").
+struct upstream_proxy_config {
+  std::string host;  // DNS name or IP literal (no brackets)
+  std::uint16_t port = 80;
+  std::filesystem::path credentials_file;  // empty: the proxy needs none
+};
+
 struct config {
   endpoint listen{"127.0.0.1", 8080};
   // nullopt: the listener is disabled ("" in the file).
@@ -88,6 +96,7 @@ struct config {
   bool vault_read_only = false;
 
   std::filesystem::path upstream_ca_file;  // empty = system store only
+  std::optional<upstream_proxy_config> upstream_proxy;
   bool upgrade_plaintext = true;  // http:// + credential without allowPlaintext -> TLS (else 403 plaintext_not_allowed)
   timeouts_config timeouts;
   limits_config limits;

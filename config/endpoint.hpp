@@ -14,4 +14,9 @@ namespace credproxy::config::detail {
 // failure returns nullopt and sets `problem` to a phrase for the message.
 std::optional<endpoint> parse_endpoint(std::string_view text, std::string& problem);
 
+// Parses upstream.proxy: "http://host[:port][/]" (port 80 when absent), the
+// host a DNS name or an IP literal. Credentials in the URL are refused: they
+// belong in upstream.proxy_credentials_file, out of config files and logs.
+std::optional<upstream_proxy_config> parse_proxy_url(std::string_view text, std::string& problem);
+
 }  // namespace credproxy::config::detail

@@ -136,6 +136,10 @@ asio::awaitable<void> run_exchange(const parsed_url& url, const client_options& 
 
 http_result run_bounded(const parsed_url& url, const client_options& options, secure_request& request) {
   if (options.connector == nullptr) return failed("no outbound connector configured");
+  // Client secrets and tokens would cross the chained proxy in the clear.
+  if (options.connector->chained() && !url.tls)
+    return failed(url.host_header + " is plain http, but upstream.proxy is set: through a chained proxy the provider "
+                  "must be reached over https");
   exchange_state state;
   asio::io_context ioc{1};
   bool finished = false;

@@ -84,8 +84,11 @@ void cancel_points::cancel() noexcept {
   if (socket) socket->close(ignored);
 }
 
-connector::connector(egress_policy egress, std::shared_ptr<ssl::context> tls)
-    : egress_(std::move(egress)), tls_(std::move(tls)), refused_(std::make_shared<const refused_set>()) {}
+connector::connector(egress_policy egress, std::shared_ptr<ssl::context> tls, std::optional<chain_proxy> chain)
+    : egress_(std::move(egress)),
+      tls_(std::move(tls)),
+      chain_(std::move(chain)),
+      refused_(std::make_shared<const refused_set>()) {}
 
 void connector::refuse_listeners(const std::vector<tcp::endpoint>& listeners) {
   auto refused = std::make_shared<refused_set>();
@@ -114,51 +117,108 @@ bool connector::is_own_listener(const tcp::endpoint& endpoint) const noexcept {
   });
 }
 
-asio::awaitable<connect_result> connector::connect(const target& where, cancel_points& points) const {
-  auto executor = co_await asio::this_coro::executor;
+asio::awaitable<std::vector<tcp::endpoint>> connector::resolve(const std::string& host, std::uint16_t port,
+                                                             cancel_points& points, std::string& problem) const {
   std::vector<tcp::endpoint> candidates;
   sys_error ec;
-  const auto literal = asio::ip::make_address(where.host, ec);
-  const bool is_ip = !ec;
-  if (is_ip) {
-    candidates.emplace_back(literal, where.port);
-  } else {
-    tcp::resolver resolver(executor);
-    points.resolver = &resolver;
-    const std::string service = std::to_string(where.port);  // named: no temporaries inside co_await (g++ 12)
-    auto [resolve_ec, results] = co_await resolver.async_resolve(where.host, service, use_tuple);
-    points.resolver = nullptr;
-    if (resolve_ec) co_return fail(failure::resolve, "cannot resolve " + where.host + ": " + resolve_ec.message());
-    for (const auto& entry : results) candidates.push_back(entry.endpoint());
+  const auto literal = asio::ip::make_address(host, ec);
+  if (!ec) {
+    candidates.emplace_back(literal, port);
+    co_return candidates;
   }
-  std::vector<tcp::endpoint> permitted;
+  tcp::resolver resolver(co_await asio::this_coro::executor);
+  points.resolver = &resolver;
+  const std::string service = std::to_string(port);  // named: no temporaries inside co_await (g++ 12)
+  auto [resolve_ec, results] = co_await resolver.async_resolve(host, service, use_tuple);
+  points.resolver = nullptr;
+  if (resolve_ec) problem = "cannot resolve " + host + ": " + resolve_ec.message();
+  for (const auto& entry : results) candidates.push_back(entry.endpoint());
+  co_return candidates;
+}
+
+std::variant<std::vector<tcp::endpoint>, connect_error> connector::permitted(const target& where,
+                                                                          const std::vector<tcp::endpoint>& candidates,
+                                                                          bool check_egress) const {
+  std::vector<tcp::endpoint> out;
   bool looped = false;
   std::string denied;  // the first address refused, for the message
   for (const auto& candidate : candidates) {
-    if (!egress_.permits(candidate.address())) {
+    if (check_egress && !egress_.permits(candidate.address())) {
       if (denied.empty()) denied = candidate.address().to_string();
       continue;
     }
     if (is_own_listener(candidate)) looped = true;
-    else permitted.push_back(candidate);
+    else out.push_back(candidate);
   }
-  if (permitted.empty()) {
-    if (looped) co_return fail(failure::own_listener, host_and_port(where) + " is this proxy's own listener");
-    co_return fail(failure::egress_denied, egress_denied_message(where.host, denied));
-  }
+  if (!out.empty()) return out;
+  if (looped) return fail(failure::own_listener, host_and_port(where) + " is this proxy's own listener");
+  return fail(failure::egress_denied, egress_denied_message(where.host, denied));
+}
 
-  tcp::socket socket(executor);
+// Resolves, keeps what the egress policy permits, connects to exactly that.
+asio::awaitable<std::optional<connect_error>> connector::dial_direct(const target& where, tcp::socket& socket,
+                                                                     cancel_points& points) const {
+  std::string problem;
+  const auto candidates = co_await resolve(where.host, where.port, points, problem);
+  if (!problem.empty()) co_return fail(failure::resolve, std::move(problem));
+  auto allowed = permitted(where, candidates, true);
+  if (auto* error = std::get_if<connect_error>(&allowed)) co_return std::move(*error);
   points.socket = &socket;
   const auto connect_start = std::chrono::steady_clock::now();
-  auto [connect_ec, endpoint] = co_await asio::async_connect(socket, permitted, use_tuple);
+  auto [connect_ec, endpoint] = co_await asio::async_connect(socket, std::get<0>(allowed), use_tuple);
   points.socket = nullptr;
   points.tcp_connect_time = std::chrono::steady_clock::now() - connect_start;
   if (connect_ec) co_return fail(failure::connect, "cannot connect to " + host_and_port(where) + ": " + connect_ec.message());
+  co_return std::nullopt;
+}
+
+// Through upstream.proxy: the chained proxy resolves names, so only an IP
+// literal target can be judged by the egress policy here; the configured
+// proxy itself is trusted by the operator and not subject to it.
+asio::awaitable<std::optional<connect_error>> connector::dial_chained(const target& where, tcp::socket& socket,
+                                                                      cancel_points& points) const {
+  sys_error ec;
+  const auto literal = asio::ip::make_address(where.host, ec);
+  if (!ec) {
+    auto judged = permitted(where, {tcp::endpoint(literal, where.port)}, true);
+    if (auto* error = std::get_if<connect_error>(&judged)) co_return std::move(*error);
+  }
+  const target hop{chain_->host, chain_->port, false};
+  std::string problem;
+  const auto candidates = co_await resolve(hop.host, hop.port, points, problem);
+  if (!problem.empty()) co_return fail(failure::resolve, "upstream.proxy: " + problem);
+  auto allowed = permitted(hop, candidates, false);
+  if (auto* error = std::get_if<connect_error>(&allowed)) co_return std::move(*error);
+  points.socket = &socket;
+  const auto connect_start = std::chrono::steady_clock::now();
+  auto [connect_ec, endpoint] = co_await asio::async_connect(socket, std::get<0>(allowed), use_tuple);
+  if (connect_ec) {
+    points.socket = nullptr;
+    co_return fail(failure::connect, "cannot connect to upstream.proxy " + host_and_port(hop) + ": " + connect_ec.message());
+  }
+  auto refused = co_await open_chained_tunnel(socket, *chain_, where.host, where.port);
+  points.socket = nullptr;
+  points.tcp_connect_time = std::chrono::steady_clock::now() - connect_start;  // the tunnel included
+  if (refused) co_return fail(failure::connect, std::move(*refused));
+  co_return std::nullopt;
+}
+
+asio::awaitable<connect_result> connector::connect(const target& where, cancel_points& points) const {
+  tcp::socket socket(co_await asio::this_coro::executor);
+  auto failed = chain_ ? co_await dial_chained(where, socket, points) : co_await dial_direct(where, socket, points);
+  if (failed) co_return std::move(*failed);
+  sys_error ec;
   socket.set_option(tcp::no_delay(true), ec);
   if (!where.tls) co_return std::make_unique<connection>(std::move(socket));
+  co_return co_await handshake(std::move(socket), where, points);
+}
 
+asio::awaitable<connect_result> connector::handshake(tcp::socket socket, const target& where,
+                                                     cancel_points& points) const {
+  sys_error ec;
+  asio::ip::make_address(where.host, ec);
   ssl::stream<tcp::socket> stream(std::move(socket), *tls_);
-  if (!configure_tls_peer(stream.native_handle(), where.host, is_ip))
+  if (!configure_tls_peer(stream.native_handle(), where.host, !ec))
     co_return fail(failure::tls, "cannot set up TLS for " + where.host);
   std::string origin = host_and_port(where);
   sessions_->offer(stream.native_handle(), origin);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -18,6 +19,7 @@
 
 #include "outbound/connection.hpp"
 #include "outbound/egress.hpp"
+#include "outbound/proxy_chain.hpp"
 
 namespace credproxy::outbound {
 
@@ -57,7 +59,8 @@ struct cancel_points {
 class connector {
  public:
   // `tls` is shared by every TLS connection made here (thread-safe in OpenSSL).
-  connector(egress_policy egress, std::shared_ptr<ssl::context> tls);
+  // With `chain`, every connection is a CONNECT tunnel through that proxy.
+  connector(egress_policy egress, std::shared_ptr<ssl::context> tls, std::optional<chain_proxy> chain = {});
 
   // The proxy's own listening addresses, once bound. A wildcard listener
   // (0.0.0.0 / ::) refuses its port on every local interface address and
@@ -70,12 +73,27 @@ class connector {
 
   const egress_policy& egress() const noexcept { return egress_; }
   const tls_session_cache& tls_sessions() const noexcept { return *sessions_; }
+  // True when connections go through upstream.proxy: then credentials may
+  // only travel inside TLS (the chained proxy would read plain http).
+  bool chained() const noexcept { return chain_.has_value(); }
 
  private:
   bool is_own_listener(const tcp::endpoint& endpoint) const noexcept;
+  boost::asio::awaitable<std::vector<tcp::endpoint>> resolve(const std::string& host, std::uint16_t port,
+                                                             cancel_points& points, std::string& problem) const;
+  std::variant<std::vector<tcp::endpoint>, connect_error> permitted(const target& where,
+                                                                    const std::vector<tcp::endpoint>& candidates,
+                                                                    bool check_egress) const;
+  boost::asio::awaitable<std::optional<connect_error>> dial_direct(const target& where, tcp::socket& socket,
+                                                                   cancel_points& points) const;
+  boost::asio::awaitable<std::optional<connect_error>> dial_chained(const target& where, tcp::socket& socket,
+                                                                    cancel_points& points) const;
+  boost::asio::awaitable<connect_result> handshake(tcp::socket socket, const target& where,
+                                                   cancel_points& points) const;
 
   egress_policy egress_;
   std::shared_ptr<ssl::context> tls_;
+  std::optional<chain_proxy> chain_;
   std::shared_ptr<tls_session_cache> sessions_ = std::make_shared<tls_session_cache>();
   struct refused_set {
     std::vector<tcp::endpoint> endpoints;

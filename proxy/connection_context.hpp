@@ -39,8 +39,8 @@ class connection_context final : public live_connection {
   connection_context(const connection_context&) = delete;
   connection_context& operator=(const connection_context&) = delete;
 
-  void close_if_idle() noexcept override {
-    if (between_requests && client_in.empty()) close_client();
+  void close_when_idle(std::chrono::milliseconds grace) noexcept override {
+    if (between_requests && client_in.empty()) watch->extend(grace);
   }
 
   worker_context& worker;

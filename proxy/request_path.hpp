@@ -156,7 +156,9 @@ awaitable<void> serve_requests(Client& client, connection_context<Upstreams>& co
   const auto& settings = conn.worker.settings;
   const head_limits bounds{settings.limits.max_header_bytes, settings.limits.max_header_fields};
   const auto parse = [&bounds](std::string_view bytes) { return parse_request_head(bytes, bounds); };
-  while (!conn.worker.stopping) {
+  // A connection accepted while shutting down (the listener's backlog) is
+  // still served its first request, answered with Connection: close.
+  for (bool first = true; first || !conn.worker.stopping; first = false) {
     conn.between_requests = true;
     conn.upstream_in.release();  // an idle connection holds no upstream buffer
     conn.watch->expect(conn.client_in.empty() ? watchdog::phase::idle : watchdog::phase::request_head,

@@ -8,6 +8,7 @@
 #include <boost/asio/this_coro.hpp>
 
 #include "proxy/admin.hpp"
+#include "proxy/listener_drain.hpp"
 #include "proxy/session.hpp"
 
 namespace credproxy::proxy {
@@ -15,6 +16,12 @@ namespace credproxy::proxy {
 namespace {
 
 constexpr auto shutdown_grace = std::chrono::seconds(10);
+// On shutdown, keep-alive connections idle this long are closed; a request
+// arriving before that is still served (with Connection: close).
+constexpr auto drain_idle_grace = std::chrono::milliseconds(1000);
+// At most this many queued connections are taken from the backlog on
+// shutdown (the listen backlog is 4096 by default).
+constexpr int max_backlog_drain = 65536;
 // Admin API calls are rare and serialize on the vault lock anyway; two
 // threads let a quick read proceed while a write waits for the lock.
 constexpr std::size_t admin_api_threads = 2;
@@ -105,6 +112,7 @@ server::server(const config::config& cfg, const vault::snapshot_holder& vault, o
       health_listen_(cfg.health_listen) {
   settings_.default_solution = cfg.default_solution;
   settings_.exchange.inject.upgrade_plaintext = cfg.upgrade_plaintext;
+  settings_.exchange.inject.credentials_need_tls = connector_->chained();
   settings_.timeouts = cfg.timeouts;
   settings_.limits = cfg.limits;
   settings_.replay_on_401 = cfg.oauth.replay_on_401;
@@ -181,16 +189,35 @@ awaitable<void> server::accept_loop(server* self) {
       co_await backoff.async_wait(use_tuple);
       continue;
     }
-    if (self->open_connections_.load(std::memory_order_relaxed) >= self->settings_.limits.max_connections) {
-      sys_error ignored;
-      socket.close(ignored);  // over the limit: refuse rather than degrade everyone
-      continue;
-    }
-    self->open_connections_.fetch_add(1, std::memory_order_relaxed);
-    sys_error ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
-    asio::co_spawn(*target.ioc, serve_client(std::move(socket), target.context, target.upstreams), asio::detached);
+    self->adopt(std::move(socket), target);
   }
+}
+
+void server::adopt(tcp::socket socket, worker& target) {
+  sys_error ignored;
+  if (open_connections_.load(std::memory_order_relaxed) >= settings_.limits.max_connections) {
+    socket.close(ignored);  // over the limit: refuse rather than degrade everyone
+    return;
+  }
+  open_connections_.fetch_add(1, std::memory_order_relaxed);
+  socket.set_option(tcp::no_delay(true), ignored);
+  asio::co_spawn(*target.ioc, serve_client(std::move(socket), target.context, target.upstreams), asio::detached);
+}
+
+// On the first worker's thread, where the accept loop runs: no new SYN is
+// queued, what the kernel already queued is served, then the port closes.
+void server::stop_accepting() {
+  sys_error ec;
+  if (refuse_new_connections(*acceptor_)) {
+    acceptor_->non_blocking(true, ec);
+    for (int i = 0; i < max_backlog_drain && !ec; ++i) {
+      worker& target = next_worker();
+      tcp::socket socket(*target.ioc);
+      acceptor_->accept(socket, ec);
+      if (!ec) adopt(std::move(socket), target);
+    }
+  }
+  acceptor_->close(ec);
 }
 
 void server::run() {
@@ -286,18 +313,16 @@ void server::begin_shutdown() {
   if (file_watch_) file_watch_->stop();
   for (auto& w : workers_) {
     asio::post(*w->ioc, [this, ctx = &w->context, pool = &w->upstreams.pool(), first = w.get() == workers_.front().get()] {
+      ctx->stopping = true;
       if (first) {
+        stop_accepting();
         sys_error ignored;
-        acceptor_->close(ignored);
         if (admin_acceptor_) admin_acceptor_->close(ignored);
         // The health listener stays open while requests drain: /readyz
         // answers 503 from now on, so a load balancer stops sending.
       }
-      ctx->stopping = true;
       pool->clear();
-      // close_if_idle() may end a connection, which leaves the set: copy first.
-      const std::vector<live_connection*> live(ctx->connections.begin(), ctx->connections.end());
-      for (auto* c : live) c->close_if_idle();
+      for (auto* c : ctx->connections) c->close_when_idle(drain_idle_grace);
     });
   }
   // Wait (bounded, without blocking any I/O thread) for in-flight requests.

@@ -91,6 +91,8 @@ class server {
   struct worker;
   void begin_shutdown();
   worker& next_worker() noexcept;
+  void adopt(tcp::socket socket, worker& target);
+  void stop_accepting();
   static awaitable<void> accept_loop(server* self);
   void wait_for_reload();
   void schedule_poll();

@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 // Everything one I/O thread owns. Connections run on their worker's
 // single-threaded io_context, so nothing here needs a lock.
 #include <atomic>
@@ -37,8 +38,11 @@ struct proxy_settings {
 // What shutdown needs of a live client connection.
 class live_connection {
  public:
-  // Closes the connection if it is between requests (keep-alive idle).
-  virtual void close_if_idle() noexcept = 0;
+  // Shutdown began: a connection between requests (keep-alive idle) is
+  // closed once idle for `grace`. Not at once: a client may be writing its
+  // next request this very moment, and that request deserves an answer
+  // (with Connection: close) rather than a reset.
+  virtual void close_when_idle(std::chrono::milliseconds grace) noexcept = 0;
 
  protected:
   ~live_connection() = default;

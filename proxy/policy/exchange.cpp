@@ -231,6 +231,10 @@ bool is_host_refusal(const body_injection_result& result) noexcept {
 body_result decide_body(std::string_view body, const forward_plan& plan, const vault::snapshot& snap,
                         std::string_view solution, const token_view& tokens, const exchange_settings& settings) {
   auto result = inject_body(body, plan.content_type, snap, solution, plan.upstream, plan.user, tokens);
+  if (plan.upstream.scheme == "http" && settings.inject.credentials_need_tls) {
+    const auto* planned = std::get_if<body_plan>(&result);
+    if (planned != nullptr && !planned->keys_used.empty()) return plaintext_through_chain(planned->keys_used.front());
+  }
   if (plan.upstream.scheme != "http" || !is_host_refusal(result)) return as_body_result(std::move(result), plan.upstream);
   // Refused for plain http: bound to the same host over TLS?
   const upstream_target tls = upgraded(plan.upstream, plan.port_explicit);

@@ -31,6 +31,10 @@ std::variant<upstream_target, proxy_error> choose_upstream(const request_view& r
                                                            const inject_options& options) {
   upstream_target up{std::string(r.scheme), std::string(r.host), r.port};
   if (r.scheme != "http") return up;
+  if (options.credentials_need_tls) {
+    auto loose = std::find_if(uses.begin(), uses.end(), [](const use& u) { return u.credential->allow_plaintext; });
+    if (loose != uses.end()) return plaintext_through_chain(loose->key);
+  }
   auto strict = std::find_if(uses.begin(), uses.end(), [](const use& u) { return !u.credential->allow_plaintext; });
   if (strict == uses.end()) return up;
   if (!options.upgrade_plaintext)
@@ -41,6 +45,18 @@ std::variant<upstream_target, proxy_error> choose_upstream(const request_view& r
   if (!r.port_explicit) up.port = 443;
   return up;
 }
+
+}  // namespace
+
+proxy_error plaintext_through_chain(std::string_view key) {
+  return proxy_error{error_code::plaintext_not_allowed,
+                     "credential " + quoted(key) +
+                         " allows plain http, but upstream.proxy is set and would see it: credentials travel only "
+                         "inside TLS through a chained proxy; use an https:// URL",
+                     std::string(key)};
+}
+
+namespace {
 
 // Field values are sent raw, so anything that could end or fold the header
 // line (CR, LF, NUL, other controls, DEL) is refused; HTAB is legal.

@@ -78,7 +78,14 @@ struct injection_plan {
 
 struct inject_options {
   bool upgrade_plaintext = true;  // false: http:// + credential without allowPlaintext -> plaintext_not_allowed
+  // upstream.proxy is set: plain http would show credentials to the chained
+  // proxy, so allowPlaintext is not honoured (plaintext_not_allowed).
+  bool credentials_need_tls = false;
 };
+
+// The refusal for a credential that may travel over plain http, when the
+// request goes through upstream.proxy (inject_options::credentials_need_tls).
+proxy_error plaintext_through_chain(std::string_view key);
 
 // Finds every {{cred:KEY}} / {{cred:KEY.FIELD}} (and the percent-encoded
 // form in the target), resolves it in `solution`, checks host binding against

@@ -13,6 +13,7 @@
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <strings.h>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -75,6 +76,9 @@ std::string reply(unsigned status) {
   switch (status) {
     case 200: return "HTTP/1.1 200 Connection Established\r\n\r\n";
     case 403: return "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    case 407:
+      return "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"test\"\r\n"
+             "Content-Length: 0\r\nConnection: close\r\n\r\n";
     case 405: return "HTTP/1.1 405 Method Not Allowed\r\nAllow: CONNECT\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     default: return "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
   }
@@ -110,6 +114,24 @@ struct connect_proxy::impl {
   mutable std::condition_variable changed_;
   std::vector<proxy_request> requests_;
   std::atomic<std::uint64_t> bytes_{0};
+  std::optional<std::string> required_authorization_;  // under mutex_
+  std::string relayed_;                                // under mutex_, the first max_capture bytes
+  static constexpr std::size_t max_capture = 4 << 20;
+
+  bool authorized(const proxy_request& request) {
+    std::lock_guard lock(mutex_);
+    if (!required_authorization_) return true;
+    for (const auto& [name, value] : request.headers) {
+      if (name.size() == 19 && strncasecmp(name.c_str(), "Proxy-Authorization", 19) == 0)
+        return value == *required_authorization_;
+    }
+    return false;
+  }
+
+  void capture(const char* data, std::size_t n) {
+    std::lock_guard lock(mutex_);
+    relayed_.append(data, std::min(n, max_capture - std::min(max_capture, relayed_.size())));
+  }
 
   void record(proxy_request request) {
     {
@@ -157,7 +179,9 @@ struct connect_proxy::impl {
     }
     // Never co_await inside a larger expression (g++ 12 miscompiles it).
     unsigned status = 405;
-    if (request->method == "CONNECT") {
+    if (request->method == "CONNECT" && !authorized(*request)) {
+      status = 407;
+    } else if (request->method == "CONNECT") {
       const unsigned opened = co_await open_upstream(*conn, request->target);
       status = opened;
     }
@@ -178,6 +202,7 @@ struct connect_proxy::impl {
         co_return;
       }
       bytes_ += en;
+      capture(early.data(), en);
     }
     conn->relays_running = 2;
     asio::co_spawn(ioc_, relay(conn, conn->upstream, conn->client), asio::detached);
@@ -236,6 +261,7 @@ struct connect_proxy::impl {
         co_return;
       }
       bytes_ += wn;
+      capture(chunk.data(), wn);
     }
   }
 };
@@ -280,6 +306,16 @@ std::size_t connect_proxy::tunnels_established() const {
 }
 
 std::uint64_t connect_proxy::bytes_relayed() const { return impl_->bytes_; }
+
+void connect_proxy::require_authorization(std::string value) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->required_authorization_ = std::move(value);
+}
+
+bool connect_proxy::relayed_contains(std::string_view needle) const {
+  std::lock_guard lock(impl_->mutex_);
+  return impl_->relayed_.find(needle) != std::string::npos;
+}
 
 bool connect_proxy::wait_for_requests(std::size_t n, std::chrono::milliseconds timeout) const {
   std::unique_lock lock(impl_->mutex_);

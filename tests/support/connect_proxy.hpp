@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tests/support/fake_upstream.hpp"
@@ -38,6 +39,11 @@ class connect_proxy {
   std::vector<std::string> connect_targets() const;  // authorities of the CONNECTs, in order
   std::size_t tunnels_established() const;           // CONNECTs answered 200
   std::uint64_t bytes_relayed() const;               // both directions, all tunnels
+  // From now on a CONNECT without exactly this Proxy-Authorization value
+  // is answered 407 (a corporate proxy with credentials).
+  void require_authorization(std::string value);
+  // Did any tunnel carry `needle` in either direction (first 4 MiB)?
+  bool relayed_contains(std::string_view needle) const;
   // Waits (bounded) until at least `n` request heads have been recorded.
   bool wait_for_requests(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
 

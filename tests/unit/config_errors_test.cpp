@@ -85,7 +85,7 @@ TEST(ConfigErrors, UnknownKeys) {
             "default_solution, vault, upstream, client, limits, egress, connect, log, oauth, testing)");
   EXPECT_EQ(error_of("upstream:\n  connect_timeout_ms: 5\n  conect_timeout_ms: 6\n"),
             "credproxy.yaml:3: upstream.conect_timeout_ms: unknown key (expected one of: ca_file, connect_timeout_ms, "
-            "response_timeout_ms, idle_timeout_ms, upgrade_plaintext)");
+            "response_timeout_ms, idle_timeout_ms, upgrade_plaintext, proxy, proxy_credentials_file)");
   EXPECT_EQ(error_of("log:\n  level: info\n  file: x\n"),
             "credproxy.yaml:3: log.file: unknown key (expected one of: level, format)");
 }
