@@ -16,7 +16,7 @@ export CCACHE_NOHASHDIR := 1
 LAUNCHER := -DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE)
 endif
 
-.PHONY: all deps configure build credproxy run test bench soak sanitize tsan fuzz clean
+.PHONY: all deps configure build credproxy run test bench soak sanitize tsan fuzz deploy-test clean
 
 all: build
 
@@ -67,6 +67,29 @@ fuzz:
 	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 -DCREDPROXY_FUZZ=ON >/dev/null
 	@ninja -C build-fuzz -j $(JOBS) fuzzers
 	@bash tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Deployment checks (several minutes: the image build compiles credproxy):
+# the Kubernetes overlays rendered and checked, the systemd unit verified,
+# the image built with podman (deploy/Dockerfile on an mmdebstrap base, no
+# registry needed) and run read-only as non-root, and the sidecar pod run
+# with `podman kube play`. Needs root (mmdebstrap, podman); see README.
+IMAGE ?= localhost/credproxy:dev
+BASE_IMAGE ?= localhost/debian:bookworm-slim
+FUNCTION_IMAGE ?= localhost/credproxy-test-function:bookworm
+PODMAN = CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf podman --runtime runc
+# A compiler cache named by $$CCACHE_DIR is lent to the image build (minutes saved).
+IMAGE_CCACHE = $(if $(and $(CCACHE_DIR),$(wildcard $(CCACHE_DIR))),-v $(CCACHE_DIR):/ccache --build-arg CCACHE_DIR=/ccache)
+deploy-test:
+	@bash deploy/install-deps.sh --containers
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+	@ninja -C $(BUILD) -j $(JOBS) credproxy
+	python3 tests/deploy/render_test.py
+	bash tests/deploy/systemd_test.sh $(BUILD)/credproxy
+	bash deploy/podman/base-image.sh $(BASE_IMAGE)
+	bash deploy/podman/base-image.sh $(FUNCTION_IMAGE) curl python3-minimal
+	$(PODMAN) build --build-arg BASE=$(BASE_IMAGE) $(IMAGE_CCACHE) -f deploy/Dockerfile -t $(IMAGE) .
+	bash tests/deploy/image_test.sh $(IMAGE)
+	python3 tests/deploy/pod_test.py --image $(IMAGE) --function-image $(FUNCTION_IMAGE)
 
 bench: deps
 	bash bench/run.sh
