@@ -81,7 +81,7 @@ PODMAN = CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf podman --runtim
 IMAGE_CCACHE = $(if $(and $(CCACHE_DIR),$(wildcard $(CCACHE_DIR))),-v $(CCACHE_DIR):/ccache --build-arg CCACHE_DIR=/ccache)
 deploy-test:
 	@bash deploy/install-deps.sh --containers
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(LAUNCHER) >/dev/null
 	@ninja -C $(BUILD) -j $(JOBS) credproxy
 	python3 tests/deploy/render_test.py
 	bash tests/deploy/systemd_test.sh $(BUILD)/credproxy

@@ -102,6 +102,43 @@ TEST(Lifecycle, SigtermUnderLoadLosesNoRequest) {
   EXPECT_EQ(counts.refused.load(), 8u);  // every client ended on the closed port, not the deadline
 }
 
+// The race a drain must not lose: a keep-alive client idle at the signal
+// sends its next request right after shutdown began. It is answered, with
+// Connection: close, instead of finding its connection reset.
+TEST(Lifecycle, RequestOnAnIdleConnectionJustAfterTheSignalIsAnswered) {
+  fake_upstream origin;
+  auto slow = std::make_shared<chunk_feed>();
+  origin.set_handler([slow](const recorded_request& r) {
+    if (r.target == "/slow") return response_spec().with_feed(slow);
+    return response_spec().with_body("fast");
+  });
+  credproxy_instance proxy(instance_options().with_credential("k", api_key_doc("v", origin.authority())));
+  const std::string next = "GET " + origin.url("/next") + " HTTP/1.1\r\nHost: " + origin.authority() + "\r\n\r\n";
+  raw_connection idle(proxy.proxy_port());
+  idle.send(next);
+  const auto first = idle.read_response();
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200u);
+  // Keeps serve draining (not exited) while the idle client speaks.
+  raw_connection in_flight(proxy.proxy_port());
+  in_flight.send("GET " + origin.url("/slow") + " HTTP/1.1\r\nHost: " + origin.authority() + "\r\n\r\n");
+  slow->push("part ");
+  ASSERT_TRUE(in_flight.wait_for("part", std::chrono::seconds(5)));
+
+  ::kill(proxy.pid(), SIGTERM);
+  ASSERT_TRUE(proxy.wait_for_log(std::regex("signal 15 received: shutting down")));
+  idle.send(next);
+  const auto during = idle.read_response(std::chrono::seconds(5));
+  ASSERT_TRUE(during) << "the request sent on the idle connection during the drain was lost";
+  EXPECT_EQ(during->status, 200u);
+  EXPECT_TRUE(says_close(*during));
+  EXPECT_TRUE(idle.wait_closed(std::chrono::seconds(5)));
+
+  slow->finish();
+  EXPECT_TRUE(in_flight.read_response(std::chrono::seconds(5)));
+  EXPECT_EQ(proxy.stop().code, 0);
+}
+
 // Idle keep-alive connections do not hold shutdown up: closed after the
 // short drain grace, well before the 10 s bound for requests in flight.
 TEST(Lifecycle, IdleKeepAliveConnectionsAreClosedOnShutdown) {
