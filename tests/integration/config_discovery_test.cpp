@@ -127,8 +127,7 @@ TEST(SharedEnvironment, ProxyAndCaVariablesAreIgnored) {
                       "https_proxy=" + dead,
                       "HTTP_PROXY=" + dead,
                       "ALL_PROXY=" + dead,
-                      "NO_PROXY=",
-                      "--"};
+                      "NO_PROXY="};
   credproxy_instance shared(options);
   const auto r = raw_exchange(shared.proxy_port(), absolute_get(upstream, "/s"));
   ASSERT_TRUE(r);
@@ -148,7 +147,7 @@ TEST(SharedEnvironment, SslCertFileAddsNoTrust) {
                      .with_ca(configured.ca_cert_pem)
                      .with_credential("tls.api", api_key_doc("tls-secret", upstream.authority(), false));
   options.launcher = {"env", "SSL_CERT_FILE=" + (env_dir / "function-bundle.pem").string(),
-                      "SSL_CERT_DIR=" + env_dir.path().string(), "--"};
+                      "SSL_CERT_DIR=" + env_dir.path().string()};
   credproxy_instance proxy(options);
   const auto r = raw_exchange(proxy.proxy_port(), absolute_get(upstream, "/s"));
   ASSERT_TRUE(r);

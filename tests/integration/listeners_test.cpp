@@ -34,10 +34,14 @@ TEST(Listeners, HealthNeverServesTheAdminApiEvenWithTheToken) {
   ASSERT_TRUE(r);
   EXPECT_TRUE(is_proxy_error(*r, 404, "not_found")) << r->body;
   EXPECT_NE(r->body.find("admin_listen"), std::string::npos) << r->body;
-  // The same request on the admin listener is served: the token is good.
-  const auto a = get(proxy.admin_port(), "/v1/org/oauth", bearer);
-  ASSERT_TRUE(a);
-  EXPECT_EQ(a->status, 200u) << a->body;
+  // The same request on the admin listener is served once serve knows the
+  // token the CLI just created (bounded wait).
+  EXPECT_TRUE(wait_until(
+      [&] {
+        const auto a = get(proxy.admin_port(), "/v1/org/oauth", bearer);
+        return a && a->status == 200;
+      },
+      std::chrono::seconds(5)));
 }
 
 TEST(Listeners, AdminNoLongerAnswersProbesOrMetrics) {

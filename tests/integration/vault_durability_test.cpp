@@ -412,7 +412,7 @@ TEST(VaultKeys, ServeReloadsAPassphraseVaultAndFollowsARekey) {
   fake_upstream upstream;
   vault_env env;
   const auto pass = env.dir() / "pass";
-  write_file(env.config(), "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nworkers: 1\n"
+  write_file(env.config(), "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nhealth_listen: 127.0.0.1:0\nworkers: 1\n"
                            "vault:\n  path: " + quoted(env.vault()) + "\n  key_source: passphrase\n  passphrase_file: " +
                                quoted(pass) + "\negress:\n  allow_cidrs: [127.0.0.0/8]\nlog:\n  level: info\n");
   write_file(pass, "correct horse battery staple\n");
