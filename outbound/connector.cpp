@@ -183,7 +183,11 @@ asio::awaitable<std::optional<connect_error>> connector::dial_chained(const targ
 
 asio::awaitable<connect_result> connector::connect(const target& where, cancel_points& points) const {
   tcp::socket socket(co_await asio::this_coro::executor);
-  auto failed = chain_ ? co_await dial_chained(where, socket, points) : co_await dial_direct(where, socket, points);
+  // Two statements, not `?:` around two co_awaits (g++ 12 mishandles the
+  // awaitable temporaries of a conditional expression).
+  std::optional<connect_error> failed;
+  if (chain_) failed = co_await dial_chained(where, socket, points);
+  else failed = co_await dial_direct(where, socket, points);
   if (failed) co_return std::move(*failed);
   sys_error ec;
   socket.set_option(tcp::no_delay(true), ec);
