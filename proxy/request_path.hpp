@@ -155,13 +155,17 @@ awaitable<void> serve_requests(Client& client, connection_context<Upstreams>& co
   const auto& settings = *conn.worker.settings;
   const head_limits bounds{settings.limits.max_header_bytes, settings.limits.max_header_fields};
   const auto parse = [&bounds](std::string_view bytes) { return parse_request_head(bytes, bounds); };
-  // A connection accepted while shutting down (the listener's backlog) is
-  // still served its first request, answered with Connection: close.
-  for (bool first = true; first || !conn.worker.stopping; first = false) {
+  // The loop ends when a response says Connection: close, never at once on
+  // shutdown: a client may be sending its next request right now (or, from
+  // the listener's backlog, its first). While draining, a request is
+  // answered with Connection: close, and an idle connection closes after
+  // drain_idle_grace.
+  for (;;) {
     conn.between_requests = true;
     conn.upstream_in.release();  // an idle connection holds no upstream buffer
-    conn.watch->expect(conn.client_in.empty() ? watchdog::phase::idle : watchdog::phase::request_head,
-                       settings.timeouts.client_header);
+    const auto head_time = conn.worker.stopping ? std::min(drain_idle_grace, settings.timeouts.client_header)
+                                                : settings.timeouts.client_header;
+    conn.watch->expect(conn.client_in.empty() ? watchdog::phase::idle : watchdog::phase::request_head, head_time);
     auto read = co_await read_head<request_head>(client, conn.client_in, bounds.max_bytes, parse);
     conn.between_requests = false;
     if (std::holds_alternative<head_not_read>(read)) break;  // closed, reset or timed out

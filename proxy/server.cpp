@@ -16,9 +16,6 @@ namespace credproxy::proxy {
 namespace {
 
 constexpr auto shutdown_grace = std::chrono::seconds(10);
-// On shutdown, keep-alive connections idle this long are closed; a request
-// arriving before that is still served (with Connection: close).
-constexpr auto drain_idle_grace = std::chrono::milliseconds(1000);
 // At most this many queued connections are taken from the backlog on
 // shutdown (the listen backlog is 4096 by default).
 constexpr int max_backlog_drain = 65536;
@@ -223,39 +220,30 @@ void server::stop_accepting() {
   acceptor_->close(ec);
 }
 
-void server::run() {
-  if (admin_api_ && admin_acceptor_) admin_pool_ = std::make_unique<asio::thread_pool>(admin_api_threads);
-  const admin_limits limits{.max_connections = admin_max_connections,
-                            .header_timeout = settings_.front().timeouts.client_header,
-                            .body_timeout = settings_.front().timeouts.idle};
-  // Two listeners, each serving only its own routes: exposing the probes
-  // to a kubelet or a scraper never exposes the admin API.
-  admin_routes api_routes;
-  api_routes.api = admin_api_;
-  api_routes.gate = admin_gate_;
-  if (admin_pool_) api_routes.api_executor = admin_pool_->get_executor();
-  api_routes.limits = limits;
-  api_routes.listener = "admin";
-  admin_routes health_routes;
-  health_routes.probes = true;
-  health_routes.metrics = [this] { return metrics_text(); };
-  health_routes.ready = [this] { return !stopping_ && vault_.load() != nullptr; };
-  health_routes.limits = limits;
-  health_routes.listener = "health";
-  api_routes.freshness = &freshness_;
-  auto& first = *workers_.front()->ioc;
-  asio::co_spawn(first, accept_loop(this), asio::detached);
-  if (admin_acceptor_) asio::co_spawn(first, admin_accept_loop(admin_acceptor_.get(), &api_routes), asio::detached);
-  if (health_acceptor_) asio::co_spawn(first, admin_accept_loop(health_acceptor_.get(), &health_routes), asio::detached);
+// Two listeners, each serving only its own routes: exposing the probes to
+// a kubelet or a scraper never exposes the admin API.
+admin_routes server::api_routes(const admin_limits& limits) {
+  admin_routes routes;
+  routes.api = admin_api_;
+  routes.gate = admin_gate_;
+  if (admin_pool_) routes.api_executor = admin_pool_->get_executor();
+  routes.limits = limits;
+  routes.listener = "admin";
+  routes.freshness = &freshness_;
+  return routes;
+}
 
-  // Before the I/O threads start: they read the hint without a lock.
-  if (file_changed_) {
-    file_watch_ = std::make_unique<file_watch>(control_.get_executor(), watched_file_, file_changed_, *log_);
-    if (file_watch_->start())
-      freshness_.set_change_hint([watch = file_watch_.get()] { return watch->change_pending(); });
-    else
-      file_watch_.reset();
-  }
+admin_routes server::health_routes(const admin_limits& limits) {
+  admin_routes routes;
+  routes.probes = true;
+  routes.metrics = [this] { return metrics_text(); };
+  routes.ready = [this] { return !stopping_ && vault_.load() != nullptr; };
+  routes.limits = limits;
+  routes.listener = "health";
+  return routes;
+}
+
+void server::start_worker_threads() {
   for (auto& w : workers_) asio::co_spawn(*w->ioc, sweep_pool(&w->context, &w->upstreams.pool()), asio::detached);
   for (auto& w : workers_) {
     rate_limited_log* accept_errors = w.get() == workers_.front().get() ? &accept_errors_ : nullptr;
@@ -267,6 +255,30 @@ void server::run() {
       ioc->run();
     });
   }
+}
+
+void server::run() {
+  if (admin_api_ && admin_acceptor_) admin_pool_ = std::make_unique<asio::thread_pool>(admin_api_threads);
+  const admin_limits limits{.max_connections = admin_max_connections,
+                            .header_timeout = settings_.front().timeouts.client_header,
+                            .body_timeout = settings_.front().timeouts.idle};
+  // Both outlive the listeners' loops: they end before run() returns.
+  const admin_routes api = api_routes(limits);
+  const admin_routes health = health_routes(limits);
+  auto& first = *workers_.front()->ioc;
+  asio::co_spawn(first, accept_loop(this), asio::detached);
+  if (admin_acceptor_) asio::co_spawn(first, admin_accept_loop(admin_acceptor_.get(), &api), asio::detached);
+  if (health_acceptor_) asio::co_spawn(first, admin_accept_loop(health_acceptor_.get(), &health), asio::detached);
+
+  // Before the I/O threads start: they read the hint without a lock.
+  if (file_changed_) {
+    file_watch_ = std::make_unique<file_watch>(control_.get_executor(), watched_file_, file_changed_, *log_);
+    if (file_watch_->start())
+      freshness_.set_change_hint([watch = file_watch_.get()] { return watch->change_pending(); });
+    else
+      file_watch_.reset();
+  }
+  start_worker_threads();
 
   stop_signals_.async_wait([this](const sys_error& ec, int sig) {
     if (ec) return;

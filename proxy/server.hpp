@@ -31,6 +31,9 @@
 
 namespace credproxy::proxy {
 
+struct admin_routes;  // proxy/admin.hpp
+struct admin_limits;
+
 class server {
  public:
   // `tokens` must outlive the server's workers (sessions wait on it).
@@ -100,6 +103,9 @@ class server {
   void begin_shutdown();
   worker& next_worker() noexcept;
   void adopt(tcp::socket socket, worker& target);
+  admin_routes api_routes(const admin_limits& limits);
+  admin_routes health_routes(const admin_limits& limits);
+  void start_worker_threads();
   void stop_accepting();
   static awaitable<void> accept_loop(server* self);
   void wait_for_reload();

@@ -38,6 +38,10 @@ struct proxy_settings {
   bool log_json = false;                        // log.format: json (access lines as JSON members)
 };
 
+// On shutdown, keep-alive connections idle this long are closed; a request
+// arriving before that is still served (with Connection: close).
+inline constexpr std::chrono::milliseconds drain_idle_grace{1000};
+
 // What shutdown needs of a live client connection.
 class live_connection {
  public:

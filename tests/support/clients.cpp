@@ -131,8 +131,7 @@ std::string client_ca_variable(client_kind kind) {
 
 std::filesystem::path clients_dir() {
   if (const char* dir = std::getenv("CREDPROXY_CLIENTS_DIR"); dir && *dir) return dir;
-  // CMake compiles this file by its absolute path: tests/support/ -> tests/clients/.
-  return std::filesystem::path(__FILE__).parent_path().parent_path() / "clients";
+  return CREDPROXY_CLIENTS_SOURCE_DIR;  // tests/clients/ of this source tree (tests/CMakeLists.txt)
 }
 
 bool client_available(client_kind kind, std::string* skip_reason) {

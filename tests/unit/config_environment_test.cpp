@@ -80,7 +80,7 @@ TEST(ConfigEnvironment, UnknownVariablesThatLookLikeKeysAreErrors) {
             "with _ between levels, e.g. CREDPROXY_VAULT_PATH)");
   EXPECT_NE(error_of("", {{"CREDPROXY_LISTEN_PORT", "1"}}).find("CREDPROXY_LISTEN_PORT: not a configuration key"),
             std::string::npos);
-  EXPECT_NE(error_of("", {{"CREDPROXY_LOG_COLOUR", "1"}}).find("e.g. CREDPROXY_LOG_LEVEL"), std::string::npos);
+  EXPECT_NE(error_of("", {{"CREDPROXY_LOG_COLOUR", "1"}}).find("e.g. CREDPROXY_LOG_"), std::string::npos);
 }
 
 TEST(ConfigEnvironment, VariablesThatAreNotKeysAreLeftAlone) {
