@@ -59,13 +59,20 @@ void keep_loading(std::uint16_t port, const std::string& request, load_counts& c
   }
 }
 
-TEST(Lifecycle, SigtermUnderLoadLosesNoRequest) {
-  fake_upstream origin;
+// `origin` answers /slow with a chunked body the test feeds (a response
+// still in flight when the signal comes) and anything else at once.
+std::shared_ptr<chunk_feed> serve_slow_path_as_stream(fake_upstream& origin) {
   auto slow = std::make_shared<chunk_feed>();
   origin.set_handler([slow](const recorded_request& r) {
     if (r.target == "/slow") return response_spec().with_feed(slow);
     return response_spec().with_body("fast");
   });
+  return slow;
+}
+
+TEST(Lifecycle, SigtermUnderLoadLosesNoRequest) {
+  fake_upstream origin;
+  const auto slow = serve_slow_path_as_stream(origin);
   credproxy_instance proxy(instance_options().with_credential("k", api_key_doc("v", origin.authority())));
   const std::string request = "GET " + origin.url("/fast") + " HTTP/1.1\r\nHost: " + origin.authority() +
                               "\r\nX-Api-Key: {{cred:k}}\r\n\r\n";
@@ -107,11 +114,7 @@ TEST(Lifecycle, SigtermUnderLoadLosesNoRequest) {
 // Connection: close, instead of finding its connection reset.
 TEST(Lifecycle, RequestOnAnIdleConnectionJustAfterTheSignalIsAnswered) {
   fake_upstream origin;
-  auto slow = std::make_shared<chunk_feed>();
-  origin.set_handler([slow](const recorded_request& r) {
-    if (r.target == "/slow") return response_spec().with_feed(slow);
-    return response_spec().with_body("fast");
-  });
+  const auto slow = serve_slow_path_as_stream(origin);
   credproxy_instance proxy(instance_options().with_credential("k", api_key_doc("v", origin.authority())));
   const std::string next = "GET " + origin.url("/next") + " HTTP/1.1\r\nHost: " + origin.authority() + "\r\n\r\n";
   raw_connection idle(proxy.proxy_port());
