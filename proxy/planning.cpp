@@ -91,8 +91,9 @@ awaitable<std::variant<Result, proxy_error>> decide_with_tokens(worker_context& 
 
 namespace {
 
-bool may_be_stale(const worker_context& worker, const request_decision& decided) {
-  if (worker.freshness == nullptr) return false;
+// A refusal a newer vault could turn always asks the control thread; a plan
+// that injects asks only while a change is announced.
+bool worth_a_check(const worker_context& worker, const request_decision& decided) {
   if (const auto* refusal = std::get_if<proxy_error>(&decided)) return refusal->vault_may_know;
   const auto* plan = std::get_if<forward_plan>(&decided);
   return plan != nullptr && !plan->keys_used.empty() && worker.freshness->change_pending();
@@ -100,10 +101,12 @@ bool may_be_stale(const worker_context& worker, const request_decision& decided)
 
 }  // namespace
 
+// The snapshot is compared even when no check is needed: a reload may have
+// been published between the decision and the hint, and the hint is gone.
 awaitable<bool> vault_moved_on(worker_context& worker, const request_decision& decided,
                                const vault::snapshot_ptr& decided_with) {
-  if (!may_be_stale(worker, decided)) co_return false;
-  co_await await_fresh_vault(*worker.freshness);
+  if (worker.freshness == nullptr) co_return false;
+  if (worth_a_check(worker, decided)) co_await await_fresh_vault(*worker.freshness);
   co_return worker.snapshots.get() != decided_with;
 }
 
@@ -111,6 +114,12 @@ awaitable<bool> vault_moved_on(worker_context& worker, const proxy_error& refusa
                                const vault::snapshot_ptr& decided_with) {
   const request_decision decided = refusal;
   co_return co_await vault_moved_on(worker, decided, decided_with);
+}
+
+awaitable<bool> vault_moved_on_connect(worker_context& worker, const vault::snapshot_ptr& decided_with) {
+  if (worker.freshness == nullptr) co_return false;
+  if (worker.freshness->change_pending()) co_await await_fresh_vault(*worker.freshness);
+  co_return worker.snapshots.get() != decided_with;
 }
 
 request_decision decide_now(worker_context& worker, const request_head& head, const request_origin& origin,

@@ -24,15 +24,18 @@ request_decision as_decision(std::variant<forward_plan, proxy_error>&& planned);
 void finish_head(request_flow& flow, const request_head& head);
 
 // Read your writes, decided in this one place: should a decision made with
-// `decided_with` be made again? Only a refusal a newer vault could turn
-// (proxy_error::vault_may_know), or a plan that injects while a change to
-// the vault file is announced but not yet loaded (a rotated secret), and
-// only when the control thread's check (vault_freshness, awaited here)
-// found a newer snapshot.
+// `decided_with` be made again? Yes when a newer snapshot is in use by now.
+// A refusal a newer vault could turn (proxy_error::vault_may_know), or a
+// plan that injects while a change to the vault file is announced but not
+// yet loaded (a rotated secret), first waits for the control thread's check
+// (vault_freshness, awaited here).
 awaitable<bool> vault_moved_on(worker_context& worker, const proxy_error& refusal,
                                const vault::snapshot_ptr& decided_with);
 awaitable<bool> vault_moved_on(worker_context& worker, const request_decision& decided,
                                const vault::snapshot_ptr& decided_with);
+// The same for a CONNECT about to go opaque for want of a bound credential:
+// it waits for the check only while a change is announced.
+awaitable<bool> vault_moved_on_connect(worker_context& worker, const vault::snapshot_ptr& decided_with);
 
 // decide(), waiting for the token source whenever the only thing missing is
 // a token it can fetch. At most two waits per slot: a source that keeps

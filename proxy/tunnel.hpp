@@ -181,6 +181,14 @@ awaitable<std::variant<connect_target, proxy_error>> connect_target_of(connectio
   }
   target.solution.assign(std::get<std::string_view>(solution));
   target.bound = has_credential_for(*snap, target.solution, "https", target.where.host, target.where.port);
+  if (!target.bound) {
+    // A credential for this host written a moment ago: an opaque tunnel
+    // cannot be intercepted later, so decide with the vault as it is now.
+    // (No co_await inside a condition: g++ 12 miscompiles some.)
+    const bool moved = co_await vault_moved_on_connect(conn.worker, snap);
+    if (moved) snap = conn.worker.snapshots.get();
+    target.bound = has_credential_for(*snap, target.solution, "https", target.where.host, target.where.port);
+  }
   for (const auto& f : head.fields)
     if (f.id == http::field::proxy_authorization) target.authorization.assign(f.value);
   co_return target;

@@ -8,6 +8,8 @@
 #include "tests/support/credproxy_instance.hpp"
 #include "tests/support/fake_upstream.hpp"
 #include "tests/support/raw_client.hpp"
+#include "tests/support/test_ca.hpp"
+#include "tests/support/tls_tunnel_client.hpp"
 #include "tests/support/util.hpp"
 
 namespace credproxy::test {
@@ -15,10 +17,23 @@ namespace {
 
 constexpr int rounds = 20;
 
+// Pads the vault with a few thousand credentials of another solution, so
+// that loading it takes a while: a request sent the moment the CLI returns
+// then beats the file watcher's reload, which is the race these tests are for.
+void pad_vault(credproxy_instance& proxy) {
+  std::string padding = R"({"credproxyExport":1,"credentials":{)";
+  for (int i = 0; i < 4000; ++i)
+    padding += std::string(i ? "," : "") + R"("pad.)" + std::to_string(i) +
+               R"(":{"type":"api_key","secret":"","hosts":["pad.example"]})";
+  padding += "}}";
+  const auto padded = proxy.cli({"solution", "import", "-", "--as", "padding"}, padding);
+  EXPECT_EQ(padded.status.code, 0) << padded.err;
+}
+
 class ReadYourWrites : public ::testing::Test {
  protected:
   // Every client authenticates, so an unknown token is a 407, never the default solution.
-  ReadYourWrites() : proxy_(instance_options().with_default_solution("")) {}
+  ReadYourWrites() : proxy_(instance_options().with_default_solution("")) { pad_vault(proxy_); }
 
   std::string cli_ok(const std::vector<std::string>& args, const std::string& input = {}) {
     const auto r = proxy_.cli(args, input);
@@ -93,6 +108,53 @@ TEST_F(ReadYourWrites, AdminTokenWorksRightAfterCreation) {
   auto r = raw_exchange(proxy_.admin_port(), wrong);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 401u);
+}
+
+// HTTPS: a CONNECT decides once whether its tunnel is intercepted, so a
+// credential bound to the host a moment before must be known then; an
+// opaque tunnel would hand the client the origin's certificate, which it
+// does not trust, and the credential would never be injected.
+class ReadYourWritesHttps : public ::testing::Test {
+ protected:
+  ReadYourWritesHttps()
+      : origin_ca_(make_test_ca()),
+        origin_(fake_upstream::kind::https, &origin_ca_),
+        proxy_(instance_options().with_ca(origin_ca_.ca_cert_pem)) {
+    const auto proxy_ca = proxy_.dir() / "proxy-ca.pem";
+    const auto r = proxy_.cli({"ca", "export", "--out", proxy_ca.string()});
+    EXPECT_EQ(r.status.code, 0) << r.err;
+    proxy_ca_pem_ = read_file(proxy_ca);
+    pad_vault(proxy_);
+  }
+
+  test_ca origin_ca_;
+  fake_upstream origin_;
+  credproxy_instance proxy_;
+  std::string proxy_ca_pem_;
+};
+
+TEST_F(ReadYourWritesHttps, TunnelToAHostBoundAMomentAgoIsIntercepted) {
+  for (int round = 1; round <= rounds; ++round) {
+    const std::string value = "https-value-" + std::to_string(round);
+    const auto added = proxy_.cli({"cred", "add", "--solution", "default", "--key", "fresh", "--json", "-"},
+                                  api_key_doc(value, origin_.authority(), false));
+    ASSERT_EQ(added.status.code, 0) << added.err;
+    tunnel_client_options options;
+    options.proxy_port = proxy_.proxy_port();
+    options.port = origin_.port();
+    options.trusted_ca_pem = proxy_ca_pem_;  // only an intercepted tunnel's leaf is trusted
+    tls_tunnel_client client(options);
+    ASSERT_EQ(client.open(), 200u) << "round " << round;
+    std::string error;
+    ASSERT_TRUE(client.handshake(error)) << "round " << round << ": the tunnel was not intercepted: " << error;
+    client.write("GET /fresh HTTP/1.1\r\nHost: " + origin_.authority() + "\r\nX-Api-Key: {{cred:fresh}}\r\n\r\n");
+    const std::string answer = client.read_until("upstream-ok", std::chrono::seconds(5));
+    ASSERT_NE(answer.find("upstream-ok"), std::string::npos) << "round " << round << ": " << answer;
+    ASSERT_TRUE(origin_.wait_for_requests(static_cast<std::size_t>(round)));
+    EXPECT_EQ(origin_.requests().back().header("X-Api-Key"), value) << "round " << round;
+    const auto removed = proxy_.cli({"cred", "remove", "--solution", "default", "--key", "fresh"});
+    ASSERT_EQ(removed.status.code, 0) << removed.err;
+  }
 }
 
 }  // namespace
