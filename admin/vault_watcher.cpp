@@ -8,20 +8,20 @@ vault_watcher::vault_watcher(const vault::vault_store& store, vault::snapshot_ho
 
 void vault_watcher::poll() {
   std::lock_guard lock(mutex_);
-  const auto stamp = vault::stamp_file(store_.vault_path());
+  auto stamp = store_.fingerprint();
   if (attempted_ && *attempted_ == stamp) return;
-  load(stamp, false);
+  load(std::move(stamp), false);
 }
 
 void vault_watcher::reload() {
   std::lock_guard lock(mutex_);
-  load(vault::stamp_file(store_.vault_path()), true);
+  load(store_.fingerprint(), true);
 }
 
-void vault_watcher::load(const vault::file_stamp& stamp, bool forced) {
+void vault_watcher::load(std::string stamp, bool forced) {
   // Stamp first, read second: a write landing in between changes the stamp
   // again, so the next poll reads once more rather than missing it.
-  attempted_ = stamp;
+  attempted_ = std::move(stamp);
   vault::snapshot_ptr next;
   try {
     next = store_.snapshot();

@@ -3,8 +3,9 @@
 // `credproxy cred ...` (or the admin API) in another process takes effect.
 // serve calls poll() on an inotify event (proxy/file_watch.hpp), before a
 // refusal for an unknown token or key (proxy/vault_freshness.hpp), and on a
-// timer as the fallback. A poll costs one stat(2); the vault is read and
-// decrypted only when its stamp (device, inode, size, mtime, ctime) moved.
+// timer as the fallback. A poll costs the store's fingerprint (one stat(2)
+// of a vault file: device, inode, size, mtime, ctime; one small query of a
+// database); the vault is read and decrypted only when that moved.
 //
 // Blocking (file I/O, decryption): call from the control thread or the
 // admin API's pool, never an I/O thread. Thread-safe: calls are serialized.
@@ -20,7 +21,6 @@
 
 #include <spdlog/logger.h>
 
-#include "vault/file_stamp.hpp"
 #include "vault/snapshot_holder.hpp"
 #include "vault/store.hpp"
 
@@ -52,7 +52,7 @@ class vault_watcher {
   std::string metrics_text() const;
 
  private:
-  void load(const vault::file_stamp& stamp, bool forced);
+  void load(std::string stamp, bool forced);
 
   const vault::vault_store& store_;
   vault::snapshot_holder& holder_;
@@ -61,7 +61,7 @@ class vault_watcher {
   // The stamp taken before the last load attempt; empty until the first
   // poll, which therefore re-reads once (cheap insurance against a write
   // between the initial load and the watcher's start).
-  std::optional<vault::file_stamp> attempted_;
+  std::optional<std::string> attempted_;
   std::atomic<std::uint64_t> reloads_{0};
   std::atomic<std::uint64_t> failures_{0};
   std::atomic<bool> stale_{false};

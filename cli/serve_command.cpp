@@ -225,7 +225,8 @@ void run_server(const global_options& options, const config::config& cfg, vault:
   // Read your writes: inotify reloads at once, a refusal checks the file
   // first, and the poll is the fallback where inotify does not work.
   server.on_poll(admin::vault_poll_interval, [&watcher] { watcher.poll(); });
-  server.on_file_change(store.vault_path(), [&watcher] { watcher.poll(); });
+  if (const auto file = store.watched_file(); !file.empty())
+    server.on_file_change(file, [&watcher] { watcher.poll(); });
   server.on_freshness_check([&watcher] { watcher.poll(); });
   server.set_admin_api([&admin_api](const proxy::admin_request& r) { return admin_api.handle(r); },
                        [&admin_api](const proxy::admin_request& r) { return admin_api.authenticate(r); });

@@ -1,10 +1,7 @@
 #pragma once
-// The vault on disk: master key source (master_key.hpp) + encrypted vault
-// file (vault_file.hpp), read freely, written only read-modify-write under an
-// exclusive lock on "<vault>.lock" so concurrent writers (CLI, admin API)
-// never lose updates. Every write first makes the current version
-// "<vault>.bak" (a hard link, no copy), then replaces the vault atomically
-// and durably; a failed write leaves the old vault and says so.
+// The vault store: creating a vault file (first run, `vault init`), and the
+// vault_store handle over a backend (store_backend.hpp; the file backend in
+// file_backend.hpp).
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -15,11 +12,11 @@
 #include "vault/credential.hpp"
 #include "vault/errors.hpp"
 #include "vault/master_key.hpp"
+#include "vault/store_backend.hpp"
 #include "vault/vault_contents.hpp"
 
 namespace credproxy::vault {
 
-struct vault_keys;  // vault_file.hpp
 
 // SPEC §7 first run. When everything exists it returns false at once,
 // without taking the lock (a read-only vault has no lock file). For a key file: when neither the key file nor the
@@ -46,68 +43,68 @@ snapshot_ptr load_snapshot(const std::filesystem::path& vault_path, const std::f
 std::filesystem::path lock_path_for(const std::filesystem::path& vault_path);
 std::filesystem::path backup_path_for(const std::filesystem::path& vault_path);
 
+// The handle every command, the admin API and serve use: the vault in one
+// of its backends (store_backend.hpp). Copies share the backend, and with
+// it the cached master key.
 class vault_store {
  public:
-  // Reads the key or passphrase from `source` now (a passphrase is derived
-  // at the first read, then cached). Throws vault_error.
+  // The file backend (file_backend.hpp).
   vault_store(std::filesystem::path vault_path, const key_source& source);
   vault_store(std::filesystem::path vault_path, std::filesystem::path key_file);
   // A key already in memory (tests); never re-read.
   vault_store(std::filesystem::path vault_path, master_key key);
   vault_store(std::filesystem::path vault_path, std::shared_ptr<const master_key> key);
+  // Any backend (store/postgres_backend.hpp).
+  explicit vault_store(std::shared_ptr<store_backend> backend);
 
-  // Copies share the key and its cache.
   vault_store(const vault_store&) = default;
   vault_store& operator=(const vault_store&) = default;
 
-  const std::filesystem::path& vault_path() const noexcept { return vault_path_; }
+  // Names the store in messages: the vault file's path, or the database.
+  std::string name() const { return backend_->name(); }
+  // The file to watch for changes; empty when the backend has none.
+  std::filesystem::path watched_file() const { return backend_->watched_file(); }
+  // store_backend::fingerprint: cheap, changes whenever the contents do.
+  std::string fingerprint() const noexcept { return backend_->fingerprint(); }
 
   // Read-only: modify(), modify_if() and rekey() take no lock, write
   // nothing and throw read_only_error when there is something to write.
-  // On by itself when the vault is on a read-only mount; `on` adds the
+  // On by itself when a vault file is on a read-only mount; `on` adds the
   // configuration's vault.read_only.
-  void set_read_only(bool on) { read_only_ = read_only_ || on; }
-  bool read_only() const noexcept { return read_only_; }
+  void set_read_only(bool on) { backend_->set_read_only(on); }
+  bool read_only() const noexcept { return backend_->read_only(); }
 
-  // The current contents. Takes no lock: writers replace the file with an
-  // atomic rename, so a reader sees the old or the new vault, never a mix.
-  // When the cached key opens no slot and the source is a file, the file is
-  // read again once (a rekey by another process has replaced it).
-  vault_contents read() const;
+  // The current contents. Takes no lock: a reader sees the old or the new
+  // vault, never a mix. When the cached key opens no slot and the source is
+  // a file, the file is read again once (a rekey by another process has
+  // replaced it).
+  vault_contents read() const { return backend_->load().contents; }
   snapshot_ptr snapshot() const;
 
-  // Read-modify-write: takes the exclusive lock, re-reads the vault, calls
-  // `change`, bumps the revision and replaces the file atomically and
-  // durably (keeping the previous version as .bak). If `change` throws,
-  // nothing is written and the exception propagates. Returns the revision
-  // written.
+  // Read-modify-write under the store's write lock (a file lock, or a row
+  // lock in the database): re-reads the vault, calls `change`, bumps the
+  // revision and writes durably. If `change` throws, nothing is written and
+  // the exception propagates. Returns the revision written.
   std::uint64_t modify(const std::function<void(vault_contents&)>& change) const;
   // The same, but `change` may decide under the lock that nothing is to be
   // written (returns false): e.g. another process already rotated a token.
   // Returns whether the vault was written.
-  bool modify_if(const std::function<bool(vault_contents&)>& change) const;
+  bool modify_if(const std::function<bool(vault_contents&)>& change) const { return backend_->modify_if(change); }
 
   // Rekey, all under the lock: (a) write the contents under a fresh data key
   // wrapped in two slots, the current key's and `new_key`'s; (b) `commit`
   // stores the new key where it will be found (replaces the key file,
-  // prints it, ...); (c) write again with only the new key's slot and make
-  // .bak that version too, so no file left opens with the old key. A crash
-  // at any point leaves a vault that opens with the old or the new key. If
-  // `commit` throws, the vault is written back with the old key's slot only
-  // and the error says the old key still applies. Afterwards this store
-  // uses `new_key`.
-  void rekey(master_key new_key, const std::function<void()>& commit) const;
+  // prints it, ...); (c) write again with only the new key's slot, so no
+  // copy left opens with the old key. A crash at any point leaves a vault
+  // that opens with the old or the new key. If `commit` throws, the vault is
+  // written back with the old key's slot only and the error says the old key
+  // still applies. Afterwards this store uses `new_key`.
+  void rekey(master_key new_key, const std::function<void()>& commit) const {
+    backend_->rekey(std::move(new_key), commit);
+  }
 
  private:
-  struct key_state;
-  struct loaded;
-  loaded load() const;
-  std::vector<unsigned char> write_locked(const vault_contents& contents, const vault_keys& keys,
-                                          std::span<const unsigned char> previous) const;
-
-  std::filesystem::path vault_path_;
-  std::shared_ptr<key_state> keys_;
-  bool read_only_ = false;
+  std::shared_ptr<store_backend> backend_;
 };
 
 }  // namespace credproxy::vault
