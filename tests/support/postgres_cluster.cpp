@@ -46,9 +46,14 @@ bool on_path(const std::string& name) {
   return false;
 }
 
-// Debian's versioned directory first (initdb is not on PATH there), then
-// whatever pg_config names (another distribution's layout).
+// CREDPROXY_PG_BINDIR when set (another version, or a missing dir to see
+// the skip); else Debian's versioned directory (initdb is not on PATH
+// there), then whatever pg_config names (another distribution's layout).
 std::optional<fs::path> find_bin_dir() {
+  if (const char* chosen = std::getenv("CREDPROXY_PG_BINDIR")) {
+    if (has_server_binaries(chosen)) return fs::path(chosen);
+    return std::nullopt;
+  }
   if (has_server_binaries(debian_bin_dir)) return fs::path(debian_bin_dir);
   if (!on_path("pg_config")) return std::nullopt;
   try {
@@ -125,8 +130,11 @@ struct postgres_cluster::run_as {
 
 std::string postgres_cluster::unavailable_reason() {
   if (!find_bin_dir()) {
-    return std::string("PostgreSQL server not installed (no initdb and postgres in ") + debian_bin_dir +
-           " nor in pg_config --bindir): apt-get install postgresql-15, or run deploy/install-deps.sh";
+    const char* chosen = std::getenv("CREDPROXY_PG_BINDIR");
+    const std::string where = chosen ? std::string(chosen) + " (CREDPROXY_PG_BINDIR)"
+                                     : std::string(debian_bin_dir) + " nor in pg_config --bindir";
+    return "PostgreSQL server not installed (no initdb and postgres in " + where +
+           "): apt-get install postgresql-15, or run deploy/install-deps.sh";
   }
   if (!on_path("setpriv")) return "setpriv (util-linux) is missing: it runs the test server";
   if (::geteuid() == 0 && (!::getpwnam(unprivileged_user) || !::getgrnam(unprivileged_group))) {
@@ -264,7 +272,7 @@ std::string postgres_cluster::tls_dsn() const {
          " password=" + password_ + " sslmode=verify-full sslrootcert=" + tls_.ca_cert.string();
 }
 
-fs::path postgres_cluster::log_path() const { return root_ / "server.log"; }
+fs::path postgres_cluster::log_path() const { return root_ / ("server-" + std::to_string(starts_) + ".log"); }
 
 std::string postgres_cluster::log_tail(std::size_t max_bytes) const {
   const std::string log = read_file(log_path());
@@ -275,6 +283,7 @@ bool postgres_cluster::running() const { return server_ && server_->running(); }
 
 void postgres_cluster::start() {
   if (running()) return;
+  ++starts_;  // a log per run: the one before an outage stays readable
   spawn_options spawn;
   // A test binary killed by a timeout takes its server with it (SIGQUIT:
   // immediate shutdown) instead of leaving an orphan behind.
@@ -306,6 +315,11 @@ void postgres_cluster::wait_until_ready() {
 void postgres_cluster::create_database() {
   const auto r = pg_exec(socket_dsn_to("postgres"), "CREATE DATABASE " + sql_identifier(options_.database));
   if (!r.ok) throw std::runtime_error("postgres_cluster: CREATE DATABASE failed: " + r.error);
+}
+
+void postgres_cluster::restart(postgres_stop_mode mode) {
+  stop(mode);
+  start();
 }
 
 void postgres_cluster::stop(postgres_stop_mode mode) {

@@ -7,6 +7,11 @@
 // destruction; stop()/start() bring it down and back on the same socket
 // and port for outage tests. Every wait is bounded.
 //
+// The server gets SIGQUIT when the thread that started it (or restarted
+// it) exits, so that a test binary killed by a timeout leaves no orphan:
+// start clusters from the test's own thread or one that outlives them.
+// CREDPROXY_PG_BINDIR picks other server binaries than Debian's 15.
+//
 //   CREDPROXY_SKIP_WITHOUT_POSTGRES();           // in the test body
 //   postgres_cluster pg({.tcp_tls = true});
 //   pg_exec(pg.socket_dsn(), "SELECT 1");        // tests/support/postgres_client.hpp
@@ -73,6 +78,8 @@ class postgres_cluster {
   std::uint16_t port() const { return port_; }  // TCP port, and the socket's name
   const std::filesystem::path& socket_dir() const { return socket_dir_; }
   const postgres_tls_files& tls_files() const { return tls_; }
+  // The server log of the current run (server-<n>.log; earlier runs' logs
+  // stay beside it until destruction).
   std::filesystem::path log_path() const;
   std::string log_tail(std::size_t max_bytes = 4000) const;
 
@@ -80,6 +87,7 @@ class postgres_cluster {
   // the same socket and port, waiting until it accepts connections.
   void stop(postgres_stop_mode mode = postgres_stop_mode::fast);
   void start();
+  void restart(postgres_stop_mode mode = postgres_stop_mode::fast);
   bool running() const;
 
  private:
@@ -103,6 +111,7 @@ class postgres_cluster {
   std::string password_;
   std::uint16_t port_ = 5432;
   postgres_tls_files tls_;
+  int starts_ = 0;
   std::unique_ptr<process> server_;
 };
 
