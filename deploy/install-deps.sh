@@ -21,6 +21,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev openssl ca-certificates
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
+  libpq-dev   # the PostgreSQL store backend (libpq5 at run time)
 )
 # --build-only: just what compiling the credproxy binary needs (the image's
 # build stage, deploy/Dockerfile); no test tools, no npm.
@@ -32,6 +33,7 @@ if [ -z "$build_only" ]; then
     curl
     python3 python3-requests   # tests/clients/python_*_client.py run on Debian's /usr/bin/python3
     prometheus                 # promtool, for `promtool check metrics` in the tests (~96 MB; recommends skipped)
+    postgresql-15              # the server the store tests start themselves (initdb in a temp dir)
   )
 fi
 if [ "${1:-}" = "--bench" ]; then
@@ -71,11 +73,26 @@ if [ "${1:-}" = "--containers" ]; then
   command -v kubectl >/dev/null || missing+=(kubernetes-client)
 fi
 
+# The tests run their own PostgreSQL clusters; on a first install Debian
+# would also create a system cluster "main" and start it on port 5432. A
+# createcluster.d drop-in (read by postgresql-common's postinst) skips it
+# for this install only, and goes when the script ends. A machine that
+# already has PostgreSQL is left as it is.
+skip_main_cluster() {
+  case " $* " in *" postgresql-15 "*) ;; *) return 0 ;; esac
+  [ -d /etc/postgresql/15 ] && return 0
+  dropin=/etc/postgresql-common/createcluster.d/credproxy-no-main-cluster.conf
+  "${sudo_cmd[@]}" mkdir -p "${dropin%/*}"
+  echo "create_main_cluster = false" | "${sudo_cmd[@]}" tee "$dropin" >/dev/null
+  trap '"${sudo_cmd[@]}" rm -f "$dropin"' EXIT
+}
+
 if [ ${#missing[@]} -gt 0 ]; then
   echo "credproxy: installing ${missing[*]}" >&2
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   export DEBIAN_FRONTEND=noninteractive
+  skip_main_cluster "${missing[@]}"
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -20,8 +20,10 @@
 
 namespace credproxy::test {
 
-temp_dir::temp_dir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "credproxy-it-XXXXXX").string();
+temp_dir::temp_dir() : temp_dir(std::filesystem::temp_directory_path()) {}
+
+temp_dir::temp_dir(const std::filesystem::path& parent) {
+  std::string tmpl = (parent / "credproxy-it-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
   path_ = tmpl;
 }

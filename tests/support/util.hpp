@@ -19,6 +19,7 @@ namespace credproxy::test {
 class temp_dir {
  public:
   temp_dir();
+  explicit temp_dir(const std::filesystem::path& parent);
   ~temp_dir();
   temp_dir(const temp_dir&) = delete;
   temp_dir& operator=(const temp_dir&) = delete;
