@@ -1,6 +1,7 @@
 #include "cli/common.hpp"
 
 #include "common/secret.hpp"
+#include "store/postgres_backend.hpp"
 
 #include <unistd.h>
 
@@ -59,9 +60,18 @@ vault::key_source key_source_of(const config::config& cfg) {
   return source;
 }
 
+std::shared_ptr<store::postgres_backend> postgres_backend_of(const config::config& cfg) {
+  if (cfg.postgres_dsn.empty())
+    throw command_error("store.backend is postgres but store.postgres.dsn is empty: set it in the config file or in "
+                        "CREDPROXY_STORE_POSTGRES_DSN");
+  return std::make_shared<store::postgres_backend>(cfg.postgres_dsn, key_source_of(cfg));
+}
+
 vault::vault_store open_store(const config::config& cfg) {
   try {
-    vault::vault_store store(cfg.vault_path, key_source_of(cfg));
+    vault::vault_store store = cfg.store == config::config::store_backend::postgres
+                                   ? vault::vault_store(postgres_backend_of(cfg))
+                                   : vault::vault_store(cfg.vault_path, key_source_of(cfg));
     store.set_read_only(cfg.vault_read_only);
     return store;
   } catch (const vault::vault_error& e) {

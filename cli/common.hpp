@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "config/config.hpp"
+#include "store/postgres_backend.hpp"
 #include "vault/store.hpp"
 
 namespace credproxy::cli {
@@ -40,6 +41,9 @@ config::config effective_config(const global_options& options);
 // The vault named by the effective configuration, opened with its master
 // key source. Every command that reads or writes the vault goes through here.
 vault::vault_store open_store(const global_options& options);
+// The PostgreSQL backend the configuration names (store.backend: postgres);
+// command_error when it names no DSN. Connects at first use.
+std::shared_ptr<store::postgres_backend> postgres_backend_of(const config::config& cfg);
 vault::vault_store open_store(const config::config& cfg);
 // The vault.key_source, key_file, key_env, passphrase_* settings.
 vault::key_source key_source_of(const config::config& cfg);
@@ -83,6 +87,7 @@ void register_solution_commands(CLI::App& app, global_options& options);
 void register_admin_commands(CLI::App& app, global_options& options);
 void register_oauth_commands(CLI::App& app, global_options& options);
 void register_ca_commands(CLI::App& app, global_options& options);
+void register_store_commands(CLI::App& app, global_options& options);
 void register_run_command(CLI::App& app, global_options& options);
 
 }  // namespace credproxy::cli

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   credproxy::cli::register_admin_commands(app, options);
   credproxy::cli::register_oauth_commands(app, options);
   credproxy::cli::register_ca_commands(app, options);
+  credproxy::cli::register_store_commands(app, options);
   credproxy::cli::register_run_command(app, options);
 
   try {

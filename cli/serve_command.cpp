@@ -53,21 +53,39 @@ void ensure_interception_ca(const config::config& cfg, const vault::vault_store&
   }
 }
 
+void warn_read_only(const config::config& cfg, const vault::vault_store& store, spdlog::logger& log) {
+  if (!store.read_only()) return;
+  log.warn("vault {} is read-only ({}): nothing is written or locked; admin API and CLI writes fail; OAuth tokens "
+           "obtained or rotated while serving are kept in memory only",
+           store.name(), cfg.vault_read_only ? "vault.read_only" : "read-only mount");
+}
+
+// The database holds one vault for every replica: the first to start with
+// the master key creates it (the schema must exist: store migrate).
+std::unique_ptr<vault::vault_store> open_postgres_vault(const config::config& cfg, spdlog::logger& log, bool& created) {
+  auto backend = postgres_backend_of(cfg);
+  backend->set_read_only(cfg.vault_read_only);
+  created = !backend->read_only() && backend->create_if_absent();
+  if (created) log.info("created a new vault in the postgres store (master key: {})", key_source_of(cfg).describe());
+  return std::make_unique<vault::vault_store>(std::move(backend));
+}
+
 // One store for the process lifetime: it caches the master key (a
 // passphrase is derived once, not on every reload).
 std::unique_ptr<vault::vault_store> open_vault(const config::config& cfg, spdlog::logger& log, bool& created) {
   try {
-    const auto key_source = key_source_of(cfg);
-    created = vault::ensure_vault(cfg.vault_path, key_source);
-    if (created)
-      log.info("created a new vault at {} (master key: {})", cfg.vault_path.string(), key_source.describe());
-    auto store = std::make_unique<vault::vault_store>(cfg.vault_path, key_source);
-    store->set_read_only(cfg.vault_read_only);
-    if (store->read_only()) {
-      log.warn("vault {} is read-only ({}): nothing is written or locked; admin API and CLI writes fail; OAuth tokens "
-               "obtained or rotated while serving are kept in memory only",
-               cfg.vault_path.string(), cfg.vault_read_only ? "vault.read_only" : "read-only mount");
+    std::unique_ptr<vault::vault_store> store;
+    if (cfg.store == config::config::store_backend::postgres) {
+      store = open_postgres_vault(cfg, log, created);
+    } else {
+      const auto key_source = key_source_of(cfg);
+      created = vault::ensure_vault(cfg.vault_path, key_source);
+      if (created)
+        log.info("created a new vault at {} (master key: {})", cfg.vault_path.string(), key_source.describe());
+      store = std::make_unique<vault::vault_store>(cfg.vault_path, key_source);
+      store->set_read_only(cfg.vault_read_only);
     }
+    warn_read_only(cfg, *store, log);
     ensure_interception_ca(cfg, *store, log);
     return store;
   } catch (const vault::vault_error& e) {

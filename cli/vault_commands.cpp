@@ -102,25 +102,46 @@ void refuse_vault_nobody_reads(const global_options& options, const config::conf
   }
 }
 
+// vault init on the database: the key file as for a file vault, then the
+// envelope and an empty document, refused when the database has a vault.
+void init_postgres_vault(const config::config& cfg, const vault::key_source& source) {
+  const bool new_key = source.kind == kind_t::file && !std::filesystem::exists(source.key_file);
+  if (new_key) vault::create_key_file(source.key_file);
+  try {
+    if (!postgres_backend_of(cfg)->create_if_absent())
+      throw command_error("the postgres store already holds a vault; refusing to create another");
+  } catch (...) {
+    if (new_key) ::unlink(source.key_file.c_str());
+    throw;
+  }
+}
+
 void run_init(const global_options& options) {
   const auto cfg = effective_config(options);
-  refuse_vault_nobody_reads(options, cfg);
   const auto source = key_source_of(cfg);
-  vault::init_vault(cfg.vault_path, source);
+  if (cfg.store == config::config::store_backend::postgres) {
+    init_postgres_vault(cfg, source);
+  } else {
+    refuse_vault_nobody_reads(options, cfg);
+    vault::init_vault(cfg.vault_path, source);
+  }
+  const std::string vault_name = cfg.store == config::config::store_backend::postgres
+                                     ? "a vault in the postgres store"
+                                     : "vault " + cfg.vault_path.string();
   switch (source.kind) {
     case kind_t::file:
-      std::cout << "created vault " << cfg.vault_path.string() << " and master key file " << cfg.key_file.string()
+      std::cout << "created " << vault_name << " and master key file " << cfg.key_file.string()
                 << " (mode 0600)\n"
                 << "keep the key file safe and backed up apart from the vault: without it the vault cannot be "
                    "decrypted\n";
       break;
     case kind_t::env:
-      std::cout << "created vault " << cfg.vault_path.string() << " for the master key in environment variable "
+      std::cout << "created " << vault_name << " for the master key in environment variable "
                 << source.key_env << "\nkeep that key safe and backed up apart from the vault: without it the vault "
                    "cannot be decrypted\n";
       break;
     case kind_t::passphrase:
-      std::cout << "created vault " << cfg.vault_path.string() << " protected by the " << source.describe()
+      std::cout << "created " << vault_name << " protected by the " << source.describe()
                 << "\nwithout the passphrase the vault cannot be decrypted\n";
       break;
   }

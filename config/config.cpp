@@ -71,6 +71,7 @@ class config_reader {
         {"limits", [&](const value_ref& v) { read_limits(v); }},
         {"egress", [&](const value_ref& v) { read_egress(v); }},
         {"connect", [&](const value_ref& v) { read_connect(v); }},
+        {"store", [&](const value_ref& v) { read_store(v); }},
         {"log", [&](const value_ref& v) { read_log(v); }},
         {"oauth", [&](const value_ref& v) { read_oauth(v); }},
         {"testing", [&](const value_ref& v) { read_testing(v); }},
@@ -243,6 +244,24 @@ class config_reader {
         {"max_idle_upstream", [&](const value_ref& v) { limits.max_idle_upstream = reader_.integer(v, 1, 1'000'000); }},
         {"max_rewrite_body_bytes",
          [&](const value_ref& v) { limits.max_rewrite_body_bytes = reader_.integer(v, 0, 64 << 20); }},
+    });
+  }
+
+  void read_store(const value_ref& section) {
+    reader_.read_map(section, {
+        {"backend",
+         [&](const value_ref& v) {
+           const std::string text = reader_.scalar(v, "file or postgres");
+           if (text == "file") out_.store = config::store_backend::file;
+           else if (text == "postgres") out_.store = config::store_backend::postgres;
+           else reader_.fail(v, "must be file or postgres, got " + quote_value(text));
+         }},
+        {"postgres",
+         [&](const value_ref& postgres) {
+           reader_.read_map(postgres, {
+               {"dsn", [&](const value_ref& v) { out_.postgres_dsn = reader_.scalar(v, "a libpq connection string"); }},
+           });
+         }},
     });
   }
 

@@ -102,6 +102,12 @@ struct config {
   // without this key.
   bool vault_read_only = false;
 
+  // Where the vault lives (SPEC §8 store.*): the vault file, or PostgreSQL
+  // shared by many replicas. The DSN may hold a password: never logged.
+  enum class store_backend { file, postgres };
+  store_backend store = store_backend::file;
+  std::string postgres_dsn;
+
   std::filesystem::path upstream_ca_file;  // empty = system store only
   std::optional<upstream_proxy_config> upstream_proxy;
   bool upgrade_plaintext = true;  // http:// + credential without allowPlaintext -> TLS (else 403 plaintext_not_allowed)

@@ -28,6 +28,13 @@ struct vault_busy : vault_error {
   using vault_error::vault_error;
 };
 
+// The database backend cannot be reached, or did not answer in time (the
+// admin API answers 503 store_unavailable; the CLI exits 2). Nothing was
+// written; the message names the server, never the DSN's password.
+struct store_unavailable : vault_error {
+  using vault_error::vault_error;
+};
+
 // A write to a vault that is read-only (vault.read_only, or a read-only
 // mount such as a Kubernetes Secret): nothing was written, and no write was
 // attempted. The message says where changes must be made instead.

@@ -1,0 +1,329 @@
+#include "store/postgres_backend.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+
+#include "store/row_codec.hpp"
+#include "store/schema.hpp"
+#include "vault/errors.hpp"
+#include "vault/vault_file.hpp"
+
+namespace credproxy::store {
+
+namespace {
+
+const std::string origin = "postgres store";
+
+struct stored_row {
+  std::string name;
+  std::int64_t version = 0;
+  std::vector<unsigned char> sealed;
+};
+
+// What a transaction read: the keys, the rows as stored and as plaintext,
+// and the contents they make.
+struct opened_store {
+  vault::opened_vault envelope;
+  std::vector<unsigned char> envelope_bytes;
+  std::vector<stored_row> stored;
+  std::vector<plain_row> plain;
+  vault::vault_contents contents;
+};
+
+std::vector<unsigned char> read_envelope(pg_connection& conn, const char* lock) {
+  auto rows = conn.run(std::string("SELECT sealed FROM credproxy_envelope WHERE id = 1") + lock);
+  if (rows.size() != 1) throw vault::vault_error("the database holds no vault yet: run credproxy store migrate");
+  return rows.bytes(0, 0);
+}
+
+std::vector<stored_row> read_rows(pg_connection& conn) {
+  auto rows = conn.run("SELECT name, version, sealed FROM credproxy_rows ORDER BY name");
+  std::vector<stored_row> out(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) out[i] = {rows.text(i, 0), rows.int64(i, 1), rows.bytes(i, 2)};
+  return out;
+}
+
+opened_store open_store(pg_connection& conn, const vault::master_key& key, const char* envelope_lock) {
+  opened_store result;
+  result.envelope_bytes = read_envelope(conn, envelope_lock);
+  result.envelope = vault::open_vault(result.envelope_bytes, key, origin);
+  result.stored = read_rows(conn);
+  if (result.stored.empty() || result.stored.front().name != document_row)
+    throw vault::vault_error(origin + ": the document row is missing (restore the database from a backup)");
+  for (const auto& row : result.stored)
+    result.plain.push_back({row.name, open_row(result.envelope.keys, row.name, row.version, row.sealed, origin)});
+  result.contents = join_rows(result.plain, origin);
+  if (static_cast<std::int64_t>(result.contents.revision()) != result.stored.front().version)
+    throw vault::vault_error(origin + ": the document's revision does not match its row version");
+  return result;
+}
+
+vault::token_digest digest_of(const opened_store& opened) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  bool ok = ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1 &&
+            EVP_DigestUpdate(ctx.get(), opened.envelope_bytes.data(), opened.envelope_bytes.size()) == 1;
+  for (const auto& row : opened.stored) {
+    ok = ok && EVP_DigestUpdate(ctx.get(), row.name.c_str(), row.name.size() + 1) == 1 &&  // with its NUL
+         EVP_DigestUpdate(ctx.get(), &row.version, sizeof row.version) == 1 &&
+         EVP_DigestUpdate(ctx.get(), row.sealed.data(), row.sealed.size()) == 1;
+  }
+  vault::token_digest out{};
+  if (!ok || EVP_DigestFinal_ex(ctx.get(), out.data(), nullptr) != 1)
+    throw vault::vault_error(origin + ": cannot compute the snapshot digest");
+  return out;
+}
+
+}  // namespace
+
+postgres_backend::postgres_backend(std::string dsn, const vault::key_source& source, postgres_timeouts timeouts)
+    : postgres_backend(std::move(dsn), std::make_shared<const vault::master_key>(vault::load_master_key(source)),
+                       timeouts) {}
+
+postgres_backend::postgres_backend(std::string dsn, std::shared_ptr<const vault::master_key> key,
+                                   postgres_timeouts timeouts)
+    : dsn_(std::move(dsn)), key_(std::move(key)), timeouts_(timeouts) {}
+
+postgres_backend::lease::~lease() {
+  if (owner_ != nullptr && conn_.healthy()) owner_->give_back(std::move(conn_));
+}
+
+postgres_backend::lease postgres_backend::connection() const {
+  {
+    std::lock_guard lock(pool_mutex_);
+    while (!idle_.empty()) {
+      pg_connection conn = std::move(idle_.back());
+      idle_.pop_back();
+      if (conn.healthy()) return lease(*this, std::move(conn));
+    }
+  }
+  pg_connection fresh(dsn_, timeouts_.connect_timeout_s);
+  check_schema(fresh);
+  return lease(*this, std::move(fresh));
+}
+
+void postgres_backend::give_back(pg_connection conn) const {
+  constexpr std::size_t max_idle = 4;
+  std::lock_guard lock(pool_mutex_);
+  if (idle_.size() < max_idle) idle_.push_back(std::move(conn));
+}
+
+vault::loaded_vault postgres_backend::load() const {
+  auto conn = connection();
+  pg_transaction transaction(*conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  auto opened = open_store(*conn, *current_key(), "");
+  transaction.commit();
+  const auto digest = digest_of(opened);
+  return {std::move(opened.contents), digest};
+}
+
+std::string postgres_backend::fingerprint() const noexcept {
+  try {
+    auto conn = connection();
+    auto rows = conn->run("SELECT version FROM credproxy_rows WHERE name = 'document'");
+    return rows.size() == 1 ? "revision " + std::to_string(rows.int64(0, 0)) : "no document";
+  } catch (const std::exception& e) {
+    return std::string("unavailable: ") + e.what();
+  }
+}
+
+namespace {
+
+std::string read_only_message() {
+  return "the postgres store is read-only (vault.read_only): nothing was written";
+}
+
+// Every writer takes the document row's lock first, in a statement of its
+// own: the rows read afterwards (a new statement, so a new snapshot under
+// READ COMMITTED) include every row a writer that held the lock before us
+// inserted. Locking all rows in one statement would miss those.
+void lock_for_writing(pg_connection& conn, const postgres_timeouts& timeouts) {
+  conn.script("SET LOCAL lock_timeout = " + std::to_string(timeouts.lock_timeout_ms) +
+              "; SET LOCAL idle_in_transaction_session_timeout = " + std::to_string(timeouts.idle_in_transaction_ms));
+  auto locked = conn.run("SELECT version FROM credproxy_rows WHERE name = 'document' FOR UPDATE");
+  if (locked.size() != 1)
+    throw vault::vault_error(origin + ": the document row is missing (restore the database from a backup)");
+}
+
+std::span<const unsigned char> bytes_of(const std::vector<unsigned char>& v) { return {v.data(), v.size()}; }
+
+bool same_plaintext(const secure_chars& a, const secure_chars& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+
+void expect_one(const pg_rows& rows, const std::string& name) {
+  if (rows.affected() != 1)
+    throw vault::vault_error(origin + ": row " + name + " changed under a write lock (another writer without the lock?)");
+}
+
+// Writes what differs between the rows read and `next` (document first,
+// always: its version is the revision, which every write bumps), each with
+// a compare-and-swap on the version read.
+void write_rows(pg_connection& conn, const vault::vault_keys& keys, const opened_store& read,
+                const std::vector<plain_row>& next, std::int64_t revision) {
+  std::map<std::string, std::size_t> before;
+  for (std::size_t i = 0; i < read.stored.size(); ++i) before.emplace(read.stored[i].name, i);
+  for (const auto& row : next) {
+    const auto found = before.find(row.name);
+    if (found == before.end()) {
+      const auto sealed = seal_row(keys, row.name, 1, row.plaintext);
+      conn.run("INSERT INTO credproxy_rows (name, version, sealed) VALUES ($1, 1, $2)",
+               {pg_param::of(row.name), pg_param::of_bytes(bytes_of(sealed))});
+      continue;
+    }
+    const std::size_t index = found->second;
+    const auto& old = read.stored[index];
+    const bool document = row.name == document_row;
+    before.erase(found);
+    if (!document && same_plaintext(read.plain[index].plaintext, row.plaintext)) continue;
+    const std::int64_t version = document ? revision : old.version + 1;
+    const auto sealed = seal_row(keys, row.name, version, row.plaintext);
+    const std::string next_version = std::to_string(version), old_version = std::to_string(old.version);
+    expect_one(conn.run("UPDATE credproxy_rows SET version = $1, sealed = $2 WHERE name = $3 AND version = $4",
+                        {pg_param::of(next_version), pg_param::of_bytes(bytes_of(sealed)), pg_param::of(row.name),
+                         pg_param::of(old_version)}),
+               row.name);
+  }
+  for (const auto& [name, index] : before) {
+    const std::string old_version = std::to_string(read.stored[index].version);
+    expect_one(conn.run("DELETE FROM credproxy_rows WHERE name = $1 AND version = $2",
+                        {pg_param::of(name), pg_param::of(old_version)}),
+               name);
+  }
+}
+
+void notify(pg_connection& conn, std::int64_t revision) {
+  const std::string payload = std::to_string(revision);
+  conn.run("SELECT pg_notify('credproxy_vault', $1)", {pg_param::of(payload)});
+}
+
+}  // namespace
+
+bool postgres_backend::modify_if(const std::function<bool(vault::vault_contents&)>& change) const {
+  if (read_only_) {
+    auto loaded = load();
+    if (!change(loaded.contents)) return false;
+    throw vault::read_only_error(read_only_message());
+  }
+  auto conn = connection();
+  pg_transaction transaction(*conn);
+  lock_for_writing(*conn, timeouts_);
+  auto read = open_store(*conn, *current_key(), " FOR SHARE");
+  if (!change(read.contents)) return false;  // rolled back: nothing was written
+  read.contents.bump_revision();
+  const auto revision = static_cast<std::int64_t>(read.contents.revision());
+  write_rows(*conn, read.envelope.keys, read, split_rows(read.contents, read.envelope.keys), revision);
+  notify(*conn, revision);
+  transaction.commit();
+  return true;
+}
+
+bool postgres_backend::create_if_absent() const {
+  auto conn = connection();
+  pg_transaction transaction(*conn);
+  conn->script("LOCK TABLE credproxy_envelope IN EXCLUSIVE MODE");
+  if (conn->run("SELECT 1 FROM credproxy_envelope WHERE id = 1").size() == 1) return false;
+  if (conn->run("SELECT 1 FROM credproxy_rows").size() != 0)
+    throw vault::vault_error(origin + ": rows without a key envelope: the database was damaged; restore it");
+  auto keys = vault::new_vault_keys();
+  vault::add_key_slot(keys, *current_key());
+  const vault::vault_contents empty;
+  const auto envelope = vault::seal_vault({}, keys, 0);
+  conn->run("INSERT INTO credproxy_envelope (id, sealed) VALUES (1, $1)", {pg_param::of_bytes(bytes_of(envelope))});
+  const auto document = seal_row(keys, document_row, static_cast<std::int64_t>(empty.revision()), empty.serialize());
+  const std::string version = std::to_string(empty.revision());
+  conn->run("INSERT INTO credproxy_rows (name, version, sealed) VALUES ('document', $1, $2)",
+            {pg_param::of(version), pg_param::of_bytes(bytes_of(document))});
+  notify(*conn, static_cast<std::int64_t>(empty.revision()));
+  transaction.commit();
+  return true;
+}
+
+std::shared_ptr<const vault::master_key> postgres_backend::current_key() const {
+  std::lock_guard lock(key_mutex_);
+  return key_;
+}
+
+namespace {
+
+// Every row sealed again under `keys` (new names too: they derive from the
+// data key), and the envelope replaced, in the caller's transaction.
+void reseal_everything(pg_connection& conn, const vault::vault_keys& keys, const opened_store& read,
+                       std::int64_t revision) {
+  conn.script("DELETE FROM credproxy_rows WHERE name <> 'document'");
+  for (const auto& row : split_rows(read.contents, keys)) {
+    const bool document = row.name == document_row;
+    const auto sealed = seal_row(keys, row.name, document ? revision : 1, row.plaintext);
+    const std::string version = std::to_string(document ? revision : 1);
+    if (document) {
+      conn.run("UPDATE credproxy_rows SET version = $1, sealed = $2 WHERE name = 'document'",
+               {pg_param::of(version), pg_param::of_bytes(bytes_of(sealed))});
+    } else {
+      conn.run("INSERT INTO credproxy_rows (name, version, sealed) VALUES ($1, $2, $3)",
+               {pg_param::of(row.name), pg_param::of(version), pg_param::of_bytes(bytes_of(sealed))});
+    }
+  }
+}
+
+void replace_envelope(pg_connection& conn, const vault::vault_keys& keys) {
+  const auto envelope = vault::seal_vault({}, keys, 0);
+  conn.run("UPDATE credproxy_envelope SET sealed = $1 WHERE id = 1", {pg_param::of_bytes(bytes_of(envelope))});
+}
+
+}  // namespace
+
+void postgres_backend::write_envelope(const vault::vault_keys& keys) const {
+  auto conn = connection();
+  pg_transaction transaction(*conn);
+  lock_for_writing(*conn, timeouts_);
+  replace_envelope(*conn, keys);
+  transaction.commit();
+}
+
+// The database is transactional, so (a) is one commit: a new data key in
+// two slots and every row re-sealed; (b) stores the new key; (c) drops the
+// old key's slot. A crash between them leaves a vault both keys open.
+void postgres_backend::rekey(vault::master_key new_key, const std::function<void()>& commit) const {
+  if (read_only_) throw vault::read_only_error(read_only_message());
+  vault::vault_keys both;
+  {
+    auto conn = connection();
+    pg_transaction transaction(*conn);
+    lock_for_writing(*conn, timeouts_);
+    auto read = open_store(*conn, *current_key(), " FOR UPDATE");
+    both = vault::new_vault_keys(read.envelope.keys.vault_id);
+    vault::add_key_slot(both, *current_key(), &read.envelope.keys.slots[read.envelope.slot]);
+    vault::add_key_slot(both, new_key);
+    read.contents.bump_revision();
+    const auto revision = static_cast<std::int64_t>(read.contents.revision());
+    reseal_everything(*conn, both, read, revision);
+    replace_envelope(*conn, both);
+    notify(*conn, revision);
+    transaction.commit();
+  }
+  try {
+    commit();
+  } catch (const std::exception& e) {
+    std::string outcome = "the vault still opens with the old key";
+    try {
+      write_envelope({both.vault_id, both.data_key, {both.slots[0]}});
+    } catch (const std::exception&) {
+      outcome += " (and, until the next rekey, with a key slot nobody holds the key for)";
+    }
+    throw vault::vault_error(std::string(e.what()) + "; rekey abandoned: " + outcome);
+  }
+  try {
+    write_envelope({both.vault_id, both.data_key, {both.slots[1]}});
+  } catch (const std::exception& e) {
+    throw vault::vault_error(std::string(e.what()) +
+                             "; rekey incomplete: the vault opens with the old and the new key until you run "
+                             "credproxy vault rekey again");
+  }
+  auto replaced = std::make_shared<const vault::master_key>(std::move(new_key));
+  std::lock_guard lock(key_mutex_);
+  key_ = std::move(replaced);
+}
+
+}  // namespace credproxy::store
