@@ -56,10 +56,13 @@ credproxy_instance::credproxy_instance(instance_options options) {
   launcher_ = options.launcher;
   expect_admin_ = !options.admin_listen.empty();
   expect_health_ = !options.health_listen.empty();
+  key_file_ = options.shared_key_file.empty() ? dir_ / "v.key" : options.shared_key_file;
   write_config(options);
-  const std::vector<std::string> init = {"vault", "init"};
-  if (auto r = cli(init); r.status.signaled || r.status.code != 0) {
-    throw std::runtime_error(describe(init, r));
+  std::vector<std::vector<std::string>> setup;
+  if (!options.postgres_dsn.empty() && options.shared_key_file.empty()) setup.push_back({"store", "migrate"});
+  if (options.shared_key_file.empty()) setup.push_back({"vault", "init"});
+  for (const auto& step : setup) {
+    if (auto r = cli(step); r.status.signaled || r.status.code != 0) throw std::runtime_error(describe(step, r));
   }
   for (const auto& c : options.credentials) add_credential(c);
   start();
@@ -88,7 +91,9 @@ void credproxy_instance::write_config(const instance_options& options) {
        << "default_solution: " << quoted(options.default_solution) << "\n"
        << "vault:\n"
        << "  path: " << quoted(vault_path()) << "\n"
-       << "  key_file: " << quoted(dir_ / "v.key") << "\n";
+       << "  key_file: " << quoted(key_file_) << "\n";
+  if (!options.postgres_dsn.empty())
+    yaml << "store:\n  backend: postgres\n  postgres:\n    dsn: " << quoted(options.postgres_dsn) << "\n";
   std::ostringstream upstream;
   if (options.ca_pem) {
     write_file(dir_ / "ca.pem", *options.ca_pem);

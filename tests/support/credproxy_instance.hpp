@@ -49,6 +49,11 @@ struct instance_options {
   // Put before serve's argv, e.g. {"prlimit", "--nofile=400:400", "--"}:
   // a launcher that execs serve (its pid stays serve's).
   std::vector<std::string> launcher;
+  // store.backend: postgres with this DSN (empty: the vault file). The first
+  // instance of a database runs `store migrate` and `vault init`; replicas
+  // joining it pass the first one's key file instead (same master key, no init).
+  std::string postgres_dsn;
+  std::filesystem::path shared_key_file;
 
   // Fluent setters: g++ 12 warns on designated initializers that skip members.
   instance_options& with_credential(std::string key, std::string json, std::string solution = "default") {
@@ -69,6 +74,12 @@ struct instance_options {
   instance_options& with_launcher(std::vector<std::string> argv) { launcher = std::move(argv); return *this; }
   instance_options& with_admin_listen(std::string where) { admin_listen = std::move(where); return *this; }
   instance_options& with_health_listen(std::string where) { health_listen = std::move(where); return *this; }
+  instance_options& with_postgres(std::string dsn) { postgres_dsn = std::move(dsn); return *this; }
+  instance_options& joining_postgres(std::string dsn, std::filesystem::path key_file) {
+    postgres_dsn = std::move(dsn);
+    shared_key_file = std::move(key_file);
+    return *this;
+  }
 };
 
 class credproxy_instance {
@@ -86,6 +97,7 @@ class credproxy_instance {
   const temp_dir& dir() const { return dir_; }
   const std::filesystem::path& config_path() const { return config_path_; }
   std::filesystem::path vault_path() const { return dir_ / "v.vault"; }
+  std::filesystem::path key_file() const { return key_file_; }
 
   // Runs `credproxy ARGS... --config CFG` to completion.
   run_result cli(std::vector<std::string> args, const std::string& stdin_data = {}) const;
@@ -124,6 +136,7 @@ class credproxy_instance {
 
   temp_dir dir_;
   std::filesystem::path config_path_;
+  std::filesystem::path key_file_;
   std::filesystem::path log_path_;
   std::vector<std::filesystem::path> earlier_logs_;
   std::vector<std::string> launcher_;
