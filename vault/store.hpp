@@ -31,6 +31,10 @@ bool ensure_vault(const std::filesystem::path& vault_path, const key_source& sou
 // is left behind.
 void init_vault(const std::filesystem::path& vault_path, const key_source& source);
 
+// An empty vault file for a key that exists already (store copy into a
+// new file). Refuses (vault_error) when the vault exists.
+void create_vault_for_key(const std::filesystem::path& vault_path, const key_source& source);
+
 // Key-file shorthands of the above.
 bool ensure_vault(const std::filesystem::path& vault_path, const std::filesystem::path& key_file);
 void init_vault(const std::filesystem::path& vault_path, const std::filesystem::path& key_file);
