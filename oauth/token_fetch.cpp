@@ -60,7 +60,7 @@ fetch_result fetch_client_credentials(const fetch_target& slot, const provider_e
   r.status = token_outcome::status::ready;
   try {
     bool current = true;
-    ctx.store.modify_if([&](vault::vault_contents& contents) {
+    ctx.store.modify_token_slot(slot.owner, slot.user, [&](vault::vault_contents& contents) {
       current = document_unchanged(contents, slot, r);
       if (current) vault::store_oauth_tokens(contents, slot.owner, slot.user, response.tokens);
       return current;
@@ -84,10 +84,10 @@ fetch_result fetch_with_refresh_token(const fetch_target& slot, const provider_e
                                       const secret& rejected_access, const fetch_context& ctx) {
   fetch_result r;
   try {
-    // Under the vault's write lock from the re-read to the write: two
-    // processes (or two fetches) never present the same refresh token, so a
-    // provider with reuse detection never revokes the family.
-    ctx.store.modify_if([&](vault::vault_contents& contents) {
+    // Under the slot's write lock from the re-read to the write: two
+    // processes or replicas (or two fetches) never present the same refresh
+    // token, so a provider with reuse detection never revokes the family.
+    ctx.store.modify_token_slot(slot.owner, slot.user, [&](vault::vault_contents& contents) {
       if (!document_unchanged(contents, slot, r)) return false;
       std::optional<vault::oauth_token_set> stored;
       try {

@@ -39,18 +39,20 @@ std::vector<unsigned char> read_envelope(pg_connection& conn, const char* lock) 
   return rows.bytes(0, 0);
 }
 
-std::vector<stored_row> read_rows(pg_connection& conn) {
-  auto rows = conn.run("SELECT name, version, sealed FROM credproxy_rows ORDER BY name");
+std::vector<stored_row> read_rows(pg_connection& conn, const char* lock) {
+  auto rows = conn.run(std::string("SELECT name, version, sealed FROM credproxy_rows ORDER BY name") + lock);
   std::vector<stored_row> out(rows.size());
   for (std::size_t i = 0; i < rows.size(); ++i) out[i] = {rows.text(i, 0), rows.int64(i, 1), rows.bytes(i, 2)};
   return out;
 }
 
-opened_store open_store(pg_connection& conn, const vault::master_key& key, const char* envelope_lock) {
+// `lock`: "" to read, " FOR UPDATE" to write (the envelope is then only
+// shared-locked: rekey alone replaces it).
+opened_store open_store(pg_connection& conn, const vault::master_key& key, const char* lock) {
   opened_store result;
-  result.envelope_bytes = read_envelope(conn, envelope_lock);
+  result.envelope_bytes = read_envelope(conn, *lock == '\0' ? "" : " FOR SHARE");
   result.envelope = vault::open_vault(result.envelope_bytes, key, origin);
-  result.stored = read_rows(conn);
+  result.stored = read_rows(conn, lock);
   if (result.stored.empty() || result.stored.front().name != document_row)
     throw vault::vault_error(origin + ": the document row is missing (restore the database from a backup)");
   for (const auto& row : result.stored)
@@ -122,8 +124,8 @@ vault::loaded_vault postgres_backend::load() const {
 vault::store_fingerprint postgres_backend::fingerprint() const noexcept {
   try {
     auto conn = connection();
-    auto rows = conn->run("SELECT version FROM credproxy_rows WHERE name = 'document'");
-    return {rows.size() == 1 ? "revision " + std::to_string(rows.int64(0, 0)) : "no document"};
+    auto rows = conn->run("SELECT counter FROM credproxy_changes WHERE id = 1");
+    return {rows.size() == 1 ? "change " + std::to_string(rows.int64(0, 0)) : "no change counter"};
   } catch (const vault::store_unavailable& e) {
     return {e.what(), false};
   } catch (const std::exception& e) {
@@ -141,9 +143,10 @@ std::string read_only_message() {
 // own: the rows read afterwards (a new statement, so a new snapshot under
 // READ COMMITTED) include every row a writer that held the lock before us
 // inserted. Locking all rows in one statement would miss those.
+void set_timeouts(pg_connection& conn, const postgres_timeouts& timeouts);
+
 void lock_for_writing(pg_connection& conn, const postgres_timeouts& timeouts) {
-  conn.script("SET LOCAL lock_timeout = " + std::to_string(timeouts.lock_timeout_ms) +
-              "; SET LOCAL idle_in_transaction_session_timeout = " + std::to_string(timeouts.idle_in_transaction_ms));
+  set_timeouts(conn, timeouts);
   auto locked = conn.run("SELECT version FROM credproxy_rows WHERE name = 'document' FOR UPDATE");
   if (locked.size() != 1)
     throw vault::vault_error(origin + ": the document row is missing (restore the database from a backup)");
@@ -196,8 +199,12 @@ void write_rows(pg_connection& conn, const vault::vault_keys& keys, const opened
   }
 }
 
-void notify(pg_connection& conn, std::int64_t revision) {
-  const std::string payload = std::to_string(revision);
+// Last in every write transaction: bump the change counter (the
+// fingerprint every replica polls; its row lock is held only while the
+// transaction commits) and NOTIFY the listening replicas.
+void announce(pg_connection& conn) {
+  auto counter = conn.run("UPDATE credproxy_changes SET counter = counter + 1 WHERE id = 1 RETURNING counter");
+  const std::string payload = counter.size() == 1 ? std::to_string(counter.int64(0, 0)) : "";
   conn.run("SELECT pg_notify('credproxy_vault', $1)", {pg_param::of(payload)});
 }
 
@@ -212,12 +219,80 @@ bool postgres_backend::modify_if(const std::function<bool(vault::vault_contents&
   auto conn = connection();
   pg_transaction transaction(*conn);
   lock_for_writing(*conn, timeouts_);
-  auto read = open_store(*conn, *current_key(), " FOR SHARE");
+  auto read = open_store(*conn, *current_key(), " FOR UPDATE");  // token refreshes in flight finish first
   if (!change(read.contents)) return false;  // rolled back: nothing was written
   read.contents.bump_revision();
   const auto revision = static_cast<std::int64_t>(read.contents.revision());
   write_rows(*conn, read.envelope.keys, read, split_rows(read.contents, read.envelope.keys), revision);
-  notify(*conn, revision);
+  announce(*conn);
+  transaction.commit();
+  return true;
+}
+
+namespace {
+
+void set_timeouts(pg_connection& conn, const postgres_timeouts& timeouts) {
+  conn.script("SET LOCAL lock_timeout = " + std::to_string(timeouts.lock_timeout_ms) +
+              "; SET LOCAL idle_in_transaction_session_timeout = " + std::to_string(timeouts.idle_in_transaction_ms));
+}
+
+// The slot's row, locked: inserted first as an uncommitted placeholder
+// (version 0) when absent, so there is a row to lock and a second
+// refresher of the same slot waits on it. A placeholder is never
+// committed: the transaction either writes a real set over it or ends.
+stored_row lock_slot_row(pg_connection& conn, const std::string& name) {
+  conn.run("INSERT INTO credproxy_rows (name, version, sealed) VALUES ($1, 0, '') ON CONFLICT (name) DO NOTHING",
+           {pg_param::of(name)});
+  auto rows = conn.run("SELECT version, sealed FROM credproxy_rows WHERE name = $1 FOR UPDATE", {pg_param::of(name)});
+  if (rows.size() != 1) throw vault::vault_error(origin + ": row " + name + " vanished under its lock");
+  return {name, rows.int64(0, 0), rows.bytes(0, 1)};
+}
+
+// The slot's set after `change`, written over the locked row (or the row
+// removed when the set is gone), with a compare-and-swap on its version.
+void write_slot_row(pg_connection& conn, const vault::vault_keys& keys, const stored_row& locked,
+                    const std::vector<plain_row>& next) {
+  const auto found = std::find_if(next.begin(), next.end(), [&](const plain_row& r) { return r.name == locked.name; });
+  const std::string old_version = std::to_string(locked.version);
+  if (found == next.end()) {
+    expect_one(conn.run("DELETE FROM credproxy_rows WHERE name = $1 AND version = $2",
+                        {pg_param::of(locked.name), pg_param::of(old_version)}),
+               locked.name);
+    return;
+  }
+  const auto sealed = seal_row(keys, locked.name, locked.version + 1, found->plaintext);
+  const std::string next_version = std::to_string(locked.version + 1);
+  expect_one(conn.run("UPDATE credproxy_rows SET version = $1, sealed = $2 WHERE name = $3 AND version = $4",
+                      {pg_param::of(next_version), pg_param::of_bytes(bytes_of(sealed)), pg_param::of(locked.name),
+                       pg_param::of(old_version)}),
+             locked.name);
+}
+
+}  // namespace
+
+// Per slot: the refresher locks only its set's row; the document is read
+// as last committed (a writer changing it locks every row, so it waits for
+// this refresh, and this refresh sees its commit if it came first).
+bool postgres_backend::modify_token_slot(const vault::token_owner& owner, std::string_view user,
+                                         const std::function<bool(vault::vault_contents&)>& change) const {
+  if (read_only_) return modify_if(change);
+  auto conn = connection();
+  pg_transaction transaction(*conn);
+  set_timeouts(*conn, timeouts_);
+  const auto envelope_bytes = read_envelope(*conn, " FOR SHARE");
+  const auto envelope = vault::open_vault(envelope_bytes, *current_key(), origin);
+  const auto locked = lock_slot_row(*conn, token_row_name(envelope.keys, owner, user));
+  auto document = conn->run("SELECT version, sealed FROM credproxy_rows WHERE name = 'document'");
+  if (document.size() != 1) throw vault::vault_error(origin + ": the document row is missing");
+  std::vector<plain_row> plain;
+  plain.push_back({std::string(document_row),
+                   open_row(envelope.keys, document_row, document.int64(0, 0), document.bytes(0, 1), origin)});
+  if (locked.version > 0)
+    plain.push_back({locked.name, open_row(envelope.keys, locked.name, locked.version, locked.sealed, origin)});
+  auto contents = join_rows(plain, origin);
+  if (!change(contents)) return false;  // rolled back, placeholder and all
+  write_slot_row(*conn, envelope.keys, locked, split_rows(contents, envelope.keys));
+  announce(*conn);
   transaction.commit();
   return true;
 }
@@ -238,7 +313,7 @@ bool postgres_backend::create_if_absent() const {
   const std::string version = std::to_string(empty.revision());
   conn->run("INSERT INTO credproxy_rows (name, version, sealed) VALUES ('document', $1, $2)",
             {pg_param::of(version), pg_param::of_bytes(bytes_of(document))});
-  notify(*conn, static_cast<std::int64_t>(empty.revision()));
+  announce(*conn);
   transaction.commit();
   return true;
 }
@@ -302,7 +377,7 @@ void postgres_backend::rekey(vault::master_key new_key, const std::function<void
     const auto revision = static_cast<std::int64_t>(read.contents.revision());
     reseal_everything(*conn, both, read, revision);
     replace_envelope(*conn, both);
-    notify(*conn, revision);
+    announce(*conn);
     transaction.commit();
   }
   try {

@@ -40,6 +40,8 @@ class postgres_backend final : public vault::store_backend {
   std::string name() const override { return "postgres store"; }
   vault::loaded_vault load() const override;
   bool modify_if(const std::function<bool(vault::vault_contents&)>& change) const override;
+  bool modify_token_slot(const vault::token_owner& owner, std::string_view user,
+                         const std::function<bool(vault::vault_contents&)>& change) const override;
   void rekey(vault::master_key new_key, const std::function<void()>& commit) const override;
   vault::store_fingerprint fingerprint() const noexcept override;
   void set_read_only(bool on) override { read_only_ = read_only_ || on; }

@@ -71,6 +71,13 @@ void take_token_sets(json::object& owners, const json::array& prefix, const vaul
 
 }  // namespace
 
+std::string token_row_name(const vault::vault_keys& keys, const vault::token_owner& owner, std::string_view user) {
+  const bool credential = owner.owner_kind == vault::token_owner::kind::credential;
+  json::array path = credential ? json::array{"solutions", owner.solution, "oauthTokens", owner.name, user}
+                                : json::array{"org", "oauthTokens", owner.name, user};
+  return token_row_name(keys, path);
+}
+
 std::vector<plain_row> split_rows(const vault::vault_contents& contents, const vault::vault_keys& keys) {
   auto copy = vault::vault_contents::parse(contents.serialize(), "(split)");
   const auto& storage = copy.storage();

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/secret.hpp"
+#include "vault/credential.hpp"
 #include "vault/vault_contents.hpp"
 #include "vault/vault_file.hpp"
 
@@ -38,6 +39,9 @@ struct plain_row {
   std::string name;
   secure_chars plaintext;
 };
+
+// The name of the row holding `owner` + `user`'s token set.
+std::string token_row_name(const vault::vault_keys& keys, const vault::token_owner& owner, std::string_view user);
 
 // The document row first, then one row per OAuth token set.
 std::vector<plain_row> split_rows(const vault::vault_contents& contents, const vault::vault_keys& keys);

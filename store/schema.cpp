@@ -6,7 +6,8 @@ namespace credproxy::store {
 
 namespace {
 
-// Version 1: the key envelope and the sealed rows (row_codec.hpp).
+// Version 1: the key envelope, the sealed rows (row_codec.hpp), and the
+// change counter every write bumps as it commits (the fingerprint).
 constexpr const char* version_1 = R"sql(
 CREATE TABLE credproxy_schema (version integer NOT NULL);
 INSERT INTO credproxy_schema (version) VALUES (1);
@@ -19,6 +20,11 @@ CREATE TABLE credproxy_rows (
   version bigint NOT NULL CHECK (version >= 0),
   sealed bytea NOT NULL
 );
+CREATE TABLE credproxy_changes (
+  id smallint PRIMARY KEY CHECK (id = 1),
+  counter bigint NOT NULL
+);
+INSERT INTO credproxy_changes (id, counter) VALUES (1, 0);
 )sql";
 
 // Any 64-bit number credproxy alone uses for pg_advisory_xact_lock.

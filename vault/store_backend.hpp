@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "vault/credential.hpp"
 #include "vault/master_key.hpp"
@@ -41,6 +42,17 @@ class store_backend {
   // store (other processes and replicas included): `change` sees the latest
   // contents; false means nothing to write. Returns whether it wrote.
   virtual bool modify_if(const std::function<bool(vault_contents&)>& change) const = 0;
+  // The same for a change that touches only `owner` + `user`'s OAuth token
+  // set (a refresh), serialized only against writers of that set and of
+  // the whole vault: a refresh of one credential does not wait for
+  // another's. `change` sees the latest contents as far as the owner's
+  // document and this token set go. By default: modify_if.
+  virtual bool modify_token_slot(const token_owner& owner, std::string_view user,
+                                 const std::function<bool(vault_contents&)>& change) const {
+    (void)owner;
+    (void)user;
+    return modify_if(change);
+  }
   // vault_store::rekey.
   virtual void rekey(master_key new_key, const std::function<void()>& commit) const = 0;
   // A cheap fingerprint of the stored version (a stat, a one-row query):
