@@ -31,6 +31,12 @@ bool ensure_vault(const std::filesystem::path& vault_path, const key_source& sou
 // is left behind.
 void init_vault(const std::filesystem::path& vault_path, const key_source& source);
 
+// `store copy --to file:PATH`: an empty vault at a new path sealed with the
+// configured master key, which already exists (it opened the source; the
+// first-run rules of ensure_vault would refuse a key file without its
+// vault). Refuses (vault_error) when the vault exists.
+void create_vault_with_existing_key(const std::filesystem::path& vault_path, const key_source& source);
+
 // Key-file shorthands of the above.
 bool ensure_vault(const std::filesystem::path& vault_path, const std::filesystem::path& key_file);
 void init_vault(const std::filesystem::path& vault_path, const std::filesystem::path& key_file);
