@@ -71,7 +71,7 @@ class vault_store {
   // The file to watch for changes; empty when the backend has none.
   std::filesystem::path watched_file() const { return backend_->watched_file(); }
   // store_backend::fingerprint: cheap, changes whenever the contents do.
-  std::string fingerprint() const noexcept { return backend_->fingerprint(); }
+  store_fingerprint fingerprint() const noexcept { return backend_->fingerprint(); }
 
   // Read-only: modify(), modify_if() and rekey() take no lock, write
   // nothing and throw read_only_error when there is something to write.
