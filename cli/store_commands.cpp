@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 
 #include "cli/common.hpp"
 #include "store/schema.hpp"
 #include "vault/key_file.hpp"
+#include "vault/store.hpp"
 
 namespace credproxy::cli {
 
@@ -63,8 +65,10 @@ void copy_into(const vault::vault_contents& source, const std::string& to, const
   bool created_file = false;
   if (to == "file" || to.starts_with("file:")) {
     if (to.size() > 5) target.vault_path = to.substr(5);
-    created_file = !std::filesystem::exists(target.vault_path);
-    if (created_file) vault::create_vault_for_key(target.vault_path, key_source_of(target));
+    if (!std::filesystem::exists(target.vault_path)) {
+      vault::create_vault_with_existing_key(target.vault_path, key_source_of(target));
+      created_file = true;
+    }
   }
   const auto destination = store_named(to, target);
   if (to == "postgres") postgres_backend_of(target)->create_if_absent();

@@ -31,9 +31,11 @@ bool ensure_vault(const std::filesystem::path& vault_path, const key_source& sou
 // is left behind.
 void init_vault(const std::filesystem::path& vault_path, const key_source& source);
 
-// An empty vault file for a key that exists already (store copy into a
-// new file). Refuses (vault_error) when the vault exists.
-void create_vault_for_key(const std::filesystem::path& vault_path, const key_source& source);
+// `store copy --to file:PATH`: an empty vault at a new path sealed with the
+// configured master key, which already exists (it opened the source; the
+// first-run rules of ensure_vault would refuse a key file without its
+// vault). Refuses (vault_error) when the vault exists.
+void create_vault_with_existing_key(const std::filesystem::path& vault_path, const key_source& source);
 
 // Key-file shorthands of the above.
 bool ensure_vault(const std::filesystem::path& vault_path, const std::filesystem::path& key_file);
@@ -94,12 +96,6 @@ class vault_store {
   // written (returns false): e.g. another process already rotated a token.
   // Returns whether the vault was written.
   bool modify_if(const std::function<bool(vault_contents&)>& change) const { return backend_->modify_if(change); }
-  // store_backend::modify_token_slot: a refresh locks only its own token
-  // set (in a database; a vault file has one lock for everything).
-  bool modify_token_slot(const token_owner& owner, std::string_view user,
-                         const std::function<bool(vault_contents&)>& change) const {
-    return backend_->modify_token_slot(owner, user, change);
-  }
 
   // Rekey, all under the lock: (a) write the contents under a fresh data key
   // wrapped in two slots, the current key's and `new_key`'s; (b) `commit`

@@ -1,7 +1,9 @@
 #pragma once
 // A fresh vault driven only through the management commands of the real
 // binary (no serve): its own temp dir, config and key, and `run` to call
-// `credproxy ARGS... --config CFG` with stdin.
+// `credproxy ARGS... --config CFG` with stdin. On the postgres run
+// (tests/support/test_store.hpp) the vault is a fresh database instead of
+// the file: `store migrate`, then `vault init`.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -12,6 +14,7 @@
 
 #include "tests/support/credproxy_instance.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/test_store.hpp"
 #include "tests/support/util.hpp"
 
 namespace credproxy::test {
@@ -19,10 +22,21 @@ namespace credproxy::test {
 class cli_vault {
  public:
   cli_vault() {
-    write_file(config_path(), "vault:\n  path: " + quoted(dir_ / "v.vault") + "\n  key_file: " +
-                                  quoted(dir_ / "v.key") + "\n");
-    const auto r = run({"vault", "init"});
-    if (r.status.signaled || r.status.code != 0) ADD_FAILURE() << "vault init: " << r.err;
+    std::string yaml =
+        "vault:\n  path: " + quoted(dir_ / "v.vault") + "\n  key_file: " + quoted(dir_ / "v.key") + "\n";
+    std::vector<std::vector<std::string>> setup = {{"vault", "init"}};
+    if (postgres_test_store()) {
+      yaml += "store:\n  backend: postgres\n  postgres:\n    dsn: " + quoted(fresh_postgres_test_database()) + "\n";
+      setup.insert(setup.begin(), {"store", "migrate"});
+    }
+    write_file(config_path(), yaml);
+    for (const auto& step : setup) {
+      const auto r = run(step);
+      if (r.status.signaled || r.status.code != 0) ADD_FAILURE() << join(step) << ": " << r.err;
+    }
+    // The postgres run must really be one: no vault file on the side.
+    if (postgres_test_store() && std::filesystem::exists(dir_ / "v.vault"))
+      ADD_FAILURE() << "a vault file on the postgres run";
   }
 
   std::filesystem::path config_path() const { return dir_ / "credproxy.yaml"; }

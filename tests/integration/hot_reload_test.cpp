@@ -19,6 +19,7 @@
 #include "tests/support/credproxy_instance.hpp"
 #include "tests/support/fake_upstream.hpp"
 #include "tests/support/raw_client.hpp"
+#include "tests/support/test_store.hpp"
 
 namespace credproxy::test {
 namespace {
@@ -200,6 +201,7 @@ TEST_F(HotReload, SighupStillReloads) {
 }
 
 TEST_F(HotReload, BrokenVaultIsLoggedOnceAndTheCurrentCredentialsStay) {
+  CREDPROXY_FILE_STORE_ONLY("it writes a corrupt vault file over the good one");
   ASSERT_TRUE(injected_within_bound(value(0)));
   const auto good = read_file(proxy_.vault_path());
   auto broken = good;
@@ -229,6 +231,7 @@ TEST_F(HotReload, BrokenVaultIsLoggedOnceAndTheCurrentCredentialsStay) {
 // current credentials, /metrics says the vault is stale, and a good vault
 // renamed over the FIFO is picked up as usual.
 TEST_F(HotReload, AFifoAtTheVaultPathIsShownAsStaleAndRecovers) {
+  CREDPROXY_FILE_STORE_ONLY("it puts a FIFO at the vault file's path");
   ASSERT_TRUE(injected_within_bound(value(0)));
   ASSERT_EQ(metric("credproxy_vault_stale"), 0u);
   const auto good = read_file(proxy_.vault_path());

@@ -19,6 +19,7 @@
 #include "tests/support/credproxy_instance.hpp"
 #include "tests/support/fake_upstream.hpp"
 #include "tests/support/raw_client.hpp"
+#include "tests/support/test_store.hpp"
 
 namespace credproxy::test {
 namespace {
@@ -69,6 +70,7 @@ std::vector<std::string> read_only_launcher(const fs::path& secret) {
 class ReadOnlyVault : public ::testing::Test {
  protected:
   void SetUp() override {
+    CREDPROXY_FILE_STORE_ONLY("a vault file on a read-only mount");
     if (!can_make_read_only_mounts()) GTEST_SKIP() << "no mount namespaces here (unshare -rm)";
     upstream_.respond_with(response_spec().with_body("ok"));
     // The vault as a deployment pipeline would make it: written elsewhere.

@@ -12,6 +12,7 @@
 #include "tests/support/checks.hpp"
 #include "tests/support/credproxy_instance.hpp"
 #include "tests/support/fake_upstream.hpp"
+#include "tests/support/test_store.hpp"
 
 namespace credproxy::test {
 namespace {
@@ -48,6 +49,7 @@ void expect_refused(const run_result& r, const std::string& fragment) {
 }
 
 TEST(VaultStartup, FlippedBitIsRefused) {
+  CREDPROXY_FILE_STORE_ONLY("it flips a bit in the vault file");
   const auto r = serve_after([](const credproxy_instance& p) {
     auto bytes = read_bytes(p.vault_path());
     ASSERT_GT(bytes.size(), 60u);
@@ -58,6 +60,7 @@ TEST(VaultStartup, FlippedBitIsRefused) {
 }
 
 TEST(VaultStartup, TruncatedVaultIsRefused) {
+  CREDPROXY_FILE_STORE_ONLY("it truncates the vault file");
   const auto r = serve_after([](const credproxy_instance& p) {
     auto bytes = read_bytes(p.vault_path());
     write_bytes(p.vault_path(), bytes.substr(0, bytes.size() / 2));
@@ -80,6 +83,7 @@ TEST(VaultStartup, LooseKeyFilePermissionsAreRefused) {
 }
 
 TEST(VaultStartup, FailedReloadKeepsServingTheCurrentCredentials) {
+  CREDPROXY_FILE_STORE_ONLY("it corrupts the vault file under serve");
   fake_upstream upstream;
   credproxy_instance proxy{instance_options().with_credential("k", api_key_doc(canary, upstream.authority()))};
   auto bytes = read_bytes(proxy.vault_path());

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <stdexcept>
 #include "tests/support/raw_client.hpp"
+#include "tests/support/test_store.hpp"
 
 namespace credproxy::test {
 namespace {
@@ -51,6 +52,8 @@ std::string credproxy_binary() {
 }
 
 credproxy_instance::credproxy_instance(instance_options options) {
+  // The postgres run: a test that names no database of its own gets one.
+  if (options.postgres_dsn.empty() && postgres_test_store()) options.postgres_dsn = fresh_postgres_test_database();
   config_path_ = dir_ / "credproxy.yaml";
   log_path_ = dir_ / "serve.log";
   launcher_ = options.launcher;
@@ -65,6 +68,8 @@ credproxy_instance::credproxy_instance(instance_options options) {
     if (auto r = cli(step); r.status.signaled || r.status.code != 0) throw std::runtime_error(describe(step, r));
   }
   for (const auto& c : options.credentials) add_credential(c);
+  if (!options.postgres_dsn.empty() && std::filesystem::exists(vault_path()))
+    throw std::runtime_error("store.backend postgres, and yet a vault file: " + vault_path().string());
   start();
 }
 

@@ -49,7 +49,8 @@ struct instance_options {
   // Put before serve's argv, e.g. {"prlimit", "--nofile=400:400", "--"}:
   // a launcher that execs serve (its pid stays serve's).
   std::vector<std::string> launcher;
-  // store.backend: postgres with this DSN (empty: the vault file). The first
+  // store.backend: postgres with this DSN (empty: the vault file, or a fresh
+  // database on the postgres run, tests/support/test_store.hpp). The first
   // instance of a database runs `store migrate` and `vault init`; replicas
   // joining it pass the first one's key file instead (same master key, no init).
   std::string postgres_dsn;
