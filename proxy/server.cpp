@@ -135,6 +135,8 @@ server::~server() {
     w->ioc->stop();
     if (w->thread.joinable()) w->thread.join();
   }
+  // A trust store load under way resumes its waiters on these io_contexts.
+  connector_->settle();
   acceptor_.reset();
   admin_acceptor_.reset();
   health_acceptor_.reset();
