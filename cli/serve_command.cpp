@@ -164,6 +164,14 @@ void announce_next_steps(const proxy::server& server, const config::config& cfg,
     log.info("{}", line);
 }
 
+// As nginx's worker_rlimit_nofile, without a setting: the soft limit (often
+// 1024) goes up to the hard one, and the figure is said once.
+void log_descriptor_limit(spdlog::logger& log) {
+  const auto limit = proxy::raise_descriptor_limit();
+  if (limit == UINT64_MAX) log.info("open files: no limit (RLIMIT_NOFILE)");
+  else log.info("open files: at most {} (RLIMIT_NOFILE, soft limit raised to the hard limit)", limit);
+}
+
 // max_connections as far as the descriptor limit allows (raised to the
 // hard limit first): clients over it are refused at once instead of
 // hanging once the descriptor table is full.
@@ -261,6 +269,7 @@ void serve(const global_options& options) {
   std::shared_ptr<spdlog::details::thread_pool> log_pool;
   auto log = make_logger(cfg, log_pool);
   log_config_origin(cfg, options, *log);
+  log_descriptor_limit(*log);
   fit_connections_to_descriptors(cfg, *log);
   bool created = false;
   const auto store = open_vault(cfg, *log, created);
