@@ -78,6 +78,9 @@ class connector {
   // True when connections go through upstream.proxy: then credentials may
   // only travel inside TLS (the chained proxy would read plain http).
   bool chained() const noexcept { return chain_.has_value(); }
+  // Adds the system trust store now if it is not yet there, blocking: for
+  // threads that may block (OAuth exchanges), never an I/O thread.
+  void load_trust() const { trust_->load_blocking(); }
   // Waits for a system trust load under way (system_trust.hpp), so that
   // its waiters are resumed before their executors go away. Call before
   // destroying the io_contexts connects ran on.

@@ -1,5 +1,7 @@
 #include "outbound/system_trust.hpp"
 
+#include <future>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -44,6 +46,14 @@ asio::awaitable<void> system_trust::ensure_loaded() {
         });
       },
       asio::use_awaitable);
+}
+
+void system_trust::load_blocking() {
+  if (loaded()) return;
+  std::promise<void> done;
+  auto finished = done.get_future();
+  enqueue([&done] { done.set_value(); });
+  finished.wait();
 }
 
 void system_trust::enqueue(std::function<void()> resume) {

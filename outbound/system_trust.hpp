@@ -36,6 +36,10 @@ class system_trust {
   // blocks it.
   boost::asio::awaitable<void> ensure_loaded();
 
+  // The same for a thread that may block (an OAuth exchange runs its own
+  // short-lived io_context, which must not end while a waiter is queued).
+  void load_blocking();
+
   // Waits for a load under way to finish and resume its waiters.
   void settle() noexcept;
 

@@ -98,6 +98,23 @@ TEST(SystemTrust, LoadsOnFirstUseOnce) {
   EXPECT_EQ(certificates_in(*context), 1u);  // loaded once, not once per waiter
 }
 
+TEST(SystemTrust, ABlockingLoadReturnsWithTheStoreInPlace) {
+  store_files files;
+  {
+    FILE* f = std::fopen(files.file.c_str(), "w");
+    const auto pem = self_signed_pem();
+    std::fwrite(pem.data(), 1, pem.size(), f);
+    std::fclose(f);
+  }
+  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  system_trust trust(context, files.file, files.no_dir);
+  trust.load_blocking();
+  EXPECT_TRUE(trust.loaded());
+  EXPECT_EQ(certificates_in(*context), 1u);
+  trust.load_blocking();  // once
+  EXPECT_EQ(certificates_in(*context), 1u);
+}
+
 // The store's file is a FIFO that yields its certificate only once other
 // work on the asking thread has run: a load on that thread would hold it
 // until the writer gives up waiting (5 s) and the test fails.
