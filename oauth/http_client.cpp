@@ -140,6 +140,8 @@ http_result run_bounded(const parsed_url& url, const client_options& options, se
   if (options.connector->chained() && !url.tls)
     return failed(url.host_header + " is plain http, but upstream.proxy is set: through a chained proxy the provider "
                   "must be reached over https");
+  // The trust store first: its loader must not outlive this io_context.
+  if (url.tls) options.connector->load_trust();
   exchange_state state;
   asio::io_context ioc{1};
   bool finished = false;

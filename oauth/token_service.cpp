@@ -119,9 +119,7 @@ token_service::token_service(const vault::vault_store& store, const clock& clk, 
       settings_(std::move(settings)),
       log_(std::move(log)),
       table_(std::make_shared<const token_table>()),
-      jitter_(std::random_device{}()),
-      pool_(std::max(1u, settings_.threads)),
-      scheduler_([this] { scheduler_loop(); }) {}
+      jitter_(std::random_device{}()) {}
 
 token_service::~token_service() { stop(); }
 
@@ -129,11 +127,11 @@ void token_service::stop() {
   {
     std::lock_guard lock(mutex_);
     if (stopping_ && !scheduler_.joinable()) return;
-    stopping_ = true;
+    stopping_ = true;  // from now on no thread is started
   }
   wake_.notify_all();
   if (scheduler_.joinable()) scheduler_.join();
-  pool_.join();  // running fetches end within their timeouts and answer their waiters
+  if (pool_) pool_->join();  // running fetches end within their timeouts and answer their waiters
   std::vector<waiter> left;
   {
     std::lock_guard lock(mutex_);
@@ -144,6 +142,12 @@ void token_service::stop() {
 }
 
 void token_service::wake() { wake_.notify_all(); }
+
+void token_service::start_threads_locked() {
+  if (pool_ || stopping_) return;
+  pool_ = std::make_unique<boost::asio::thread_pool>(std::max(1u, settings_.threads));
+  scheduler_ = std::thread([this] { scheduler_loop(); });  // waits for the caller's lock
+}
 
 void token_service::request(token_request req, std::function<void(token_outcome)> done) {
   const std::string id = vault::token_slot_id(req.owner, req.user);
@@ -204,8 +208,10 @@ void token_service::request(token_request req, std::function<void(token_outcome)
 
 void token_service::start_fetch_locked(const std::string& id, slot_state& slot, std::uint64_t rejected_serial,
                                        bool proactive) {
+  start_threads_locked();
+  if (!pool_) return;  // stopping: stop() answers the waiters
   slot.in_flight = true;
-  boost::asio::post(pool_, [this, id, rejected_serial, proactive] { run_fetch(id, rejected_serial, proactive); });
+  boost::asio::post(*pool_, [this, id, rejected_serial, proactive] { run_fetch(id, rejected_serial, proactive); });
 }
 
 // What a fetch needs, copied under the lock so the fetch itself runs without it.
@@ -348,6 +354,7 @@ void token_service::install_locked(const std::string& id, vault::oauth_token_set
 }
 
 void token_service::publish_locked(std::shared_ptr<token_table> next) {
+  if (!next->by_slot.empty()) start_threads_locked();  // tokens to refresh ahead of expiry
   table_.store(std::move(next), std::memory_order_release);
   generation_.fetch_add(1, std::memory_order_acq_rel);
 }
@@ -406,7 +413,8 @@ void token_service::adopt(const vault::snapshot& snap) {
       // A set only this process held (the vault could not take it) was not
       // handed over by the removal or update: revoke it here, best effort.
       if (slot->unsaved && slot->client && !stopping_) {
-        boost::asio::post(pool_, [this, old = slot->client, sets = std::vector{*slot->unsaved},
+        start_threads_locked();
+        boost::asio::post(*pool_, [this, old = slot->client, sets = std::vector{*slot->unsaved},
                                   what = slot->describe()] {
           const auto summary = revoke_all(*old, sets, settings_.client);
           if (!summary.empty()) log_->info("oauth: {}: tokens held only in memory: {}", what, summary);

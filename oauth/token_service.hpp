@@ -2,7 +2,8 @@
 // The token machinery behind token_source: an in-memory table of access
 // tokens (published atomically for the I/O threads), persisted in the vault,
 // refreshed ahead of expiry by a scheduler thread and fetched on demand, at
-// most one fetch per slot at a time, on a small pool of its own (fetches
+// most one fetch per slot at a time, on a small pool of its own (both
+// started only once there is a token to fetch or keep fresh; fetches
 // block on the network and on the vault lock; no I/O thread ever waits for
 // one except a request that has no usable token at all).
 //
@@ -93,6 +94,7 @@ class token_service final : public token_source {
   void publish_locked(std::shared_ptr<token_table> next);
   std::chrono::milliseconds backoff_locked(unsigned failures, std::optional<std::chrono::seconds> retry_after);
   void scheduler_loop();
+  void start_threads_locked();
 
   const vault::vault_store& store_;
   const clock& clock_;
@@ -114,8 +116,10 @@ class token_service final : public token_source {
     std::uint64_t fetched = 0, failed = 0, invalid_grant = 0, adopted = 0, waits = 0, rejected = 0;
   } counters_;
 
-  boost::asio::thread_pool pool_;
-  std::thread scheduler_;  // last: starts once everything above exists
+  // Started by the first fetch or the first token adopted, so a proxy
+  // without OAuth credentials runs none of these threads.
+  std::unique_ptr<boost::asio::thread_pool> pool_;
+  std::thread scheduler_;
 };
 
 }  // namespace credproxy::oauth

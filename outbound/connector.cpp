@@ -87,6 +87,7 @@ void cancel_points::cancel() noexcept {
 connector::connector(egress_policy egress, std::shared_ptr<ssl::context> tls, std::optional<chain_proxy> chain)
     : egress_(std::make_shared<const egress_policy>(std::move(egress))),
       tls_(std::move(tls)),
+      trust_(std::make_shared<system_trust>(tls_)),
       chain_(std::move(chain)),
       refused_(std::make_shared<const refused_set>()) {}
 
@@ -220,6 +221,7 @@ asio::awaitable<connect_result> connector::connect(const target& where, cancel_p
 
 asio::awaitable<connect_result> connector::handshake(tcp::socket socket, const target& where,
                                                      cancel_points& points) const {
+  co_await trust_->ensure_loaded();
   sys_error ec;
   asio::ip::make_address(where.host, ec);
   ssl::stream<tcp::socket> stream(std::move(socket), *tls_);
@@ -237,29 +239,10 @@ asio::awaitable<connect_result> connector::handshake(tcp::socket socket, const t
   co_return std::make_unique<connection>(std::move(stream), sessions_, std::move(origin));
 }
 
-namespace {
-
-// The system store at OpenSSL's compiled-in locations. Not
-// set_default_verify_paths(): it honours SSL_CERT_FILE and SSL_CERT_DIR,
-// and a sidecar often shares its environment with a function whose
-// SSL_CERT_FILE names credproxy's own interception CA bundle. Only
-// upstream.ca_file may add trust (SPEC §10).
-void trust_system_store(ssl::context& context) {
-  X509_STORE* store = SSL_CTX_get_cert_store(context.native_handle());
-  // Either may be missing on a given system; a missing file or directory
-  // simply adds nothing, as with the default paths.
-  X509_STORE_load_file(store, X509_get_default_cert_file());
-  X509_STORE_load_path(store, X509_get_default_cert_dir());
-  ERR_clear_error();
-}
-
-}  // namespace
-
 std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file) {
   auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
   context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                        ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-  trust_system_store(*context);
   if (!ca_file.empty()) {
     sys_error ec;
     context->load_verify_file(ca_file, ec);

@@ -20,6 +20,7 @@
 #include "outbound/connection.hpp"
 #include "outbound/egress.hpp"
 #include "outbound/proxy_chain.hpp"
+#include "outbound/system_trust.hpp"
 
 namespace credproxy::outbound {
 
@@ -77,6 +78,13 @@ class connector {
   // True when connections go through upstream.proxy: then credentials may
   // only travel inside TLS (the chained proxy would read plain http).
   bool chained() const noexcept { return chain_.has_value(); }
+  // Adds the system trust store now if it is not yet there, blocking: for
+  // threads that may block (OAuth exchanges), never an I/O thread.
+  void load_trust() const { trust_->load_blocking(); }
+  // Waits for a system trust load under way (system_trust.hpp), so that
+  // its waiters are resumed before their executors go away. Call before
+  // destroying the io_contexts connects ran on.
+  void settle() noexcept { trust_->settle(); }
 
  private:
   bool is_own_listener(const tcp::endpoint& endpoint) const noexcept;
@@ -95,6 +103,7 @@ class connector {
   // Read on every connect, replaced on SIGHUP: swapped, never edited.
   std::atomic<std::shared_ptr<const egress_policy>> egress_;
   std::shared_ptr<ssl::context> tls_;
+  std::shared_ptr<system_trust> trust_;  // added to tls_ on the first TLS connect
   std::optional<chain_proxy> chain_;
   std::shared_ptr<tls_session_cache> sessions_ = std::make_shared<tls_session_cache>();
   struct refused_set {
@@ -105,9 +114,10 @@ class connector {
   std::atomic<std::shared_ptr<const refused_set>> refused_;
 };
 
-// The client TLS context for every outbound connection: system trust store
-// plus `ca_file` when non-empty, peer verification on, TLS 1.2 minimum, ALPN
-// http/1.1. Throws std::runtime_error naming the file when it cannot be loaded.
+// The client TLS context for every outbound connection: `ca_file` when
+// non-empty (the connector adds the system trust store on first use), peer
+// verification on, TLS 1.2 minimum, ALPN http/1.1. Throws
+// std::runtime_error naming the file when it cannot be loaded.
 std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file);
 
 }  // namespace credproxy::outbound

@@ -30,12 +30,13 @@ tcp::endpoint to_endpoint(const config::endpoint& e) {
 }
 
 std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& ioc, const config::endpoint& where,
-                                             const char* what) {
+                                             const char* what, bool reuse_port = false) {
   auto acceptor = std::make_unique<tcp::acceptor>(ioc);
   sys_error ec;
   const auto ep = to_endpoint(where);
   acceptor->open(ep.protocol(), ec);
   if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && reuse_port) acceptor->set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
   if (!ec) acceptor->bind(ep, ec);
   if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
@@ -59,8 +60,7 @@ awaitable<void> sweep_pool(worker_context* worker, upstream_pool* pool) {
 }
 
 // Writes the counts of repeated log lines each second, on the worker's
-// thread (the limiters are not shared). `accept_errors`: the accept loop's,
-// on the worker that runs it.
+// thread (the limiters are not shared), with its accept loop's.
 awaitable<void> flush_repeats(worker_context* worker, rate_limited_log* accept_errors) {
   const auto executor = co_await asio::this_coro::executor;
   asio::steady_timer timer(executor);
@@ -87,7 +87,8 @@ struct server::worker {
         upstreams(connector, s.limits.max_idle_upstream_per_host, max_idle, s.timeouts.idle),
         context(s, vault, tokens, interception, l, connections) {}
   ~worker() {
-    // Pooled sockets belong to the io_context's services: close them first.
+    // Sockets belong to the io_context's services: close them first.
+    acceptor.reset();
     upstreams.pool().clear();
     // Pending coroutine frames reference `context`: destroy them next.
     ioc.reset();
@@ -96,6 +97,8 @@ struct server::worker {
   std::unique_ptr<asio::io_context> ioc;
   upstream_access upstreams;
   worker_context context;
+  std::unique_ptr<tcp::acceptor> acceptor;      // this worker's proxy listener (SO_REUSEPORT)
+  rate_limited_log accept_errors{context.log};  // its accept loop's, on this thread only
   std::thread thread;
 };
 
@@ -135,15 +138,29 @@ server::~server() {
     w->ioc->stop();
     if (w->thread.joinable()) w->thread.join();
   }
-  acceptor_.reset();
+  // A trust store load under way resumes its waiters on these io_contexts.
+  connector_->settle();
+  for (auto& w : workers_) w->acceptor.reset();
   admin_acceptor_.reset();
   health_acceptor_.reset();
   workers_.clear();
 }
 
+// First a plain listener: it fails if anything listens on the port, even
+// another process's SO_REUSEPORT group (which would otherwise silently
+// share our connections). Then one listener per worker on the port it got.
+void server::bind_proxy_listeners() {
+  config::endpoint where = listen_;
+  {
+    auto probe = open_acceptor(*workers_.front()->ioc, where, "listen");
+    where.port = probe->local_endpoint().port();  // the port picked for port 0
+  }
+  for (auto& w : workers_) w->acceptor = open_acceptor(*w->ioc, where, "listen", true);
+}
+
 void server::bind() {
   auto& ioc = *workers_.front()->ioc;
-  acceptor_ = open_acceptor(ioc, listen_, "listen");
+  bind_proxy_listeners();
   if (admin_listen_) admin_acceptor_ = open_acceptor(ioc, *admin_listen_, "admin_listen");
   if (health_listen_) health_acceptor_ = open_acceptor(ioc, *health_listen_, "health_listen");
   // A tunnel or request to ourselves would make inner requests look like
@@ -154,7 +171,7 @@ void server::bind() {
   connector_->refuse_listeners(own);
 }
 
-tcp::endpoint server::proxy_endpoint() const { return acceptor_->local_endpoint(); }
+tcp::endpoint server::proxy_endpoint() const { return workers_.front()->acceptor->local_endpoint(); }
 
 std::optional<tcp::endpoint> server::admin_endpoint() const {
   if (!admin_acceptor_) return std::nullopt;
@@ -166,35 +183,28 @@ std::optional<tcp::endpoint> server::health_endpoint() const {
   return health_acceptor_->local_endpoint();
 }
 
-server::worker& server::next_worker() noexcept {
-  auto& w = *workers_[next_];
-  next_ = (next_ + 1) % workers_.size();
-  return w;
-}
-
-awaitable<void> server::accept_loop(server* self) {
-  asio::steady_timer backoff(self->acceptor_->get_executor());
+awaitable<void> server::accept_loop(server* self, worker* w) {
+  asio::steady_timer backoff(w->acceptor->get_executor());
   for (;;) {
-    worker& target = self->next_worker();
-    auto [ec, socket] = co_await self->acceptor_->async_accept(*target.ioc, use_tuple);
+    auto [ec, socket] = co_await w->acceptor->async_accept(use_tuple);
     if (ec) {
-      if (!self->acceptor_->is_open() || self->stopping_) co_return;
+      if (!w->acceptor->is_open() || self->stopping_) co_return;
       // Out of descriptors or similar: pause instead of spinning, and say
       // so once a second, not once per attempt.
-      if (!self->accept_errors_.log(spdlog::level::warn, "accept failed: " + ec.message()))
-        worker_metrics::bump(target.context.metrics.log_lines_suppressed);
+      if (!w->accept_errors.log(spdlog::level::warn, "accept failed: " + ec.message()))
+        worker_metrics::bump(w->context.metrics.log_lines_suppressed);
       backoff.expires_after(std::chrono::milliseconds(50));
       co_await backoff.async_wait(use_tuple);
       continue;
     }
-    self->adopt(std::move(socket), target);
+    self->adopt(std::move(socket), *w);
   }
 }
 
 void server::adopt(tcp::socket socket, worker& target) {
   sys_error ignored;
-  // adopt() runs on the first worker's thread: its settings are current.
-  const auto max_connections = workers_.front()->context.settings->limits.max_connections;
+  // adopt() runs on the target's thread: its settings are current.
+  const auto max_connections = target.context.settings->limits.max_connections;
   if (open_connections_.load(std::memory_order_relaxed) >= max_connections) {
     socket.close(ignored);  // over the limit: refuse rather than degrade everyone
     return;
@@ -204,20 +214,19 @@ void server::adopt(tcp::socket socket, worker& target) {
   asio::co_spawn(*target.ioc, serve_client(std::move(socket), target.context, target.upstreams), asio::detached);
 }
 
-// On the first worker's thread, where the accept loop runs: no new SYN is
+// On the worker's thread, where its accept loop runs: no new SYN is
 // queued, what the kernel already queued is served, then the port closes.
-void server::stop_accepting() {
+void server::stop_accepting(worker& w) {
   sys_error ec;
-  if (refuse_new_connections(*acceptor_)) {
-    acceptor_->non_blocking(true, ec);
+  if (refuse_new_connections(*w.acceptor)) {
+    w.acceptor->non_blocking(true, ec);
     for (int i = 0; i < max_backlog_drain && !ec; ++i) {
-      worker& target = next_worker();
-      tcp::socket socket(*target.ioc);
-      acceptor_->accept(socket, ec);
-      if (!ec) adopt(std::move(socket), target);
+      tcp::socket socket(*w.ioc);
+      w.acceptor->accept(socket, ec);
+      if (!ec) adopt(std::move(socket), w);
     }
   }
-  acceptor_->close(ec);
+  w.acceptor->close(ec);
 }
 
 // Two listeners, each serving only its own routes: exposing the probes to
@@ -247,8 +256,7 @@ admin_routes server::health_routes(const admin_limits& limits) {
 void server::start_worker_threads() {
   for (auto& w : workers_) asio::co_spawn(*w->ioc, sweep_pool(&w->context, &w->upstreams.pool()), asio::detached);
   for (auto& w : workers_) {
-    rate_limited_log* accept_errors = w.get() == workers_.front().get() ? &accept_errors_ : nullptr;
-    asio::co_spawn(*w->ioc, flush_repeats(&w->context, accept_errors), asio::detached);
+    asio::co_spawn(*w->ioc, flush_repeats(&w->context, &w->accept_errors), asio::detached);
   }
   for (auto& w : workers_) {
     w->thread = std::thread([ioc = w->ioc.get()] {
@@ -267,7 +275,7 @@ void server::run() {
   const admin_routes api = api_routes(limits);
   const admin_routes health = health_routes(limits);
   auto& first = *workers_.front()->ioc;
-  asio::co_spawn(first, accept_loop(this), asio::detached);
+  for (auto& w : workers_) asio::co_spawn(*w->ioc, accept_loop(this, w.get()), asio::detached);
   if (admin_acceptor_) asio::co_spawn(first, admin_accept_loop(admin_acceptor_.get(), &api), asio::detached);
   if (health_acceptor_) asio::co_spawn(first, admin_accept_loop(health_acceptor_.get(), &health), asio::detached);
 
@@ -351,16 +359,17 @@ void server::begin_shutdown() {
   poll_timer_.cancel();
   if (file_watch_) file_watch_->stop();
   for (auto& w : workers_) {
-    asio::post(*w->ioc, [this, ctx = &w->context, pool = &w->upstreams.pool(), first = w.get() == workers_.front().get()] {
+    asio::post(*w->ioc, [this, target = w.get(), first = w.get() == workers_.front().get()] {
+      auto* ctx = &target->context;
       ctx->stopping = true;
+      stop_accepting(*target);
       if (first) {
-        stop_accepting();
         sys_error ignored;
         if (admin_acceptor_) admin_acceptor_->close(ignored);
         // The health listener stays open while requests drain: /readyz
         // answers 503 from now on, so a load balancer stops sending.
       }
-      pool->clear();
+      target->upstreams.pool().clear();
       for (auto* c : ctx->connections) c->close_when_idle(drain_idle_grace);
     });
   }

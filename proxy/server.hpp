@@ -1,6 +1,7 @@
 #pragma once
-// The proxy process: one io_context per worker thread, the proxy acceptor
-// handing connections round-robin to workers, the admin listener (whose API
+// The proxy process: one io_context per worker thread, each with its own
+// SO_REUSEPORT listener on the proxy port (the kernel spreads new
+// connections over them, no thread hands sockets to another), the admin listener (whose API
 // handler runs on a small pool of its own), the health listener (probes and
 // metrics, no token, nothing else), and a control loop on the
 // calling thread for signals and periodic polls (nothing may block an I/O
@@ -103,19 +104,18 @@ class server {
  private:
   struct worker;
   void begin_shutdown();
-  worker& next_worker() noexcept;
   void adopt(tcp::socket socket, worker& target);
   admin_routes api_routes(const admin_limits& limits);
   admin_routes health_routes(const admin_limits& limits);
   void start_worker_threads();
-  void stop_accepting();
-  static awaitable<void> accept_loop(server* self);
+  void bind_proxy_listeners();
+  void stop_accepting(worker& w);
+  static awaitable<void> accept_loop(server* self, worker* w);
   void wait_for_reload();
   void schedule_poll();
   void stop_admin_pool() noexcept;
 
   std::shared_ptr<spdlog::logger> log_;
-  rate_limited_log accept_errors_{*log_};  // used by the accept loop's thread only
   // Every generation of settings (SIGHUP adds one): a deque never moves its
   // elements, so the pointers workers and connections hold stay valid.
   std::deque<proxy_settings> settings_;
@@ -124,11 +124,9 @@ class server {
   interception_shared interception_;
   std::atomic<std::size_t> open_connections_{0};
   std::vector<std::unique_ptr<worker>> workers_;
-  std::size_t next_ = 0;
   config::endpoint listen_;
   std::optional<config::endpoint> admin_listen_;
   std::optional<config::endpoint> health_listen_;
-  std::unique_ptr<tcp::acceptor> acceptor_;
   std::unique_ptr<tcp::acceptor> admin_acceptor_;   // null when disabled
   std::unique_ptr<tcp::acceptor> health_acceptor_;  // null when disabled
   asio::io_context control_;

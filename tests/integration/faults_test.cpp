@@ -126,6 +126,17 @@ TEST(Faults, UnderALowDescriptorLimitClientsOverTheFittedCapAreRefused) {
   }
 }
 
+// As nginx's worker_rlimit_nofile: the soft limit goes up to the hard one
+// at start, the figure is logged, and the connection cap follows it.
+TEST(Faults, TheSoftDescriptorLimitIsRaisedToTheHardOne) {
+  auto options = instance_options();
+  options.launcher = {"prlimit", "--nofile=400:2000", "--"};
+  credproxy_instance proxy{options};
+  EXPECT_TRUE(proxy.wait_for_log(std::regex("open files: at most 2000 \\(RLIMIT_NOFILE")));
+  // 2000 descriptors: 500 idle upstream (a quarter), 128 reserved, two per client.
+  EXPECT_TRUE(proxy.wait_for_log(std::regex("serving at most 686 client connections with 500 idle")));
+}
+
 TEST(Faults, AFullDiskWhileSavingTheVaultChangesNothing) {
   fake_upstream upstream;
   credproxy_instance proxy{instance_options().with_credential("faults.key", api_key_doc(canary, upstream.authority()))};

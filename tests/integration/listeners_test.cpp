@@ -83,6 +83,19 @@ TEST(Listeners, TwoListenersOnOnePortAreAConfigErrorNamingTheKey) {
   EXPECT_NE(r.err.find("c.yaml:2: health_listen: must differ from listen"), std::string::npos) << r.err;
 }
 
+// Each worker has its own SO_REUSEPORT listener; a second proxy on the
+// same port must still fail rather than silently share the connections.
+TEST(Listeners, APortAnotherProxyListensOnIsRefused) {
+  credproxy_instance first{instance_options{}};
+  temp_dir dir;
+  const auto port = std::to_string(first.proxy_port());
+  write_file(dir / "c.yaml", "listen: 127.0.0.1:" + port + "\nadmin_listen: \"\"\nhealth_listen: \"\"\nworkers: 2\n" +
+                                 "vault:\n  path: " + (dir / "v").string() + "\n  key_file: " + (dir / "k").string() + "\n");
+  const auto r = run({credproxy_binary(), "serve", "--config", (dir / "c.yaml").string()}, {}, std::chrono::seconds(10));
+  EXPECT_NE(r.status.code, 0);
+  EXPECT_NE(r.err.find("cannot listen on 127.0.0.1:" + port + " (listen)"), std::string::npos) << r.err;
+}
+
 // Only binds a wildcard address (no traffic goes anywhere but loopback).
 TEST(Listeners, DefaultSolutionBeyondLoopbackIsWarnedAbout) {
   temp_dir dir;
