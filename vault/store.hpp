@@ -96,6 +96,12 @@ class vault_store {
   // written (returns false): e.g. another process already rotated a token.
   // Returns whether the vault was written.
   bool modify_if(const std::function<bool(vault_contents&)>& change) const { return backend_->modify_if(change); }
+  // store_backend::modify_token_slot: a refresh locks only its own token
+  // set (in a database; a vault file has one lock for everything).
+  bool modify_token_slot(const token_owner& owner, std::string_view user,
+                         const std::function<bool(vault_contents&)>& change) const {
+    return backend_->modify_token_slot(owner, user, change);
+  }
 
   // Rekey, all under the lock: (a) write the contents under a fresh data key
   // wrapped in two slots, the current key's and `new_key`'s; (b) `commit`
