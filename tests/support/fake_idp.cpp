@@ -286,6 +286,7 @@ struct fake_idp::impl {
   std::size_t discovery_ = 0;
   std::size_t revocations_ = 0;
   std::size_t reuse_ = 0;
+  std::function<void(const std::string&)> token_hook_;
 
   // Last member: its threads call handle(), so it must stop before the rest goes.
   std::unique_ptr<fake_upstream> server_;
@@ -324,16 +325,31 @@ struct fake_idp::impl {
     return json_response(200, body);
   }
 
+  // The answer is decided under the lock; the test's token hook then runs
+  // without it (it may call back into fake_idp) before the answer is sent.
   response_spec handle(const recorded_request& req) {
+    std::string token_grant;
+    std::function<void(const std::string&)> hook;
+    response_spec answer;
+    {
+      std::lock_guard lock(mutex_);
+      answer = route(req, token_grant);
+      if (!token_grant.empty()) hook = token_hook_;
+    }
+    if (hook) hook(token_grant);
+    return answer;
+  }
+
+  // `token_grant`: set to the grant type when this was a token request.
+  response_spec route(const recorded_request& req, std::string& token_grant) {
     const auto q = req.target.find('?');
     const std::string path = req.target.substr(0, q);
     const std::string query = q == std::string::npos ? "" : req.target.substr(q + 1);
-    std::lock_guard lock(mutex_);
     if (path == "/.well-known/openid-configuration" || path == "/.well-known/oauth-authorization-server") {
       ++discovery_;
       return req.method == "GET" ? on_discovery() : page(405, "method not allowed");
     }
-    if (path == "/token") return on_token(req);
+    if (path == "/token") return on_token(req, token_grant);
     if (path == "/revoke") return on_revoke(req);
     if (path == "/device") return on_device(req);
     if (path == "/authorize") return req.method == "GET" ? on_authorize(query) : page(405, "method not allowed");
@@ -430,9 +446,10 @@ struct fake_idp::impl {
     return std::nullopt;
   }
 
-  response_spec on_token(const recorded_request& req) {
+  response_spec on_token(const recorded_request& req, std::string& grant_out) {
     const auto form = parse_form(req.body);
     const std::string grant = form ? get(*form, "grant_type").value_or("") : "";
+    grant_out = grant.empty() ? "(none)" : grant;
     ++token_requests_;
     ++by_grant_[grant];
     token_seen_.notify_all();
@@ -683,6 +700,11 @@ void fake_idp::clear_failures() {
   std::lock_guard lock(impl_->mutex_);
   impl_->next_failures_.clear();
   impl_->always_.reset();
+}
+
+void fake_idp::on_token_answered(std::function<void(const std::string& grant_type)> hook) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->token_hook_ = std::move(hook);
 }
 
 std::string fake_idp::issue_refresh_token(const std::string& client_id, const std::string& scope) {

@@ -72,6 +72,13 @@ class fake_idp {
   void fail_always(idp_failure failure);
   void clear_failures();
 
+  // Runs on the IdP's server thread after each token endpoint request was
+  // decided (a refresh has already rotated, or failed) and before the answer
+  // is sent, without the IdP's lock held. For acting at exactly that moment,
+  // e.g. stopping the client that asked, as if it died before using the
+  // answer. `grant_type` is "(none)" when the request named none.
+  void on_token_answered(std::function<void(const std::string& grant_type)> hook);
+
   // A refresh token issued out of band (as if by an earlier login), for
   // client `client_id`, starting a new family; the test puts it into a
   // credential document's "refreshToken".
