@@ -194,6 +194,70 @@ TEST(PostgresReplicas, ThreeReplicasRefreshAnExpiredRotatingTokenExactlyOnce) {
   s.expect_no_leaks();
 }
 
+// --- crash around the commit ------------------------------------------
+
+// The one step the row lock cannot fence: the refreshing replica dies
+// after the provider answered (it rotated RT0 to RT1 and retired RT0) and
+// before its transaction committed. The database rolls the transaction
+// back when the connection drops, so the stored refresh token is still
+// RT0, which the provider now treats as reused: the next replica to
+// refresh presents RT0, the provider revokes the whole family and answers
+// invalid_grant, and that replica (having re-read the row under the lock
+// before declaring it) answers 401 oauth_credentials_missing naming the
+// login command. It marks the slot and does not ask the provider again
+// for later requests; another process (here A, restarted) asks once more
+// and gets the same answer. A provider with a reuse window, which accepts
+// the previous refresh token for a few seconds after a rotation, would
+// instead answer that replica with a new token, and the replicas would
+// recover without a login if the window has not passed.
+TEST(PostgresReplicas, KillDuringRefreshEndsInAClearNeedsLoginError) {
+  CREDPROXY_SKIP_WITHOUT_POSTGRES();
+  oauth_replicas s(2);
+  s.replica(0).add_credential({oauth_key, refresh_doc(s.idp, s.api, s.idp.issue_refresh_token("app"))});
+  const pid_t refresher = s.replica(0).pid();
+  std::promise<void> stopped;
+  std::atomic<bool> fired{false};
+  s.idp.on_token_answered([&](const std::string& grant) {
+    if (grant != "refresh_token" || fired.exchange(true)) return;
+    ::kill(refresher, SIGSTOP);  // A holds the row lock; the answer is on its way
+    stopped.set_value();
+  });
+  std::optional<http_response> a_answer;
+  std::thread a_client([&] { a_answer = s.get(0, 10s); });
+  const bool answered = stopped.get_future().wait_for(10s) == std::future_status::ready;
+  ::kill(refresher, SIGKILL);
+  a_client.join();
+  s.idp.on_token_answered(nullptr);
+  ASSERT_TRUE(answered) << "replica A never asked the provider for a token";
+  EXPECT_FALSE(a_answer) << "A answered although it was killed: " << a_answer->status << " " << a_answer->body;
+  ASSERT_EQ(s.idp.token_requests(), 1u);
+  ASSERT_EQ(s.idp.reuse_detections(), 0u);
+
+  const std::string login = "credproxy oauth login --solution default --key " + oauth_key;
+  const auto needs_login = [&](std::size_t i) {
+    const auto r = s.get(i);
+    if (!r) return ::testing::AssertionFailure() << "replica " << i << " did not answer";
+    auto check = is_proxy_error(*r, 401, "oauth_credentials_missing", oauth_key);
+    if (check && r->body.find(login) == std::string::npos)
+      return ::testing::AssertionFailure() << "no login command in " << r->body;
+    return check;
+  };
+  const auto started = steady::now();
+  for (int n = 0; n < 5; ++n) EXPECT_TRUE(needs_login(1)) << "request " << n << " on B";
+  const auto b_ms = ms_since(started);
+  EXPECT_EQ(s.idp.reuse_detections(), 1u) << "B presented the retired refresh token once";
+  EXPECT_EQ(s.idp.token_requests(), 2u) << "B asked once, then kept the verdict";
+
+  s.replica(0).restart();  // A's next life knows nothing of B's verdict
+  for (int n = 0; n < 5; ++n) EXPECT_TRUE(needs_login(0)) << "request " << n << " on A after its restart";
+  EXPECT_LE(s.idp.token_requests(), 3u) << "at most one token request per process, no loop";
+  EXPECT_EQ(s.api.request_count(), 0u) << "no request reached the API without a token";
+  std::cout << "[ figures ] refresher killed before its commit: B answered 5 x 401 oauth_credentials_missing in "
+            << b_ms << " ms; " << s.idp.token_requests() << " token requests in all, "
+            << s.idp.reuse_detections() << " reuse detections\n";
+  s.expect_no_leaks();
+}
+
 // --- propagation -------------------------------------------------------
 
 // One admin API request on `instance`; status 0 when there was no answer.
