@@ -210,26 +210,39 @@ TEST(PostgresReplicas, ThreeReplicasRefreshAnExpiredRotatingTokenExactlyOnce) {
 // the previous refresh token for a few seconds after a rotation, would
 // instead answer that replica with a new token, and the replicas would
 // recover without a login if the window has not passed.
+// Sends replica `i` a request that needs a refresh and kills it with
+// SIGKILL between the provider's answer and its commit: the provider's
+// hook stops it (SIGSTOP) once the rotation is decided, the answer goes
+// out, then it dies holding the uncommitted token. Whether that happened.
+::testing::AssertionResult kill_refresher_after_the_answer(oauth_replicas& s, std::size_t i) {
+  const pid_t refresher = s.replica(i).pid();
+  struct hook_state {  // shared: a late hook call must not outlive it
+    std::promise<void> stopped;
+    std::atomic<bool> fired{false};
+  };
+  auto state = std::make_shared<hook_state>();
+  auto stopped = state->stopped.get_future();
+  s.idp.on_token_answered([state, refresher](const std::string& grant) {
+    if (grant != "refresh_token" || state->fired.exchange(true)) return;
+    ::kill(refresher, SIGSTOP);
+    state->stopped.set_value();
+  });
+  std::optional<http_response> answer;
+  std::thread client([&] { answer = s.get(i, 10s); });
+  const bool asked = stopped.wait_for(10s) == std::future_status::ready;
+  ::kill(refresher, SIGKILL);
+  client.join();
+  s.idp.on_token_answered(nullptr);
+  if (!asked) return ::testing::AssertionFailure() << "replica " << i << " never asked the provider for a token";
+  if (answer) return ::testing::AssertionFailure() << "the killed replica answered " << answer->status;
+  return ::testing::AssertionSuccess();
+}
+
 TEST(PostgresReplicas, KillDuringRefreshEndsInAClearNeedsLoginError) {
   CREDPROXY_SKIP_WITHOUT_POSTGRES();
   oauth_replicas s(2);
   s.replica(0).add_credential({oauth_key, refresh_doc(s.idp, s.api, s.idp.issue_refresh_token("app"))});
-  const pid_t refresher = s.replica(0).pid();
-  std::promise<void> stopped;
-  std::atomic<bool> fired{false};
-  s.idp.on_token_answered([&](const std::string& grant) {
-    if (grant != "refresh_token" || fired.exchange(true)) return;
-    ::kill(refresher, SIGSTOP);  // A holds the row lock; the answer is on its way
-    stopped.set_value();
-  });
-  std::optional<http_response> a_answer;
-  std::thread a_client([&] { a_answer = s.get(0, 10s); });
-  const bool answered = stopped.get_future().wait_for(10s) == std::future_status::ready;
-  ::kill(refresher, SIGKILL);
-  a_client.join();
-  s.idp.on_token_answered(nullptr);
-  ASSERT_TRUE(answered) << "replica A never asked the provider for a token";
-  EXPECT_FALSE(a_answer) << "A answered although it was killed: " << a_answer->status << " " << a_answer->body;
+  ASSERT_TRUE(kill_refresher_after_the_answer(s, 0));
   ASSERT_EQ(s.idp.token_requests(), 1u);
   ASSERT_EQ(s.idp.reuse_detections(), 0u);
 
@@ -255,6 +268,33 @@ TEST(PostgresReplicas, KillDuringRefreshEndsInAClearNeedsLoginError) {
   std::cout << "[ figures ] refresher killed before its commit: B answered 5 x 401 oauth_credentials_missing in "
             << b_ms << " ms; " << s.idp.token_requests() << " token requests in all, "
             << s.idp.reuse_detections() << " reuse detections\n";
+  s.expect_no_leaks();
+}
+
+// The same crash with a provider that grants a reuse window (30 s here):
+// B presents the retired refresh token within it, gets a new rotation
+// instead of a revoked family, commits it, and every replica recovers
+// without a login. Past the window the outcome is the test above.
+TEST(PostgresReplicas, KillDuringRefreshRecoversWithinTheProvidersReuseWindow) {
+  CREDPROXY_SKIP_WITHOUT_POSTGRES();
+  oauth_replicas s(2);
+  s.idp.set_reuse_window(30s);
+  s.replica(0).add_credential({oauth_key, refresh_doc(s.idp, s.api, s.idp.issue_refresh_token("app"))});
+  ASSERT_TRUE(kill_refresher_after_the_answer(s, 0));
+  ASSERT_EQ(s.idp.token_requests(), 1u);
+
+  for (int n = 0; n < 5; ++n) {
+    const auto r = s.get(1);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u) << r->body;
+  }
+  EXPECT_EQ(s.idp.token_requests(), 2u) << "B refreshed once with the retired token, inside the window";
+  EXPECT_EQ(s.idp.reuse_detections(), 0u);
+  s.replica(0).restart();
+  const auto a = s.get(0);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->status, 200u) << a->body;
+  EXPECT_EQ(s.idp.token_requests(), 2u) << "A's next life adopts the token B committed";
   s.expect_no_leaks();
 }
 

@@ -239,6 +239,7 @@ struct access_record {
 struct refresh_record {
   std::size_t family = 0;
   bool retired = false;
+  sys_clock::time_point retired_at;  // the IdP's clock, when retired
 };
 
 struct auth_code {
@@ -269,6 +270,7 @@ struct fake_idp::impl {
   std::map<std::string, idp_client> clients_;
   std::chrono::seconds lifetime_{3600};
   bool rotate_ = true;
+  std::chrono::seconds reuse_window_{0};
   sys_clock::time_point start_ = sys_clock::now();
   std::chrono::seconds offset_{0};
   std::deque<idp_failure> next_failures_;
@@ -307,9 +309,13 @@ struct fake_idp::impl {
 
   std::string new_refresh(std::size_t fam) {
     auto& f = families_[fam];
-    if (!f.current_refresh.empty()) refresh_[f.current_refresh].retired = true;
+    if (!f.current_refresh.empty()) {
+      auto& old = refresh_[f.current_refresh];
+      old.retired = true;
+      old.retired_at = now();
+    }
     f.current_refresh = random_token("rt-");
-    refresh_[f.current_refresh] = refresh_record{fam, false};
+    refresh_[f.current_refresh] = refresh_record{fam, false, {}};
     issued_.push_back(f.current_refresh);
     return f.current_refresh;
   }
@@ -483,7 +489,9 @@ struct fake_idp::impl {
     if (it == refresh_.end()) return oauth_error(400, "invalid_grant", "unknown refresh token");
     family& fam = families_[it->second.family];
     if (fam.client_id != client.id) return oauth_error(400, "invalid_grant", "refresh token of another client");
-    if (it->second.retired) {
+    const bool in_window =
+        it->second.retired && reuse_window_.count() > 0 && now() - it->second.retired_at <= reuse_window_;
+    if (it->second.retired && !in_window) {
       // RFC 9700 §4.14.2: a replayed rotated token means one copy leaked;
       // which holder is legitimate is unknown, so the whole family goes.
       ++reuse_;
@@ -669,6 +677,11 @@ void fake_idp::add_client(idp_client client) {
 void fake_idp::set_token_lifetime(std::chrono::seconds lifetime) {
   std::lock_guard lock(impl_->mutex_);
   impl_->lifetime_ = lifetime;
+}
+
+void fake_idp::set_reuse_window(std::chrono::seconds window) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->reuse_window_ = window;
 }
 
 void fake_idp::set_rotate_refresh_tokens(bool rotate) {

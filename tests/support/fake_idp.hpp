@@ -62,6 +62,12 @@ class fake_idp {
   // Whether /token answers to refresh_token grants include a new refresh token (default true).
   void set_rotate_refresh_tokens(bool rotate);
 
+  // A retired refresh token presented within `window` of its retirement
+  // (the IdP's clock) is answered like the current one, with a new rotation,
+  // instead of as reuse: the grace period some providers offer (Okta's
+  // "grace period", Auth0's "reuse interval"). Default 0: none.
+  void set_reuse_window(std::chrono::seconds window);
+
   // The IdP's own clock: real time at construction, then moved only by advance().
   std::chrono::system_clock::time_point now() const;
   void advance(std::chrono::seconds by);
