@@ -481,5 +481,78 @@ TEST(PostgresReplicas, OutageKeepsStaticCredentialsFlowingAndWritesFail) {
   for (const auto* replica : {&a, &b}) EXPECT_EQ(replica->log().find("CANARY-"), std::string::npos);
 }
 
+// The database restarts (cleanly, then as after a crash) during a steady
+// load of static-credential requests on two replicas: not one request
+// fails. Right after the second restart, before the replicas' polls could
+// have noticed it, an expired OAuth token is refreshed once and admin API
+// writes succeed, without restarting serve: connections left idle in a
+// replica's pool by the old server are not reused.
+TEST(PostgresReplicas, DatabaseRestartUnderLoadFailsNoRequestAndRefreshResumes) {
+  CREDPROXY_SKIP_WITHOUT_POSTGRES();
+  oauth_replicas s(2);
+  fake_upstream origin;
+  const std::string canary = "CANARY-restart-static-1f93";
+  s.replica(0).add_credential({"static.key", api_key_doc(canary, origin.authority())});
+  s.replica(0).add_credential({oauth_key, refresh_doc(s.idp, s.api, s.idp.issue_refresh_token("app"))});
+  const auto primed = s.get(0);
+  ASSERT_TRUE(primed && primed->status == 200) << (primed ? primed->body : "no response");
+  const std::string token = usable_admin_token(s.replica(0));
+  const auto put = [&](int n) {
+    return admin_send(s.replica(0), token, "PUT", "/v1/solutions/default/credentials/w" + std::to_string(n),
+                      api_key_doc("CANARY-w-" + std::to_string(n), origin.authority()));
+  };
+  std::vector<std::thread> writers;  // concurrent: several connections end up idle in A's pool
+  for (int n = 0; n < 6; ++n) writers.emplace_back([&, n] { EXPECT_LT(put(n).status, 300u); });
+  for (auto& w : writers) w.join();
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> served{0}, failed{0};
+  std::mutex failure_mutex;
+  std::string first_failure;
+  std::thread load([&] {
+    for (int n = 0; n < 100000 && !stop; ++n) {
+      if (n > 0) std::this_thread::sleep_for(2ms);  // steady, not a flood of log lines
+      const auto r = raw_exchange(s.replica(n % 2).proxy_port(), api_key_request(origin, "static.key"), 5s);
+      if (r && r->status == 200) {
+        ++served;
+        continue;
+      }
+      ++failed;
+      std::lock_guard lock(failure_mutex);
+      if (first_failure.empty()) first_failure = r ? std::to_string(r->status) + " " + r->body : "no response";
+    }
+  });
+  const auto more_served = [&](int n) {
+    const int target = served + n;
+    return wait_until([&] { return served >= target || failed > 0; }, 10s);
+  };
+  EXPECT_TRUE(more_served(50));
+  const auto restarts = steady::now();
+  s.pg.restart(postgres_stop_mode::fast);
+  EXPECT_TRUE(more_served(50));
+  s.pg.restart(postgres_stop_mode::immediate);
+  const auto restart_ms = ms_since(restarts);
+
+  s.advance(2h);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto r = s.get(i);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u) << "replica " << i << " right after the restart: " << r->body;
+  }
+  for (int n = 0; n < 6; ++n) {
+    const auto r = put(n);
+    EXPECT_LT(r.status, 300u) << "write " << n << " right after the restart: " << r.status << " " << r.body;
+  }
+  EXPECT_TRUE(more_served(100));
+  stop = true;
+  load.join();
+  EXPECT_EQ(failed.load(), 0) << first_failure;
+  EXPECT_EQ(s.idp.token_requests("refresh_token"), 2u) << "one refresh after the restarts";
+  EXPECT_EQ(s.idp.reuse_detections(), 0u);
+  std::cout << "[ figures ] two database restarts in " << restart_ms << " ms under load: " << served.load()
+            << " static requests served, " << failed.load() << " failed\n";
+  s.expect_no_leaks();
+}
+
 }  // namespace
 }  // namespace credproxy::test
