@@ -571,5 +571,55 @@ TEST(PostgresReplicas, DatabaseRestartUnderLoadFailsNoRequestAndRefreshResumes) 
   s.expect_no_leaks();
 }
 
+// OAuth through an outage: a token still valid keeps being injected by
+// every replica (from its snapshot); once it expires, a refresh needs the
+// slot's row lock, so no replica asks the provider without it (that would
+// present a refresh token another replica may be rotating): requests get
+// 502 oauth_refresh_failed and the attempts back off. When the database
+// is back, the next attempt refreshes once, and every replica uses it.
+TEST(PostgresReplicas, OutageKeepsValidTokensFlowingAndNeverRefreshesUnfenced) {
+  CREDPROXY_SKIP_WITHOUT_POSTGRES();
+  oauth_replicas s(2);
+  s.replica(0).add_credential({oauth_key, refresh_doc(s.idp, s.api, s.idp.issue_refresh_token("app"))});
+  const auto primed = s.get(0);
+  ASSERT_TRUE(primed && primed->status == 200) << (primed ? primed->body : "no response");
+  // Admin tokens (for moving the clocks) are written to the database: made
+  // before the outage. Once B accepts its own, its snapshot also holds the
+  // token A stored before it.
+  for (std::size_t i = 0; i < 2; ++i) usable_admin_token(s.replica(i));
+
+  s.pg.stop();
+  for (int n = 0; n < 10; ++n) {
+    const auto r = s.get(n % 2);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u) << "replica " << n % 2 << " with a valid token during the outage: " << r->body;
+  }
+  s.advance(2h);  // expired: a refresh is needed, and needs the database
+  for (int n = 0; n < 6; ++n) {
+    const auto r = s.get(n % 2);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(is_proxy_error(*r, 502, "oauth_refresh_failed", oauth_key)) << r->body;
+  }
+  EXPECT_EQ(s.idp.token_requests(), 1u) << "a replica asked the provider without the row lock";
+
+  s.pg.start();
+  std::string last;
+  const bool recovered = wait_until(
+      [&] {
+        s.advance(10s);  // past every replica's backoff (1 s, doubling, jittered)
+        for (std::size_t i = 0; i < 2; ++i) {
+          const auto r = s.get(i);
+          last = r ? r->body : "no response";
+          if (!r || r->status != 200) return false;
+        }
+        return true;
+      },
+      10s);
+  ASSERT_TRUE(recovered) << last;
+  EXPECT_EQ(s.idp.token_requests("refresh_token"), 2u) << "one refresh once the database is back";
+  EXPECT_EQ(s.idp.reuse_detections(), 0u);
+  s.expect_no_leaks();
+}
+
 }  // namespace
 }  // namespace credproxy::test
