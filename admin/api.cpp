@@ -64,6 +64,11 @@ bool match(const route& r, const std::vector<std::string>& segments,
   return true;
 }
 
+proxy::admin_reply retry_later(proxy::admin_reply reply) {
+  reply.headers.emplace_back("Retry-After", "1");
+  return reply;
+}
+
 }  // namespace
 
 struct api::routes {
@@ -136,6 +141,20 @@ proxy::admin_reply api::handle(const proxy::admin_request& request) const noexce
     const call c{context_, request, std::move(params), target.query,
                  std::string(vault::access_token_id(vault::token_kind::admin, *token).value_or(""))};
     return chosen->handler(c);
+  } catch (...) {
+    return reply_for_failure(std::current_exception(), request.method, route_name, key);
+  }
+}
+
+// Every exception a route may throw, mapped to its reply (and logged where
+// an operator should hear of it). Called from handle's one catch.
+proxy::admin_reply api::reply_for_failure(std::exception_ptr failure, const std::string& method,
+                                          const std::string& route_name, const std::string& key) const noexcept {
+  auto logged = [&](auto level, const std::exception& e) {
+    if (context_.log) context_.log->log(level, "admin API: {} {}: {}", method, route_name, e.what());
+  };
+  try {
+    std::rethrow_exception(failure);
   } catch (const api_error& e) {
     return error_reply(e.code, e.what(), e.key.empty() ? key : e.key);
   } catch (const vault::org_config_in_use& e) {
@@ -149,21 +168,24 @@ proxy::admin_reply api::handle(const proxy::admin_request& request) const noexce
   } catch (const vault::document_error& e) {
     return error_reply(error_code::bad_request, e.what(), key);
   } catch (const vault::read_only_error& e) {
-    if (context_.log) context_.log->warn("admin API: {} {}: {}", request.method, route_name, e.what());
+    logged(spdlog::level::warn, e);
     return error_reply(error_code::vault_read_only, e.what(), key);
   } catch (const vault::vault_busy& e) {
-    if (context_.log) context_.log->warn("admin API: {} {}: {}", request.method, route_name, e.what());
-    auto reply = error_reply(error_code::vault_busy, e.what(), key);
-    reply.headers.emplace_back("Retry-After", "1");
-    return reply;
+    logged(spdlog::level::warn, e);
+    return retry_later(error_reply(error_code::vault_busy, e.what(), key));
+  } catch (const vault::store_unavailable& e) {
+    logged(spdlog::level::warn, e);
+    return retry_later(error_reply(error_code::store_unavailable, e.what(), key));
   } catch (const vault::vault_error& e) {
-    // Names checked above, so what is left is the vault file itself:
+    // Names checked above, so what is left is the vault itself:
     // unreadable, undecryptable, or the disk refused the write.
-    if (context_.log) context_.log->error("admin API: {} {}: {}", request.method, route_name, e.what());
+    logged(spdlog::level::err, e);
     return error_reply(error_code::internal_error, e.what(), key);
   } catch (const std::exception& e) {
-    if (context_.log) context_.log->error("admin API: {} {}: {}", request.method, route_name, e.what());
+    logged(spdlog::level::err, e);
     return error_reply(error_code::internal_error, "internal error (see the server log)", key);
+  } catch (...) {
+    return error_reply(error_code::internal_error, "internal error", key);
   }
 }
 

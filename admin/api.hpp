@@ -10,6 +10,7 @@
 // admin token create` works, and a revoked one stops working, within one
 // poll interval, without decrypting the vault on every request.
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <string>
 #include <memory>
@@ -54,6 +55,8 @@ class api {
   std::optional<proxy::admin_reply> authenticate(const proxy::admin_request& request) const noexcept;
 
  private:
+  proxy::admin_reply reply_for_failure(std::exception_ptr failure, const std::string& method,
+                                       const std::string& route_name, const std::string& key) const noexcept;
   struct routes;
   api_context context_;
   std::unique_ptr<routes> routes_;

@@ -15,6 +15,7 @@ std::string_view to_string(error_code code) noexcept {
     case error_code::internal_error: return "internal_error";
     case error_code::vault_busy: return "vault_busy";
     case error_code::vault_read_only: return "vault_read_only";
+    case error_code::store_unavailable: return "store_unavailable";
   }
   return "internal_error";
 }
@@ -30,6 +31,7 @@ unsigned status_of(error_code code) noexcept {
     case error_code::internal_error: return 500;
     case error_code::vault_busy: return 503;
     case error_code::vault_read_only: return 409;
+    case error_code::store_unavailable: return 503;
   }
   return 500;
 }

@@ -22,6 +22,7 @@ enum class error_code {
   internal_error,          // 500: the vault could not be read or written
   vault_busy,              // 503: another writer held the vault lock too long (Retry-After)
   vault_read_only,         // 409: the vault is read-only (vault.read_only or a read-only mount)
+  store_unavailable,       // 503: the database backend cannot be reached (Retry-After)
 };
 
 std::string_view to_string(error_code code) noexcept;

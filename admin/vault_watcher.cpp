@@ -9,13 +9,31 @@ vault_watcher::vault_watcher(const vault::vault_store& store, vault::snapshot_ho
 void vault_watcher::poll() {
   std::lock_guard lock(mutex_);
   auto stamp = store_.fingerprint();
-  if (attempted_ && *attempted_ == stamp) return;
-  load(std::move(stamp), false);
+  if (!note_reachability(stamp)) return;
+  if (attempted_ && *attempted_ == stamp.text) return;
+  load(std::move(stamp.text), false);
 }
 
 void vault_watcher::reload() {
   std::lock_guard lock(mutex_);
-  load(store_.fingerprint(), true);
+  auto stamp = store_.fingerprint();
+  if (!note_reachability(stamp)) return;
+  load(std::move(stamp.text), true);
+}
+
+// A store that cannot be asked is said once, and again when it is back;
+// meanwhile the snapshot in use is served and nothing is loaded.
+bool vault_watcher::note_reachability(const vault::store_fingerprint& stamp) {
+  const bool was = reachable_.exchange(stamp.reachable, std::memory_order_relaxed);
+  if (was && !stamp.reachable)
+    log_->error("the vault store is unreachable, serving the snapshot in use: {}", stamp.text);
+  if (!was && stamp.reachable) log_->info("the vault store is reachable again");
+  return stamp.reachable;
+}
+
+std::string_view vault_watcher::store_state() const noexcept {
+  if (!reachable_.load(std::memory_order_relaxed)) return "unreachable";
+  return stale_.load(std::memory_order_relaxed) ? "stale" : "ok";
 }
 
 void vault_watcher::load(std::string stamp, bool forced) {
@@ -69,6 +87,9 @@ std::string vault_watcher::metrics_text() const {
   metric("credproxy_vault_stale", "gauge",
          "1 while the vault file on disk cannot be loaded and an older snapshot is served.",
          stale_.load(std::memory_order_relaxed) ? 1 : 0);
+  metric("credproxy_store_up", "gauge",
+         "0 while the vault store (a database) cannot be reached and the snapshot in use is served.",
+         reachable_.load(std::memory_order_relaxed) ? 1 : 0);
   return out;
 }
 

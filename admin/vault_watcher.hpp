@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -47,12 +48,17 @@ class vault_watcher {
   // SIGHUP: reloads now, whatever the stamp, and always logs the outcome.
   void reload();
 
+  // "ok", "unreachable" (a database that cannot be asked) or "stale" (the
+  // last load failed): what /readyz says of the store.
+  std::string_view store_state() const noexcept;
+
   // Prometheus text: the revision in use, reloads, failed loads, and
   // whether the file on disk is newer than what is served (a failed load).
   std::string metrics_text() const;
 
  private:
   void load(std::string stamp, bool forced);
+  bool note_reachability(const vault::store_fingerprint& stamp);
 
   const vault::vault_store& store_;
   vault::snapshot_holder& holder_;
@@ -65,6 +71,7 @@ class vault_watcher {
   std::atomic<std::uint64_t> reloads_{0};
   std::atomic<std::uint64_t> failures_{0};
   std::atomic<bool> stale_{false};
+  std::atomic<bool> reachable_{true};
   std::function<void(const vault::snapshot&)> on_publish_;  // the last load failed: an older snapshot is served
 };
 

@@ -12,6 +12,7 @@
 #include "ca/ca_ops.hpp"
 #include "admin/vault_watcher.hpp"
 #include "cli/common.hpp"
+#include "store/change_listener.hpp"
 #include "cli/config_reload.hpp"
 #include "cli/first_start.hpp"
 #include "cli/oauth_support.hpp"
@@ -240,9 +241,15 @@ void run_server(const global_options& options, const config::config& cfg, vault:
     watcher.reload();
   });
   server.add_metrics([&watcher, &tokens] { return watcher.metrics_text() + tokens.metrics_text(); });
+  server.on_store_state([&watcher] { return std::string(watcher.store_state()); });
   // Read your writes: inotify reloads at once, a refusal checks the file
   // first, and the poll is the fallback where inotify does not work.
   server.on_poll(admin::vault_poll_interval, [&watcher] { watcher.poll(); });
+  // A database store: writers NOTIFY, so other replicas' writes show at
+  // once; the poll above stays as the fallback.
+  std::optional<store::change_listener> notifications;
+  if (cfg.store == config::config::store_backend::postgres)
+    notifications.emplace(cfg.postgres_dsn, [&watcher] { watcher.poll(); }, *log);
   if (const auto file = store.watched_file(); !file.empty())
     server.on_file_change(file, [&watcher] { watcher.poll(); });
   server.on_freshness_check([&watcher] { watcher.poll(); });

@@ -63,7 +63,8 @@ void copy_into(const vault::vault_contents& source, const std::string& to, const
   bool created_file = false;
   if (to == "file" || to.starts_with("file:")) {
     if (to.size() > 5) target.vault_path = to.substr(5);
-    created_file = vault::ensure_vault(target.vault_path, key_source_of(target));
+    created_file = !std::filesystem::exists(target.vault_path);
+    if (created_file) vault::create_vault_for_key(target.vault_path, key_source_of(target));
   }
   const auto destination = store_named(to, target);
   if (to == "postgres") postgres_backend_of(target)->create_if_absent();
@@ -77,7 +78,10 @@ void copy_into(const vault::vault_contents& source, const std::string& to, const
       contents.root()["revision"] = revision;
     });
   } catch (...) {
-    if (created_file) ::unlink(target.vault_path.c_str());
+    if (created_file) {
+      ::unlink(target.vault_path.c_str());
+      ::unlink(vault::lock_path_for(target.vault_path).c_str());
+    }
     throw;
   }
 }
@@ -87,8 +91,9 @@ void run_copy(const global_options& options, const copy_options& o) {
   if (o.from == o.to) throw usage_error("--from and --to name the same store");
   const auto source = store_named(o.from, cfg).read();
   copy_into(source, o.to, cfg);
-  std::cout << "copied the vault (revision " << source.revision() << ", " << source.solutions().size()
-            << " solutions) from " << o.from << " to " << o.to << "\n";
+  const auto solutions = source.solutions().size();
+  std::cout << "copied the vault (revision " << source.revision() << ", " << solutions
+            << (solutions == 1 ? " solution" : " solutions") << ") from " << o.from << " to " << o.to << "\n";
 }
 
 }  // namespace

@@ -168,7 +168,8 @@ void run_rekey(const global_options& options, const rekey_options& o) {
     throw usage_error("--new-passphrase-file applies only when the new key is a passphrase (--to passphrase)");
   const bool switching = to.kind != from.kind;
   auto store = open_store(cfg);
-  const std::string vault_name = cfg.vault_path.string();
+  const std::string vault_name =
+      cfg.store == config::config::store_backend::postgres ? "in the postgres store" : cfg.vault_path.string();
   const std::string switch_note =
       switching ? std::string("; now set vault.key_source: ") + kind_name(to.kind) + " in the configuration" : "";
 

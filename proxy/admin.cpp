@@ -75,9 +75,12 @@ response probe_reply(const request& req, std::string_view target, const admin_ro
   }
   if (target == "/healthz") return json_reply(http::status::ok, {{"status", "ok"}});
   if (target == "/readyz") {
+    // A store that cannot be reached does not make a replica unready: it
+    // serves from its snapshot. The body says so, for operators.
     const bool ready = routes.ready();
+    const std::string store = routes.store_state ? routes.store_state() : "ok";
     return json_reply(ready ? http::status::ok : http::status::service_unavailable,
-                      {{"status", ready ? "ready" : "not ready"}});
+                      {{"status", ready ? "ready" : "not ready"}, {"store", store}});
   }
   response res{http::status::ok, 11};
   res.set(http::field::content_type, "text/plain; version=0.0.4");

@@ -30,6 +30,7 @@ struct admin_routes {
   bool probes = false;                   // serve /healthz, /readyz, /metrics (health_listen)
   std::function<std::string()> metrics;  // Prometheus text
   std::function<bool()> ready;           // vault loaded and listeners bound
+  std::function<std::string()> store_state;  // "ok", "unreachable", "stale": shown by /readyz
   admin_handler api;                     // empty: /v1 answers 404 (always so on health_listen)
   admin_gate gate;                       // empty: every /v1 request goes to `api`
   asio::any_io_executor api_executor;    // where `api` runs; never an I/O thread

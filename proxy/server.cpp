@@ -238,6 +238,7 @@ admin_routes server::health_routes(const admin_limits& limits) {
   routes.probes = true;
   routes.metrics = [this] { return metrics_text(); };
   routes.ready = [this] { return !stopping_ && vault_.load() != nullptr; };
+  routes.store_state = store_state_;
   routes.limits = limits;
   routes.listener = "health";
   return routes;

@@ -83,6 +83,8 @@ class server {
   // its own threads since it blocks on vault I/O. Without it /v1 is 404.
   // More Prometheus text for /metrics (e.g. the vault watcher's).
   void add_metrics(std::function<std::string()> more) { more_metrics_ = std::move(more); }
+  // What /readyz says of the vault store (thread-safe). Set before bind().
+  void on_store_state(std::function<std::string()> state) { store_state_ = std::move(state); }
   void set_admin_api(admin_handler handler, admin_gate gate = {}) {
     admin_api_ = std::move(handler);
     admin_gate_ = std::move(gate);
@@ -146,6 +148,7 @@ class server {
   admin_handler admin_api_;
   admin_gate admin_gate_;
   std::function<std::string()> more_metrics_;
+  std::function<std::string()> store_state_;
   std::unique_ptr<asio::thread_pool> admin_pool_;
 };
 

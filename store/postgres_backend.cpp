@@ -121,13 +121,15 @@ vault::loaded_vault postgres_backend::load() const {
   return {std::move(opened.contents), digest};
 }
 
-std::string postgres_backend::fingerprint() const noexcept {
+vault::store_fingerprint postgres_backend::fingerprint() const noexcept {
   try {
     auto conn = connection();
     auto rows = conn->run("SELECT version FROM credproxy_rows WHERE name = 'document'");
-    return rows.size() == 1 ? "revision " + std::to_string(rows.int64(0, 0)) : "no document";
+    return {rows.size() == 1 ? "revision " + std::to_string(rows.int64(0, 0)) : "no document"};
+  } catch (const vault::store_unavailable& e) {
+    return {e.what(), false};
   } catch (const std::exception& e) {
-    return std::string("unavailable: ") + e.what();
+    return {e.what()};  // reachable, but something is wrong: the load will say what
   }
 }
 

@@ -41,7 +41,7 @@ class postgres_backend final : public vault::store_backend {
   vault::loaded_vault load() const override;
   bool modify_if(const std::function<bool(vault::vault_contents&)>& change) const override;
   void rekey(vault::master_key new_key, const std::function<void()>& commit) const override;
-  std::string fingerprint() const noexcept override;
+  vault::store_fingerprint fingerprint() const noexcept override;
   void set_read_only(bool on) override { read_only_ = read_only_ || on; }
   bool read_only() const noexcept override { return read_only_; }
 

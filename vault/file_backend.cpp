@@ -113,10 +113,10 @@ loaded_vault file_backend::load() const {
   return result;
 }
 
-std::string file_backend::fingerprint() const noexcept {
+store_fingerprint file_backend::fingerprint() const noexcept {
   const auto stamp = stamp_file(vault_path_);
-  return std::to_string(stamp.error) + ":" + std::to_string(stamp.device) + ":" + std::to_string(stamp.inode) + ":" +
-         std::to_string(stamp.size) + ":" + std::to_string(stamp.mtime_ns) + ":" + std::to_string(stamp.ctime_ns);
+  return {std::to_string(stamp.error) + ":" + std::to_string(stamp.device) + ":" + std::to_string(stamp.inode) + ":" +
+         std::to_string(stamp.size) + ":" + std::to_string(stamp.mtime_ns) + ":" + std::to_string(stamp.ctime_ns)};
 }
 
 std::vector<unsigned char> file_backend::write_locked(const vault_contents& contents, const vault_keys& keys,

@@ -28,7 +28,7 @@ class file_backend final : public store_backend {
   loaded_vault load() const override;
   bool modify_if(const std::function<bool(vault_contents&)>& change) const override;
   void rekey(master_key new_key, const std::function<void()>& commit) const override;
-  std::string fingerprint() const noexcept override;
+  store_fingerprint fingerprint() const noexcept override;
   std::filesystem::path watched_file() const override { return vault_path_; }
   // On by itself when the vault is on a read-only mount.
   void set_read_only(bool on) override { read_only_ = read_only_ || on; }

@@ -118,6 +118,13 @@ void init_vault(const std::filesystem::path& vault_path, const key_source& sourc
   create_with_key_file(vault_path, source);
 }
 
+void create_vault_for_key(const std::filesystem::path& vault_path, const key_source& source) {
+  const auto key = load_master_key(source);
+  exclusive_file_lock lock(lock_path_for(vault_path));
+  if (path_exists(vault_path)) throw vault_error("vault " + vault_path.string() + " already exists");
+  create_vault(vault_path, key);
+}
+
 bool ensure_vault(const std::filesystem::path& vault_path, const std::filesystem::path& key_file) {
   return ensure_vault(vault_path, file_source(key_file));
 }

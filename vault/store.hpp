@@ -31,6 +31,10 @@ bool ensure_vault(const std::filesystem::path& vault_path, const key_source& sou
 // is left behind.
 void init_vault(const std::filesystem::path& vault_path, const key_source& source);
 
+// An empty vault file for a key that exists already (store copy into a
+// new file). Refuses (vault_error) when the vault exists.
+void create_vault_for_key(const std::filesystem::path& vault_path, const key_source& source);
+
 // Key-file shorthands of the above.
 bool ensure_vault(const std::filesystem::path& vault_path, const std::filesystem::path& key_file);
 void init_vault(const std::filesystem::path& vault_path, const std::filesystem::path& key_file);
@@ -65,7 +69,7 @@ class vault_store {
   // The file to watch for changes; empty when the backend has none.
   std::filesystem::path watched_file() const { return backend_->watched_file(); }
   // store_backend::fingerprint: cheap, changes whenever the contents do.
-  std::string fingerprint() const noexcept { return backend_->fingerprint(); }
+  store_fingerprint fingerprint() const noexcept { return backend_->fingerprint(); }
 
   // Read-only: modify(), modify_if() and rekey() take no lock, write
   // nothing and throw read_only_error when there is something to write.

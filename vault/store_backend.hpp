@@ -21,6 +21,14 @@ struct loaded_vault {
   token_digest digest{};
 };
 
+// store_backend::fingerprint. `reachable` is false when a database could
+// not be asked; `text` then says why (no secret: never the DSN).
+struct store_fingerprint {
+  std::string text;
+  bool reachable = true;
+  bool operator==(const store_fingerprint&) const = default;
+};
+
 class store_backend {
  public:
   virtual ~store_backend() = default;
@@ -38,7 +46,7 @@ class store_backend {
   // A cheap fingerprint of the stored version (a stat, a one-row query):
   // differs whenever load() would return other contents. Never throws: a
   // failure is a fingerprint of its own, so it and the recovery both show.
-  virtual std::string fingerprint() const noexcept = 0;
+  virtual store_fingerprint fingerprint() const noexcept = 0;
   // A file whose directory can be watched for changes; empty when none.
   virtual std::filesystem::path watched_file() const { return {}; }
 

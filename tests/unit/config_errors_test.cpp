@@ -82,7 +82,7 @@ TEST(ConfigErrors, MissingScalarValueUsesKeyLine) {
 TEST(ConfigErrors, UnknownKeys) {
   EXPECT_EQ(error_of("workers: 1\nlisten_port: 8080\n"),
             "credproxy.yaml:2: listen_port: unknown key (expected one of: listen, admin_listen, health_listen, workers, "
-            "default_solution, vault, upstream, client, limits, egress, connect, log, oauth, testing)");
+            "default_solution, vault, upstream, client, limits, egress, connect, store, log, oauth, testing)");
   EXPECT_EQ(error_of("upstream:\n  connect_timeout_ms: 5\n  conect_timeout_ms: 6\n"),
             "credproxy.yaml:3: upstream.conect_timeout_ms: unknown key (expected one of: ca_file, connect_timeout_ms, "
             "response_timeout_ms, idle_timeout_ms, upgrade_plaintext, proxy, proxy_credentials_file)");

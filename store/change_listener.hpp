@@ -1,0 +1,40 @@
+#pragma once
+// LISTEN credproxy_vault on a connection of its own: every writer NOTIFYs
+// when it commits, so a replica reloads within milliseconds of a write made
+// through another one. serve's fingerprint poll (250 ms) stays as the
+// fallback, for lost connections and notifications.
+//
+// One thread, blocking on the connection's socket and a wake-up eventfd;
+// `changed` runs on it (vault_watcher::poll is thread-safe). A lost
+// connection is retried every second until stop.
+#include <atomic>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include <spdlog/logger.h>
+
+namespace credproxy::store {
+
+class change_listener {
+ public:
+  change_listener(std::string dsn, std::function<void()> changed, spdlog::logger& log);
+  ~change_listener();  // stops and joins
+  change_listener(const change_listener&) = delete;
+  change_listener& operator=(const change_listener&) = delete;
+
+ private:
+  void run();
+  void listen_until_lost();
+  // Waits up to `timeout_ms` for the socket (or a stop); false on stop.
+  bool wait(int socket, int timeout_ms) const;
+
+  std::string dsn_;
+  std::function<void()> changed_;
+  spdlog::logger& log_;
+  int wake_fd_ = -1;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace credproxy::store
