@@ -471,12 +471,17 @@ TEST(PostgresReplicas, OutageKeepsStaticCredentialsFlowingAndWritesFail) {
   std::cout << "[ figures ] CLI write during the outage: exit " << refused.status.code << ", " << refused.err;
   const auto put_down = admin_send(a, token, "PUT", "/v1/solutions/default/credentials/api.key",
                                    api_key_doc("CANARY-api-during-0c55", upstream.authority()));
-  // SPEC §4 says 503 store_unavailable; this branch's admin API still
-  // maps the store's error to 500 internal_error (the mapping is being
-  // added separately): tighten to is_proxy_error(put_down, 503,
-  // "store_unavailable") once it is in.
-  EXPECT_GE(put_down.status, 500u) << "an admin API write while the database is down: " << put_down.body;
-  EXPECT_TRUE(put_down.header("Credproxy-Error")) << put_down.body;
+  EXPECT_TRUE(is_proxy_error(put_down, 503, "store_unavailable", "api.key"));
+  EXPECT_EQ(put_down.header("Retry-After"), "1");
+  for (const auto* replica : {&a, &b}) {
+    const auto ready = raw_exchange(replica->health_port(), "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    ASSERT_TRUE(ready);
+    EXPECT_EQ(ready->status, 200u) << "a replica serving from its snapshot is ready";
+    EXPECT_TRUE(wait_until([&] { return replica->metric("credproxy_store_up") == 0; }, 2s));
+  }
+  const auto ready = raw_exchange(b.health_port(), "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(ready);
+  EXPECT_NE(ready->body.find("unreachable"), std::string::npos) << ready->body;
   std::cout << "[ figures ] database down 1.5 s: " << served << " static requests served, " << failed
             << " failed; admin API write answered " << put_down.status << " "
             << put_down.header("Credproxy-Error").value_or("-") << "\n";
@@ -493,6 +498,8 @@ TEST(PostgresReplicas, OutageKeepsStaticCredentialsFlowingAndWritesFail) {
   EXPECT_TRUE(wait_until([&] { return injects(b, "api.key", "CANARY-api-after-77e2"); }, 5s));
   EXPECT_TRUE(injects(a, "static.key", canary));
   EXPECT_FALSE(injects(b, "during.key", "CANARY-never-written-61aa"));
+  for (const auto* replica : {&a, &b})
+    EXPECT_TRUE(wait_until([&] { return replica->metric("credproxy_store_up") == 1; }, 2s));
   std::cout << "[ figures ] after the database came back: writes on A injected by B within "
             << ms_since(recovered) << " ms (server start excluded)\n";
   for (const auto* replica : {&a, &b}) EXPECT_EQ(replica->log().find("CANARY-"), std::string::npos);
