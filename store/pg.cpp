@@ -1,6 +1,7 @@
 #include "store/pg.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <cstring>
@@ -95,6 +96,12 @@ std::string pg_connection::where() const {
 }
 
 bool pg_connection::healthy() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
+
+bool pg_connection::quiet() const {
+  if (!healthy()) return false;
+  pollfd readable{PQsocket(conn_.get()), POLLIN, 0};
+  return ::poll(&readable, 1, 0) == 0;  // a zero timeout: never waits
+}
 
 void pg_connection::fail(pg_result* result, const std::string& what) const {
   const char* state = result == nullptr ? nullptr : PQresultErrorField(result, PG_DIAG_SQLSTATE);

@@ -63,6 +63,11 @@ class pg_connection {
   void script(const std::string& sql);
 
   bool healthy() const;
+  // For a connection idle in a pool: healthy, and nothing to read. An idle
+  // connection expects nothing, so anything readable is the termination
+  // notice or the end of file of a server that went away (a restart) and
+  // the connection must not be reused; libpq only notices on its next read.
+  bool quiet() const;
   // "postgres at HOST:PORT" (or the socket directory): for messages.
   std::string where() const;
   // The socket, for waiting on notifications; and the payloads received.

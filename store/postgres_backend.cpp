@@ -98,7 +98,9 @@ postgres_backend::lease postgres_backend::connection() const {
     while (!idle_.empty()) {
       pg_connection conn = std::move(idle_.back());
       idle_.pop_back();
-      if (conn.healthy()) return lease(*this, std::move(conn));
+      // Not healthy() alone: after a server restart an idle connection
+      // still looks open until it is read (the first write would fail).
+      if (conn.quiet()) return lease(*this, std::move(conn));
     }
   }
   pg_connection fresh(dsn_, timeouts_.connect_timeout_s);

@@ -177,6 +177,44 @@ TEST_F(FakeIdp, RefreshRotatesAndReuseRevokesTheFamily) {
   EXPECT_EQ(idp_.token_requests("refresh_token"), 6u);
 }
 
+// A grace period: the retired token works (and rotates again) within the
+// window by the IdP's clock; after it, presenting it is reuse as usual.
+TEST_F(FakeIdp, ReuseWindowAcceptsARetiredTokenUntilItCloses) {
+  idp_.set_reuse_window(std::chrono::seconds(30));
+  const std::string rt1 = idp_.issue_refresh_token("svc");
+  const auto first = post_basic("/token", "grant_type=refresh_token&refresh_token=" + rt1, "svc", "s3cret");
+  ASSERT_EQ(first.status, 200u) << first.body;
+  const auto again = post_basic("/token", "grant_type=refresh_token&refresh_token=" + rt1, "svc", "s3cret");
+  ASSERT_EQ(again.status, 200u) << again.body;
+  const std::string rt3 = str(body(again), "refresh_token");
+  EXPECT_NE(rt3, str(body(first), "refresh_token"));
+  EXPECT_EQ(idp_.reuse_detections(), 0u);
+
+  idp_.advance(std::chrono::seconds(31));
+  const auto late = post_basic("/token", "grant_type=refresh_token&refresh_token=" + rt1, "svc", "s3cret");
+  EXPECT_EQ(error(late), "invalid_grant");
+  EXPECT_EQ(idp_.reuse_detections(), 1u);
+  EXPECT_EQ(error(post_basic("/token", "grant_type=refresh_token&refresh_token=" + rt3, "svc", "s3cret")),
+            "invalid_grant");
+}
+
+// The hook runs once per token request, after the answer was decided (the
+// rotation is done) and before it is sent; it may call the IdP.
+TEST_F(FakeIdp, TokenHookRunsAfterTheDecisionBeforeTheAnswer) {
+  std::vector<std::string> grants;
+  std::size_t issued_at_hook = 0;
+  idp_.on_token_answered([&](const std::string& grant) {
+    grants.push_back(grant);
+    issued_at_hook = idp_.issued_tokens().size();
+  });
+  const std::string rt1 = idp_.issue_refresh_token("svc");
+  const auto r = post_basic("/token", "grant_type=refresh_token&refresh_token=" + rt1, "svc", "s3cret");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  idp_.on_token_answered(nullptr);
+  EXPECT_EQ(grants, std::vector<std::string>{"refresh_token"});
+  EXPECT_EQ(issued_at_hook, 3u) << "rt1, then the answer's access and refresh tokens";
+}
+
 TEST_F(FakeIdp, RefreshWithoutRotationKeepsTheToken) {
   idp_.set_rotate_refresh_tokens(false);
   const std::string rt = idp_.issue_refresh_token("poster");

@@ -239,6 +239,7 @@ struct access_record {
 struct refresh_record {
   std::size_t family = 0;
   bool retired = false;
+  sys_clock::time_point retired_at;  // the IdP's clock, when retired
 };
 
 struct auth_code {
@@ -269,6 +270,7 @@ struct fake_idp::impl {
   std::map<std::string, idp_client> clients_;
   std::chrono::seconds lifetime_{3600};
   bool rotate_ = true;
+  std::chrono::seconds reuse_window_{0};
   sys_clock::time_point start_ = sys_clock::now();
   std::chrono::seconds offset_{0};
   std::deque<idp_failure> next_failures_;
@@ -286,6 +288,7 @@ struct fake_idp::impl {
   std::size_t discovery_ = 0;
   std::size_t revocations_ = 0;
   std::size_t reuse_ = 0;
+  std::function<void(const std::string&)> token_hook_;
 
   // Last member: its threads call handle(), so it must stop before the rest goes.
   std::unique_ptr<fake_upstream> server_;
@@ -306,9 +309,13 @@ struct fake_idp::impl {
 
   std::string new_refresh(std::size_t fam) {
     auto& f = families_[fam];
-    if (!f.current_refresh.empty()) refresh_[f.current_refresh].retired = true;
+    if (!f.current_refresh.empty()) {
+      auto& old = refresh_[f.current_refresh];
+      old.retired = true;
+      old.retired_at = now();
+    }
     f.current_refresh = random_token("rt-");
-    refresh_[f.current_refresh] = refresh_record{fam, false};
+    refresh_[f.current_refresh] = refresh_record{fam, false, {}};
     issued_.push_back(f.current_refresh);
     return f.current_refresh;
   }
@@ -324,16 +331,31 @@ struct fake_idp::impl {
     return json_response(200, body);
   }
 
+  // The answer is decided under the lock; the test's token hook then runs
+  // without it (it may call back into fake_idp) before the answer is sent.
   response_spec handle(const recorded_request& req) {
+    std::string token_grant;
+    std::function<void(const std::string&)> hook;
+    response_spec answer;
+    {
+      std::lock_guard lock(mutex_);
+      answer = route(req, token_grant);
+      if (!token_grant.empty()) hook = token_hook_;
+    }
+    if (hook) hook(token_grant);
+    return answer;
+  }
+
+  // `token_grant`: set to the grant type when this was a token request.
+  response_spec route(const recorded_request& req, std::string& token_grant) {
     const auto q = req.target.find('?');
     const std::string path = req.target.substr(0, q);
     const std::string query = q == std::string::npos ? "" : req.target.substr(q + 1);
-    std::lock_guard lock(mutex_);
     if (path == "/.well-known/openid-configuration" || path == "/.well-known/oauth-authorization-server") {
       ++discovery_;
       return req.method == "GET" ? on_discovery() : page(405, "method not allowed");
     }
-    if (path == "/token") return on_token(req);
+    if (path == "/token") return on_token(req, token_grant);
     if (path == "/revoke") return on_revoke(req);
     if (path == "/device") return on_device(req);
     if (path == "/authorize") return req.method == "GET" ? on_authorize(query) : page(405, "method not allowed");
@@ -430,9 +452,10 @@ struct fake_idp::impl {
     return std::nullopt;
   }
 
-  response_spec on_token(const recorded_request& req) {
+  response_spec on_token(const recorded_request& req, std::string& grant_out) {
     const auto form = parse_form(req.body);
     const std::string grant = form ? get(*form, "grant_type").value_or("") : "";
+    grant_out = grant.empty() ? "(none)" : grant;
     ++token_requests_;
     ++by_grant_[grant];
     token_seen_.notify_all();
@@ -466,7 +489,9 @@ struct fake_idp::impl {
     if (it == refresh_.end()) return oauth_error(400, "invalid_grant", "unknown refresh token");
     family& fam = families_[it->second.family];
     if (fam.client_id != client.id) return oauth_error(400, "invalid_grant", "refresh token of another client");
-    if (it->second.retired) {
+    const bool in_window =
+        it->second.retired && reuse_window_.count() > 0 && now() - it->second.retired_at <= reuse_window_;
+    if (it->second.retired && !in_window) {
       // RFC 9700 §4.14.2: a replayed rotated token means one copy leaked;
       // which holder is legitimate is unknown, so the whole family goes.
       ++reuse_;
@@ -654,6 +679,11 @@ void fake_idp::set_token_lifetime(std::chrono::seconds lifetime) {
   impl_->lifetime_ = lifetime;
 }
 
+void fake_idp::set_reuse_window(std::chrono::seconds window) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->reuse_window_ = window;
+}
+
 void fake_idp::set_rotate_refresh_tokens(bool rotate) {
   std::lock_guard lock(impl_->mutex_);
   impl_->rotate_ = rotate;
@@ -683,6 +713,11 @@ void fake_idp::clear_failures() {
   std::lock_guard lock(impl_->mutex_);
   impl_->next_failures_.clear();
   impl_->always_.reset();
+}
+
+void fake_idp::on_token_answered(std::function<void(const std::string& grant_type)> hook) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->token_hook_ = std::move(hook);
 }
 
 std::string fake_idp::issue_refresh_token(const std::string& client_id, const std::string& scope) {

@@ -62,6 +62,12 @@ class fake_idp {
   // Whether /token answers to refresh_token grants include a new refresh token (default true).
   void set_rotate_refresh_tokens(bool rotate);
 
+  // A retired refresh token presented within `window` of its retirement
+  // (the IdP's clock) is answered like the current one, with a new rotation,
+  // instead of as reuse: the grace period some providers offer (Okta's
+  // "grace period", Auth0's "reuse interval"). Default 0: none.
+  void set_reuse_window(std::chrono::seconds window);
+
   // The IdP's own clock: real time at construction, then moved only by advance().
   std::chrono::system_clock::time_point now() const;
   void advance(std::chrono::seconds by);
@@ -71,6 +77,13 @@ class fake_idp {
   void fail_next(std::size_t count, idp_failure failure);
   void fail_always(idp_failure failure);
   void clear_failures();
+
+  // Runs on the IdP's server thread after each token endpoint request was
+  // decided (a refresh has already rotated, or failed) and before the answer
+  // is sent, without the IdP's lock held. For acting at exactly that moment,
+  // e.g. stopping the client that asked, as if it died before using the
+  // answer. `grant_type` is "(none)" when the request named none.
+  void on_token_answered(std::function<void(const std::string& grant_type)> hook);
 
   // A refresh token issued out of band (as if by an earlier login), for
   // client `client_id`, starting a new family; the test puts it into a

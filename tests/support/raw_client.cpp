@@ -81,7 +81,9 @@ std::optional<http_response> raw_connection::read_response(std::chrono::millisec
       }
       if (parser.is_done()) break;
       if (!receive_more(deadline)) {
-        if (!closed_) return std::nullopt;
+        // Closed before a single byte: no response (beast's put_eof
+        // requires got_some() and would otherwise report an empty 200).
+        if (!closed_ || !parser.got_some()) return std::nullopt;
         parser.put_eof(ec);  // a close-delimited body ends here
         if (ec || !parser.is_done()) return std::nullopt;
       }
