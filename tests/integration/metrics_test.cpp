@@ -3,11 +3,15 @@
 // `promtool check metrics` (Debian package prometheus) accepting the text.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include <regex>
 
 #include "tests/support/checks.hpp"
 #include "tests/support/credproxy_instance.hpp"
 #include "tests/support/fake_upstream.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/raw_client.hpp"
 
 namespace credproxy::test {
@@ -50,7 +54,17 @@ class Metrics : public ::testing::Test {
 
 TEST_F(Metrics, HistogramsCountersAndGaugesAfterTraffic) {
   traffic();
-  const std::string text = proxy_.metrics_text();
+  // The client has its last response a moment before the proxy counts the
+  // request as done (the gauge drops after the write completes): read
+  // until the last request is counted, for at most 2 s.
+  std::string text;
+  wait_until(
+      [&] {
+        text = proxy_.metrics_text();
+        return sample(text, "credproxy_requests_active") == 0 &&
+               sample(text, R"(credproxy_request_duration_seconds_count{outcome="client_error"})") >= 2;
+      },
+      std::chrono::seconds(2));
   ASSERT_FALSE(text.empty());
   EXPECT_EQ(sample(text, R"(credproxy_request_duration_seconds_count{outcome="ok"})"), 2) << text;
   EXPECT_EQ(sample(text, R"(credproxy_request_duration_seconds_count{outcome="client_error"})"), 2);

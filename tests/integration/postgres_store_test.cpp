@@ -7,7 +7,9 @@
 #include "tests/support/fake_upstream.hpp"
 #include "tests/support/postgres_client.hpp"
 #include "tests/support/postgres_cluster.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/raw_client.hpp"
+#include "tests/support/test_ca.hpp"
 #include "tests/support/util.hpp"
 
 namespace credproxy::test {
@@ -37,6 +39,45 @@ TEST(PostgresStore, CredentialAddedOnOneReplicaIsInjectedByAnother) {
   for (const auto& row : rows.rows) EXPECT_EQ(row[0].find(canary), std::string::npos) << "a plaintext secret";
   EXPECT_EQ(a.log().find(canary), std::string::npos);
   EXPECT_EQ(b.log().find(canary), std::string::npos);
+}
+
+// sslmode=verify-full to a server whose certificate names 127.0.0.1, with
+// a password in the DSN: it works, and the password shows in no output.
+TEST(PostgresStore, VerifyFullTlsAndThePasswordNeverShows) {
+  CREDPROXY_SKIP_WITHOUT_POSTGRES();
+  postgres_options options;
+  options.tcp_tls = true;
+  postgres_cluster pg(options);
+  fake_upstream upstream;
+  credproxy_instance proxy(instance_options().with_postgres(pg.tls_dsn()));
+  const auto added = proxy.cli({"cred", "add", "--solution", "default", "--key", "tls.key", "--json", "-"},
+                               api_key_doc(canary, upstream.authority()));
+  ASSERT_EQ(added.status.code, 0) << added.err;
+  const auto r = raw_exchange(proxy.proxy_port(), "GET " + upstream.url("/tls") + " HTTP/1.1\r\nHost: " +
+                                                      upstream.authority() +
+                                                      "\r\nX-Api-Key: {{cred:tls.key}}\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u) << r->body;
+  const auto listed = proxy.cli({"cred", "list"});
+  EXPECT_EQ(listed.status.code, 0) << listed.err;
+  ASSERT_FALSE(pg.password().empty());
+  for (const auto& text : {proxy.log(), added.out, added.err, listed.out, listed.err})
+    EXPECT_EQ(text.find(pg.password()), std::string::npos) << "the DSN's password leaked";
+
+  // A server certificate that does not verify is refused, naming the server only.
+  std::string wrong_root = pg.tls_dsn();
+  const auto at = wrong_root.find("sslrootcert=");
+  ASSERT_NE(at, std::string::npos);
+  const auto other_ca = proxy.dir() / "other-ca.pem";
+  write_file(other_ca, make_test_ca().ca_cert_pem);
+  const auto end = wrong_root.find(' ', at);
+  wrong_root.replace(at, end == std::string::npos ? std::string::npos : end - at, "sslrootcert=" + other_ca.string());
+  const auto refused = run({"env", "CREDPROXY_STORE_POSTGRES_DSN=" + wrong_root, credproxy_binary(), "cred", "list",
+                            "--config", proxy.config_path().string()},
+                           "", std::chrono::seconds(30));
+  EXPECT_EQ(refused.status.code, 2) << refused.out;
+  EXPECT_NE(refused.err.find("cannot connect to postgres at 127.0.0.1"), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.err.find(pg.password()), std::string::npos) << refused.err;
 }
 
 }  // namespace
