@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -48,10 +49,12 @@ std::vector<stored_row> read_rows(pg_connection& conn, const char* lock) {
 
 // `lock`: "" to read, " FOR UPDATE" to write (the envelope is then only
 // shared-locked: rekey alone replaces it).
-opened_store open_store(pg_connection& conn, const vault::master_key& key, const char* lock) {
+using envelope_opener = std::function<vault::opened_vault(const std::vector<unsigned char>&)>;
+
+opened_store open_store(pg_connection& conn, const envelope_opener& open_envelope, const char* lock) {
   opened_store result;
   result.envelope_bytes = read_envelope(conn, *lock == '\0' ? "" : " FOR SHARE");
-  result.envelope = vault::open_vault(result.envelope_bytes, key, origin);
+  result.envelope = open_envelope(result.envelope_bytes);
   result.stored = read_rows(conn, lock);
   if (result.stored.empty() || result.stored.front().name != document_row)
     throw vault::vault_error(origin + ": the document row is missing (restore the database from a backup)");
@@ -82,7 +85,9 @@ vault::token_digest digest_of(const opened_store& opened) {
 
 postgres_backend::postgres_backend(std::string dsn, const vault::key_source& source, postgres_timeouts timeouts)
     : postgres_backend(std::move(dsn), std::make_shared<const vault::master_key>(vault::load_master_key(source)),
-                       timeouts) {}
+                       timeouts) {
+  source_ = source;
+}
 
 postgres_backend::postgres_backend(std::string dsn, std::shared_ptr<const vault::master_key> key,
                                    postgres_timeouts timeouts)
@@ -90,6 +95,28 @@ postgres_backend::postgres_backend(std::string dsn, std::shared_ptr<const vault:
 
 postgres_backend::lease::~lease() {
   if (owner_ != nullptr && conn_.healthy()) owner_->give_back(std::move(conn_));
+}
+
+// After a rekey by another process or replica the cached key opens no
+// slot: read the key file (or passphrase file) again once, as the file
+// backend does, so replicas follow a rekey when their key file is updated.
+vault::opened_vault postgres_backend::open_envelope(const std::vector<unsigned char>& bytes) const {
+  const auto key = current_key();
+  try {
+    return vault::open_vault(bytes, *key, origin);
+  } catch (const vault::wrong_master_key&) {
+    if (!source_ || !source_->rereadable()) throw;
+    auto fresh = std::make_shared<const vault::master_key>(vault::load_master_key(*source_));
+    if (fresh->same_secret(*key)) throw;
+    auto opened = vault::open_vault(bytes, *fresh, origin);
+    std::lock_guard lock(key_mutex_);
+    key_ = std::move(fresh);
+    return opened;
+  }
+}
+
+std::function<vault::opened_vault(const std::vector<unsigned char>&)> postgres_backend::opener() const {
+  return [this](const std::vector<unsigned char>& bytes) { return open_envelope(bytes); };
 }
 
 postgres_backend::lease postgres_backend::connection() const {
@@ -117,7 +144,7 @@ void postgres_backend::give_back(pg_connection conn) const {
 vault::loaded_vault postgres_backend::load() const {
   auto conn = connection();
   pg_transaction transaction(*conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  auto opened = open_store(*conn, *current_key(), "");
+  auto opened = open_store(*conn, opener(), "");
   transaction.commit();
   const auto digest = digest_of(opened);
   return {std::move(opened.contents), digest};
@@ -221,7 +248,7 @@ bool postgres_backend::modify_if(const std::function<bool(vault::vault_contents&
   auto conn = connection();
   pg_transaction transaction(*conn);
   lock_for_writing(*conn, timeouts_);
-  auto read = open_store(*conn, *current_key(), " FOR UPDATE");  // token refreshes in flight finish first
+  auto read = open_store(*conn, opener(), " FOR UPDATE");  // token refreshes in flight finish first
   if (!change(read.contents)) return false;  // rolled back: nothing was written
   read.contents.bump_revision();
   const auto revision = static_cast<std::int64_t>(read.contents.revision());
@@ -282,7 +309,7 @@ bool postgres_backend::modify_token_slot(const vault::token_owner& owner, std::s
   pg_transaction transaction(*conn);
   set_timeouts(*conn, timeouts_);
   const auto envelope_bytes = read_envelope(*conn, " FOR SHARE");
-  const auto envelope = vault::open_vault(envelope_bytes, *current_key(), origin);
+  const auto envelope = open_envelope(envelope_bytes);
   const auto locked = lock_slot_row(*conn, token_row_name(envelope.keys, owner, user));
   auto document = conn->run("SELECT version, sealed FROM credproxy_rows WHERE name = 'document'");
   if (document.size() != 1) throw vault::vault_error(origin + ": the document row is missing");
@@ -371,7 +398,7 @@ void postgres_backend::rekey(vault::master_key new_key, const std::function<void
     auto conn = connection();
     pg_transaction transaction(*conn);
     lock_for_writing(*conn, timeouts_);
-    auto read = open_store(*conn, *current_key(), " FOR UPDATE");
+    auto read = open_store(*conn, opener(), " FOR UPDATE");
     both = vault::new_vault_keys(read.envelope.keys.vault_id);
     vault::add_key_slot(both, *current_key(), &read.envelope.keys.slots[read.envelope.slot]);
     vault::add_key_slot(both, new_key);

@@ -13,7 +13,9 @@
 // refreshes across replicas (oauth/token_fetch.cpp re-reads under the lock
 // and adopts a token another replica has just obtained).
 #include <memory>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,9 +61,12 @@ class postgres_backend final : public vault::store_backend {
   friend class lease;
   void give_back(pg_connection conn) const;
   std::shared_ptr<const vault::master_key> current_key() const;
+  vault::opened_vault open_envelope(const std::vector<unsigned char>& bytes) const;
+  std::function<vault::opened_vault(const std::vector<unsigned char>&)> opener() const;
   void write_envelope(const vault::vault_keys& keys) const;
 
   std::string dsn_;
+  std::optional<vault::key_source> source_;  // re-read after a rekey elsewhere; none for a key given in memory
   mutable std::mutex key_mutex_;
   mutable std::shared_ptr<const vault::master_key> key_;  // replaced by rekey
   postgres_timeouts timeouts_;

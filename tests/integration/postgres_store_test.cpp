@@ -80,5 +80,28 @@ TEST(PostgresStore, VerifyFullTlsAndThePasswordNeverShows) {
   EXPECT_EQ(refused.err.find(pg.password()), std::string::npos) << refused.err;
 }
 
+// vault rekey through one replica replaces the key file both use: the
+// other replica's cached key then opens no slot, and it reads the key file
+// again instead of serving stale credentials until a restart.
+TEST(PostgresStore, AReplicaFollowsARekeyThroughItsKeyFile) {
+  CREDPROXY_SKIP_WITHOUT_POSTGRES();
+  postgres_cluster pg;
+  fake_upstream upstream;
+  credproxy_instance a(instance_options().with_postgres(pg.socket_dsn()));
+  credproxy_instance b(instance_options().joining_postgres(pg.socket_dsn(), a.key_file()));
+  const auto rekeyed = a.cli({"vault", "rekey"});
+  ASSERT_EQ(rekeyed.status.code, 0) << rekeyed.err;
+  const auto added = a.cli({"cred", "add", "--solution", "default", "--key", "after.rekey", "--json", "-"},
+                           api_key_doc(canary, upstream.authority()));
+  ASSERT_EQ(added.status.code, 0) << added.err;
+  const auto r = raw_exchange(b.proxy_port(), "GET " + upstream.url("/rekeyed") + " HTTP/1.1\r\nHost: " +
+                                                  upstream.authority() +
+                                                  "\r\nX-Api-Key: {{cred:after.rekey}}\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u) << r->body;
+  ASSERT_TRUE(upstream.wait_for_requests(1));
+  EXPECT_EQ(upstream.requests()[0].header("X-Api-Key"), canary);
+}
+
 }  // namespace
 }  // namespace credproxy::test
