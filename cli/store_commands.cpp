@@ -79,7 +79,7 @@ void copy_into(const vault::vault_contents& source, const std::string& to, const
                             " already holds a vault with contents: copy only into a new or empty one");
       const auto revision = std::max(contents.revision(), source.revision());
       contents.root() = boost::json::object(source.root(), contents.storage());
-      contents.root()["revision"] = revision;
+      contents.root()["revision"] = static_cast<std::int64_t>(revision);  // the document holds it signed
     });
   } catch (...) {
     if (created_file) {
