@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/secret.hpp"
 #include "vault/errors.hpp"
 
 namespace credproxy::store {
@@ -74,7 +75,28 @@ std::int32_t pg_rows::int32(std::size_t row, int column) const {
 
 void pg_connection::finish::operator()(pg_conn* c) const noexcept { PQfinish(c); }
 
+namespace {
+
+// libpq's parse errors quote the offending part of the string, which may
+// be the password: check the syntax first and say only that it is wrong.
+void check_dsn_syntax(const std::string& dsn) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
+  const bool valid = options != nullptr;
+  if (options != nullptr) PQconninfoFree(options);
+  if (error != nullptr) {
+    secure_wipe(error, std::strlen(error));
+    PQfreemem(error);
+  }
+  if (!valid)
+    throw vault::vault_error("store.postgres.dsn is not a valid libpq connection string or URI (not shown: it may "
+                             "hold a password)");
+}
+
+}  // namespace
+
 pg_connection::pg_connection(const std::string& dsn, int connect_timeout) {
+  check_dsn_syntax(dsn);
   const std::string timeout = std::to_string(connect_timeout);
   // The DSN as given, with a connect timeout unless it sets its own, and
   // no password prompt: expand_dbname lets the DSN be a URI or key=value.

@@ -103,5 +103,20 @@ TEST(PostgresStore, AReplicaFollowsARekeyThroughItsKeyFile) {
   EXPECT_EQ(upstream.requests()[0].header("X-Api-Key"), canary);
 }
 
+// A malformed DSN is refused without quoting it: libpq's own parse errors
+// quote the part they stumble on, which may be the password.
+TEST(PostgresStore, AMalformedDsnIsRefusedWithoutQuotingIt) {
+  const temp_dir dir;
+  const auto config = dir.path() / "credproxy.yaml";
+  write_file(config, "store:\n  backend: postgres\n");
+  for (const std::string dsn : {"host=/nowhere password=CANARY-dsn-pw junk", "postgresql://u:CANARY-dsn-pw%zz@h/db"}) {
+    const auto r = run({"env", "CREDPROXY_STORE_POSTGRES_DSN=" + dsn, credproxy_binary(), "store", "migrate", "--config",
+                        config.string()});
+    EXPECT_EQ(r.status.code, 2) << r.err;
+    EXPECT_NE(r.err.find("store.postgres.dsn is not a valid libpq connection string"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("CANARY-dsn-pw"), std::string::npos) << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace credproxy::test
