@@ -156,6 +156,7 @@ void server::bind_proxy_listeners() {
     where.port = probe->local_endpoint().port();  // the port picked for port 0
   }
   for (auto& w : workers_) w->acceptor = open_acceptor(*w->ioc, where, "listen", true);
+  open_listeners_ = workers_.size();
 }
 
 void server::bind() {
@@ -215,18 +216,24 @@ void server::adopt(tcp::socket socket, worker& target) {
 }
 
 // On the worker's thread, where its accept loop runs: no new SYN is
-// queued, what the kernel already queued is served, then the port closes.
-void server::stop_accepting(worker& w) {
+// queued; for handshake_settle the accept loop keeps taking the
+// connections whose handshakes were under way, then what is left in the
+// backlog is served and the port closes.
+awaitable<void> server::stop_accepting(server* self, worker* w) {
   sys_error ec;
-  if (refuse_new_connections(*w.acceptor)) {
-    w.acceptor->non_blocking(true, ec);
+  if (refuse_new_connections(*w->acceptor)) {
+    asio::steady_timer settle(*w->ioc);
+    settle.expires_after(handshake_settle);
+    co_await settle.async_wait(use_tuple);
+    w->acceptor->non_blocking(true, ec);
     for (int i = 0; i < max_backlog_drain && !ec; ++i) {
-      tcp::socket socket(*w.ioc);
-      w.acceptor->accept(socket, ec);
-      if (!ec) adopt(std::move(socket), w);
+      tcp::socket socket(*w->ioc);
+      w->acceptor->accept(socket, ec);
+      if (!ec) self->adopt(std::move(socket), *w);
     }
   }
-  w.acceptor->close(ec);
+  w->acceptor->close(ec);
+  self->open_listeners_.fetch_sub(1);
 }
 
 // Two listeners, each serving only its own routes: exposing the probes to
@@ -362,7 +369,7 @@ void server::begin_shutdown() {
     asio::post(*w->ioc, [this, target = w.get(), first = w.get() == workers_.front().get()] {
       auto* ctx = &target->context;
       ctx->stopping = true;
-      stop_accepting(*target);
+      asio::co_spawn(*target->ioc, stop_accepting(this, target), asio::detached);
       if (first) {
         sys_error ignored;
         if (admin_acceptor_) admin_acceptor_->close(ignored);
@@ -378,7 +385,8 @@ void server::begin_shutdown() {
   auto deadline = std::chrono::steady_clock::now() + shutdown_grace;
   auto poll = std::make_shared<std::function<void()>>();
   *poll = [this, timer, deadline, poll] {
-    if (open_connections_.load() == 0 || std::chrono::steady_clock::now() >= deadline) {
+    const bool drained = open_connections_.load() == 0 && open_listeners_.load() == 0;
+    if (drained || std::chrono::steady_clock::now() >= deadline) {
       control_.stop();
       *poll = nullptr;  // break the self-reference
       return;

@@ -109,7 +109,7 @@ class server {
   admin_routes health_routes(const admin_limits& limits);
   void start_worker_threads();
   void bind_proxy_listeners();
-  void stop_accepting(worker& w);
+  static awaitable<void> stop_accepting(server* self, worker* w);
   static awaitable<void> accept_loop(server* self, worker* w);
   void wait_for_reload();
   void schedule_poll();
@@ -123,6 +123,7 @@ class server {
   std::shared_ptr<outbound::connector> connector_;
   interception_shared interception_;
   std::atomic<std::size_t> open_connections_{0};
+  std::atomic<std::size_t> open_listeners_{0};  // proxy listeners not yet closed by a shutdown
   std::vector<std::unique_ptr<worker>> workers_;
   config::endpoint listen_;
   std::optional<config::endpoint> admin_listen_;
