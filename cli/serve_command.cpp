@@ -262,8 +262,10 @@ void run_server(const global_options& options, const config::config& cfg, vault:
   // A database store: writers NOTIFY, so other replicas' writes show at
   // once; the poll above stays as the fallback.
   std::optional<store::change_listener> notifications;
-  if (cfg.store == config::config::store_backend::postgres)
+  if (cfg.store == config::config::store_backend::postgres) {
     notifications.emplace(cfg.postgres_dsn, [&watcher] { watcher.poll(); }, *log);
+    server.on_change_hint([&notifications] { return notifications->change_pending(); });
+  }
   if (const auto file = store.watched_file(); !file.empty())
     server.on_file_change(file, [&watcher] { watcher.poll(); });
   server.on_freshness_check([&watcher] { watcher.poll(); });

@@ -287,6 +287,7 @@ void server::run() {
   if (health_acceptor_) asio::co_spawn(first, admin_accept_loop(health_acceptor_.get(), &health), asio::detached);
 
   // Before the I/O threads start: they read the hint without a lock.
+  if (change_hint_) freshness_.set_change_hint(change_hint_);
   if (file_changed_) {
     file_watch_ = std::make_unique<file_watch>(control_.get_executor(), watched_file_, file_changed_, *log_);
     if (file_watch_->start())

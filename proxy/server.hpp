@@ -80,6 +80,11 @@ class server {
   // credential key: it brings the snapshot up to date with the vault file.
   void on_freshness_check(std::function<void()> check) { freshness_.set_check(std::move(check)); }
 
+  // Thread-safe, non-blocking: has the store announced a change the
+  // snapshot has not caught up with (a database's notification)? Requests
+  // that inject ask it; the file watch gives its own. Set before run().
+  void on_change_hint(std::function<bool()> hint) { change_hint_ = std::move(hint); }
+
   // Serves /v1 on the admin listener with `handler`, run on a small pool of
   // its own threads since it blocks on vault I/O. Without it /v1 is 404.
   // More Prometheus text for /metrics (e.g. the vault watcher's).
@@ -142,6 +147,7 @@ class server {
   asio::steady_timer poll_timer_{control_};
   std::filesystem::path watched_file_;
   std::function<void()> file_changed_;
+  std::function<bool()> change_hint_;
   std::unique_ptr<file_watch> file_watch_;
   vault_freshness freshness_{control_.get_executor()};
   admin_handler admin_api_;

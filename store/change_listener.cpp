@@ -46,12 +46,31 @@ void change_listener::run() {
   }
 }
 
+bool change_listener::change_pending() const noexcept {
+  if (handling_.load(std::memory_order_acquire)) return true;
+  const int socket = socket_.load(std::memory_order_acquire);
+  if (socket < 0) return false;
+  pollfd ready{socket, POLLIN, 0};
+  return ::poll(&ready, 1, 0) > 0 && (ready.revents & POLLIN) != 0;
+}
+
 void change_listener::listen_until_lost() {
   pg_connection conn(dsn_, 2);
   conn.script("LISTEN credproxy_vault");
+  // Cleared before the connection closes its socket (declared after it).
+  struct forget_socket {
+    std::atomic<int>& socket;
+    ~forget_socket() { socket.store(-1, std::memory_order_release); }
+  } forget{socket_};
+  socket_.store(conn.socket(), std::memory_order_release);
   changed_();  // whatever was written while not listening
   while (wait(conn.socket(), 5000)) {
-    if (!conn.notifications().empty()) changed_();
+    // Set before the input is read off the socket, so change_pending()
+    // never sees a gap between the data and the published snapshot.
+    handling_.store(true, std::memory_order_release);
+    const bool notified = !conn.notifications().empty();
+    if (notified) changed_();
+    handling_.store(false, std::memory_order_release);
     if (!conn.healthy()) throw vault::store_unavailable("lost the connection to " + conn.where());
   }
 }

@@ -23,6 +23,12 @@ class change_listener {
   change_listener(const change_listener&) = delete;
   change_listener& operator=(const change_listener&) = delete;
 
+  // Thread-safe, non-blocking: has a notification arrived (or is one
+  // waiting on the socket) that `changed` has not finished with? A request
+  // about to inject asks this, so a write committed a moment ago is not
+  // answered with the snapshot before it (read your writes).
+  bool change_pending() const noexcept;
+
  private:
   void run();
   void listen_until_lost();
@@ -34,6 +40,8 @@ class change_listener {
   spdlog::logger& log_;
   int wake_fd_ = -1;
   std::atomic<bool> stopping_{false};
+  std::atomic<int> socket_{-1};          // the listening connection's, for change_pending(); -1 when none
+  std::atomic<bool> handling_{false};    // input taken from the socket, snapshot not yet published
   std::thread thread_;
 };
 
