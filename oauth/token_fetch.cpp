@@ -80,8 +80,15 @@ fetch_result fetch_client_credentials(const fetch_target& slot, const provider_e
   return r;
 }
 
-fetch_result fetch_with_refresh_token(const fetch_target& slot, const provider_endpoints& endpoints,
-                                      const secret& rejected_access, const fetch_context& ctx) {
+// The refresh token a fenced refresh presented, and the time of the set
+// it came from (none: the client document's own).
+struct presented_token {
+  secret refresh_token;
+  std::optional<time_point> obtained_at;
+};
+
+fetch_result fenced_refresh(const fetch_target& slot, const provider_endpoints& endpoints,
+                            const secret& rejected_access, const fetch_context& ctx, presented_token& presented) {
   fetch_result r;
   try {
     // Under the slot's write lock from the re-read to the write: two
@@ -109,6 +116,7 @@ fetch_result fetch_with_refresh_token(const fetch_target& slot, const provider_e
       secret refresh_token = stored ? stored->refresh_token : secret{};
       if (refresh_token.empty() && slot.user.empty()) refresh_token = slot.client->refresh_token;
       if (stored) r.dead_persisted_at = stored->obtained_at;
+      presented = {refresh_token, stored && !stored->refresh_token.empty() ? std::optional(stored->obtained_at) : std::nullopt};
       if (refresh_token.empty()) {
         r.status = token_outcome::status::missing;
         r.detail = "there is no refresh token; sign in with: " + slot.login_command;
@@ -160,6 +168,35 @@ fetch_result fetch_with_refresh_token(const fetch_target& slot, const provider_e
     return r;
   }
   return r;
+}
+
+// After invalid_grant: does the store now hold a newer refresh token than
+// the one presented? Only a writer that slipped past the fence puts one
+// there (a holder whose lock the server released when its connection was
+// lost, a process not sharing the lock), but then a login is not needed.
+bool replaced_since(const fetch_target& slot, const presented_token& presented, const fetch_context& ctx) {
+  try {
+    const auto stored = vault::load_oauth_tokens(ctx.store.read(), slot.owner, slot.user);
+    if (!stored || stored->refresh_token.empty() || same_secret(stored->refresh_token, presented.refresh_token))
+      return false;
+    return !presented.obtained_at || *presented.obtained_at < stored->obtained_at;
+  } catch (const std::exception& e) {
+    ctx.log.debug("oauth: could not re-read the tokens of {} after invalid_grant: {}", slot.description, e.what());
+    return false;
+  }
+}
+
+// invalid_grant is final only once the row, read again, still holds the
+// refresh token that was refused; a newer one gets one more fenced try.
+fetch_result fetch_with_refresh_token(const fetch_target& slot, const provider_endpoints& endpoints,
+                                      const secret& rejected_access, const fetch_context& ctx) {
+  presented_token presented;
+  auto r = fenced_refresh(slot, endpoints, rejected_access, ctx, presented);
+  if (!r.invalid_grant || !replaced_since(slot, presented, ctx)) return r;
+  ctx.log.info("oauth: the provider refused a refresh token of {} that had already been replaced in the vault; "
+               "trying the newer one",
+               slot.description);
+  return fenced_refresh(slot, endpoints, rejected_access, ctx, presented);
 }
 
 }  // namespace
