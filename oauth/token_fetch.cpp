@@ -165,6 +165,7 @@ fetch_result fenced_refresh(const fetch_target& slot, const provider_endpoints& 
     }
     r.status = token_outcome::status::failed;
     r.detail = e.what();
+    r.store_down = dynamic_cast<const vault::store_unavailable*>(&e) != nullptr;
     return r;
   }
   return r;

@@ -43,6 +43,7 @@ struct fetch_result {
   bool rotated = false;  // the provider returned a new refresh token
   bool invalid_grant = false;
   bool stale_document = false;  // the owner's document changed meanwhile: retry at once, no backoff
+  bool store_down = false;      // failed because the database store could not be reached, not the provider
   std::optional<std::chrono::seconds> retry_after;
   // The stored set's time when the slot turned out to need a login: only a
   // new set (a login) or a new document lets it try again.

@@ -40,6 +40,18 @@ std::string failed_message(std::string_view key, std::string_view detail, long l
          "); next attempt in " + std::to_string(next_s) + " s";
 }
 
+// A refresh is written to the store before its token is used: with a
+// database store out of reach, none can happen (the provider is fine).
+std::string store_down_message(std::string_view key, std::string_view detail, long long next_s) {
+  return "credential " + in_quotes(key) + " needs a token refresh, which must first be written to the store: " +
+         std::string(detail) + "; next attempt in " + std::to_string(next_s) + " s";
+}
+
+token_outcome failure_outcome(bool store_down, std::string_view key, std::string_view detail, long long next_s) {
+  if (store_down) return {token_outcome::status::store_unavailable, store_down_message(key, detail, next_s)};
+  return {token_outcome::status::failed, failed_message(key, detail, next_s)};
+}
+
 // Parses a vault::token_slot_id back into owner + user.
 bool parse_slot_id(std::string_view id, vault::token_owner& owner, std::string& user) {
   auto next = [&id](std::string_view& part) {
@@ -86,6 +98,7 @@ struct token_service::slot_state {
   unsigned failures = 0;
   time_point retry_at{};
   std::string last_error;
+  bool store_down = false;  // the last failure was the database store's, not the provider's
   // invalid_grant, or no refresh token: only a login or a new document
   // helps, so requests fail at once instead of asking the provider again.
   bool needs_login = false;
@@ -195,10 +208,10 @@ void token_service::request(token_request req, std::function<void(token_outcome)
     return;
   }
   if (now < slot.retry_at) {
-    std::string message =
-        failed_message(req.key, slot.last_error, duration_cast<seconds>(slot.retry_at - now).count() + 1);
+    auto outcome = failure_outcome(slot.store_down, req.key, slot.last_error,
+                                   duration_cast<seconds>(slot.retry_at - now).count() + 1);
     lock.unlock();
-    done({token_outcome::status::failed, std::move(message)});
+    done(std::move(outcome));
     return;
   }
   slot.waiters.push_back({req.key, std::move(done)});
@@ -295,7 +308,13 @@ void token_service::record_failure_locked(slot_state& slot, const fetch_result& 
   const auto delay = backoff_locked(slot.failures, result.retry_after);
   slot.retry_at = clock_.now() + delay;
   slot.last_error = result.detail;
+  slot.store_down = result.store_down;
   next_s = (delay.count() + 999) / 1000;
+  if (result.store_down) {
+    log_->warn("oauth: cannot refresh {} while the store is unreachable: {}; attempt {}, next in {} s",
+               slot.describe(), result.detail, slot.failures, next_s);
+    return;
+  }
   log_->warn("oauth: token request for {} failed: {}; attempt {}, next in {} s", slot.describe(), result.detail,
              slot.failures, next_s);
 }
@@ -330,9 +349,8 @@ void token_service::run_fetch(std::string id, std::uint64_t rejected_serial, boo
   for (auto& w : waiters) {
     token_outcome outcome{result.status, {}};
     if (result.status == token_outcome::status::missing) outcome.message = missing_message(w.key, reason);
-    else if (result.status == token_outcome::status::failed)
-      outcome.message = result.stale_document ? "credential " + in_quotes(w.key) + ": " + reason
-                                              : failed_message(w.key, reason, next_s);
+    else if (result.stale_document) outcome.message = "credential " + in_quotes(w.key) + ": " + reason;
+    else if (result.status == token_outcome::status::failed) outcome = failure_outcome(result.store_down, w.key, reason, next_s);
     w.done(std::move(outcome));
   }
   wake_.notify_all();

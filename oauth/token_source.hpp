@@ -86,6 +86,7 @@ struct token_outcome {
     ready,    // the table now has a usable token for the slot
     missing,  // no way to get one without a login (oauth_credentials_missing, 401)
     failed,   // the token endpoint failed (oauth_refresh_failed, 502)
+    store_unavailable,  // the refresh must be written first, and the database store cannot be reached (503)
   };
   status result = status::failed;
   std::string message;  // for the error body: names the key, never a token or secret

@@ -19,7 +19,8 @@ std::string_view to_string(request_outcome outcome) noexcept {
 // token endpoint's, and everything else: what the caller sent or may do.
 request_outcome outcome_of(error_code code) noexcept {
   switch (code) {
-    case error_code::interception_failed: return request_outcome::proxy_error;
+    case error_code::interception_failed:
+    case error_code::store_unavailable: return request_outcome::proxy_error;
     case error_code::oauth_refresh_failed:
     case error_code::upstream_connect_failed:
     case error_code::upstream_tls_failed:

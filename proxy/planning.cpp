@@ -58,7 +58,8 @@ awaitable<std::optional<proxy_error>> wait_for_token(worker_context& worker, wat
   oauth::token_outcome& answer = *wait->answer;
   if (answer.result == oauth::token_outcome::status::ready) co_return std::nullopt;
   const auto code = answer.result == oauth::token_outcome::status::missing ? error_code::oauth_credentials_missing
-                                                                           : error_code::oauth_refresh_failed;
+                    : answer.result == oauth::token_outcome::status::store_unavailable ? error_code::store_unavailable
+                                                                                         : error_code::oauth_refresh_failed;
   co_return proxy_error{code, std::move(answer.message), key};
 }
 

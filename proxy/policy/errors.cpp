@@ -48,6 +48,7 @@ std::string_view to_string(error_code code) noexcept {
     case error_code::request_body_too_large: return "request_body_too_large";
     case error_code::body_not_allowed: return "body_not_allowed";
     case error_code::interception_failed: return "interception_failed";
+    case error_code::store_unavailable: return "store_unavailable";
   }
   return "bad_request";
 }
@@ -74,6 +75,7 @@ unsigned status_of(error_code code) noexcept {
     case error_code::method_not_allowed: return 405;
     case error_code::misdirected_request: return 421;
     case error_code::request_body_too_large: return 413;
+    case error_code::store_unavailable: return 503;
   }
   return 400;
 }

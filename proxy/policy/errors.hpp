@@ -28,10 +28,11 @@ enum class error_code {
   request_body_too_large,     // 413 (a body to inject into exceeds the rewrite bound)
   body_not_allowed,           // 403 (a body placeholder names a credential without that media type in bodyTypes)
   interception_failed,        // 502 (a CONNECT to be intercepted, but no certificate can be made for it)
+  store_unavailable,          // 503 (an OAuth refresh must be written to a database store that cannot be reached)
 };
 
 // One past the last code: sizes per-code counter arrays.
-inline constexpr std::size_t error_code_count = static_cast<std::size_t>(error_code::interception_failed) + 1;
+inline constexpr std::size_t error_code_count = static_cast<std::size_t>(error_code::store_unavailable) + 1;
 
 std::string_view to_string(error_code code) noexcept;
 unsigned status_of(error_code code) noexcept;

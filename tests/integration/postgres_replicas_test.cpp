@@ -582,7 +582,8 @@ TEST(PostgresReplicas, DatabaseRestartUnderLoadFailsNoRequestAndRefreshResumes) 
 // every replica (from its snapshot); once it expires, a refresh needs the
 // slot's row lock, so no replica asks the provider without it (that would
 // present a refresh token another replica may be rotating): requests get
-// 502 oauth_refresh_failed and the attempts back off. When the database
+// 503 store_unavailable (the provider is fine; the store is what failed)
+// and the attempts back off. When the database
 // is back, the next attempt refreshes once, and every replica uses it.
 TEST(PostgresReplicas, OutageKeepsValidTokensFlowingAndNeverRefreshesUnfenced) {
   CREDPROXY_SKIP_WITHOUT_POSTGRES();
@@ -605,7 +606,9 @@ TEST(PostgresReplicas, OutageKeepsValidTokensFlowingAndNeverRefreshesUnfenced) {
   for (int n = 0; n < 6; ++n) {
     const auto r = s.get(n % 2);
     ASSERT_TRUE(r);
-    EXPECT_TRUE(is_proxy_error(*r, 502, "oauth_refresh_failed", oauth_key)) << r->body;
+    EXPECT_TRUE(is_proxy_error(*r, 503, "store_unavailable", oauth_key)) << r->body;
+    EXPECT_NE(r->body.find("must first be written to the store"), std::string::npos) << r->body;
+    EXPECT_EQ(r->body.find("token endpoint"), std::string::npos) << r->body;
   }
   EXPECT_EQ(s.idp.token_requests(), 1u) << "a replica asked the provider without the row lock";
 
