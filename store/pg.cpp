@@ -129,6 +129,10 @@ void pg_connection::fail(pg_result* result, const std::string& what) const {
   const char* state = result == nullptr ? nullptr : PQresultErrorField(result, PG_DIAG_SQLSTATE);
   std::string message = what + " on " + where() + ": " +
                         first_line(result == nullptr ? PQerrorMessage(conn_.get()) : PQresultErrorMessage(result));
+  // The server's words ("canceling statement due to lock timeout") do not
+  // say what to do about it.
+  if (state != nullptr && std::string_view(state) == "55P03")
+    message += " (another writer, such as a token refresh on a replica, held the rows longer than lock_timeout; retry)";
   const bool retry_later = transient(state) || !healthy();
   PQclear(result);
   if (retry_later) throw vault::store_unavailable(message);

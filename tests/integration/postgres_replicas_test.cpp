@@ -633,3 +633,53 @@ TEST(PostgresReplicas, OutageKeepsValidTokensFlowingAndNeverRefreshesUnfenced) {
 
 }  // namespace
 }  // namespace credproxy::test
+
+namespace credproxy::test {
+namespace {
+
+// The fence is per token slot: while one credential's refresh waits on its
+// row lock (held here by the test's own transaction, as a slow refresher
+// on another replica would), another credential refreshes at once.
+TEST(PostgresReplicas, ARefreshWaitingOnItsSlotDoesNotHoldUpAnotherSlot) {
+  CREDPROXY_SKIP_WITHOUT_POSTGRES();
+  oauth_replicas s(1);
+  const std::string other_key = "other.OAuth";
+  s.replica(0).add_credential({oauth_key, refresh_doc(s.idp, s.api, s.idp.issue_refresh_token("app"))});
+  s.replica(0).add_credential({other_key, refresh_doc(s.idp, s.api, s.idp.issue_refresh_token("app"))});
+  const auto primed = s.get(0);
+  ASSERT_TRUE(primed && primed->status == 200) << (primed ? primed->body : "no response");
+  usable_admin_token(s.replica(0));  // moving the clock needs one: a whole-vault write would wait on the lock
+
+  // The only token row so far is the first credential's: lock it.
+  pg_session holder(s.pg.socket_dsn());
+  ASSERT_TRUE(holder.connected()) << holder.error();
+  ASSERT_TRUE(holder.exec("BEGIN").ok);
+  const auto locked = holder.exec("SELECT name FROM credproxy_rows WHERE name LIKE 'token:%' FOR UPDATE");
+  ASSERT_TRUE(locked.ok) << locked.error;
+  ASSERT_EQ(locked.rows.size(), 1u);
+  s.advance(2h);  // its access token expired: the next request refreshes
+
+  auto waiting = std::async(std::launch::async, [&s] { return s.get(0); });
+  ASSERT_TRUE(wait_until([&] { return lock_waiters(s.pg) >= 1; }, 10s)) << "the refresh never waited on the row";
+
+  const std::string other = "GET " + s.api.url("/me", "http") + " HTTP/1.1\r\nHost: " + s.api.authority() +
+                            "\r\nAuthorization: {{cred:" + other_key + "}}\r\nConnection: close\r\n\r\n";
+  const auto started = steady::now();
+  const auto r = raw_exchange(s.replica(0).proxy_port(), other, 10s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u) << r->body;
+  EXPECT_LT(ms_since(started), 5000) << "the other slot waited for the locked one";
+  EXPECT_EQ(waiting.wait_for(0s), std::future_status::timeout) << "the locked slot did not wait for its lock";
+
+  holder.close();  // the slow refresher goes away: the waiting one proceeds
+  const auto resumed = waiting.get();
+  ASSERT_TRUE(resumed);
+  EXPECT_EQ(resumed->status, 200u) << resumed->body;
+  EXPECT_EQ(s.idp.token_requests("refresh_token"), 3u);
+  EXPECT_EQ(s.idp.reuse_detections(), 0u);
+  std::cout << "[ figures ] another slot refreshed in " << ms_since(started) << " ms while the first waited\n";
+  s.expect_no_leaks();
+}
+
+}  // namespace
+}  // namespace credproxy::test
