@@ -247,6 +247,14 @@ class config_reader {
     });
   }
 
+  // The DSN may hold a password: only the secret keeps it, and the text
+  // read is wiped.
+  secret read_dsn(const value_ref& v) {
+    std::string text = reader_.scalar(v, "a libpq connection string");
+    const wipe_on_exit wipe(text);
+    return secret(text);
+  }
+
   void read_store(const value_ref& section) {
     reader_.read_map(section, {
         {"backend",
@@ -259,7 +267,7 @@ class config_reader {
         {"postgres",
          [&](const value_ref& postgres) {
            reader_.read_map(postgres, {
-               {"dsn", [&](const value_ref& v) { out_.postgres_dsn = reader_.scalar(v, "a libpq connection string"); }},
+               {"dsn", [&](const value_ref& v) { out_.postgres_dsn = read_dsn(v); }},
            });
          }},
     });

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "common/secret.hpp"
+
 namespace credproxy::config {
 
 struct endpoint {
@@ -106,7 +108,7 @@ struct config {
   // shared by many replicas. The DSN may hold a password: never logged.
   enum class store_backend { file, postgres };
   store_backend store = store_backend::file;
-  std::string postgres_dsn;
+  secret postgres_dsn;  // store.postgres.dsn: may hold a password, so wiped when freed
 
   std::filesystem::path upstream_ca_file;  // empty = system store only
   std::optional<upstream_proxy_config> upstream_proxy;

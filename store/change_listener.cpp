@@ -11,7 +11,7 @@
 
 namespace credproxy::store {
 
-change_listener::change_listener(std::string dsn, std::function<void()> changed, spdlog::logger& log)
+change_listener::change_listener(secret dsn, std::function<void()> changed, spdlog::logger& log)
     : dsn_(std::move(dsn)), changed_(std::move(changed)), log_(log) {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) throw vault::vault_error("cannot create an eventfd for the store's change listener");

@@ -14,11 +14,13 @@
 
 #include <spdlog/logger.h>
 
+#include "common/secret.hpp"
+
 namespace credproxy::store {
 
 class change_listener {
  public:
-  change_listener(std::string dsn, std::function<void()> changed, spdlog::logger& log);
+  change_listener(secret dsn, std::function<void()> changed, spdlog::logger& log);
   ~change_listener();  // stops and joins
   change_listener(const change_listener&) = delete;
   change_listener& operator=(const change_listener&) = delete;
@@ -35,7 +37,7 @@ class change_listener {
   // Waits up to `timeout_ms` for the socket (or a stop); false on stop.
   bool wait(int socket, int timeout_ms) const;
 
-  std::string dsn_;
+  secret dsn_;  // may hold a password
   std::function<void()> changed_;
   spdlog::logger& log_;
   int wake_fd_ = -1;

@@ -79,7 +79,7 @@ namespace {
 
 // libpq's parse errors quote the offending part of the string, which may
 // be the password: check the syntax first and say only that it is wrong.
-void check_dsn_syntax(const std::string& dsn) {
+void check_dsn_syntax(const wiping_string& dsn) {
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
   const bool valid = options != nullptr;
@@ -95,7 +95,8 @@ void check_dsn_syntax(const std::string& dsn) {
 
 }  // namespace
 
-pg_connection::pg_connection(const std::string& dsn, int connect_timeout) {
+pg_connection::pg_connection(const secret& given_dsn, int connect_timeout) {
+  const wiping_string dsn(given_dsn.view());  // libpq wants it NUL-terminated
   check_dsn_syntax(dsn);
   const std::string timeout = std::to_string(connect_timeout);
   // The DSN as given, with a connect timeout unless it sets its own, and

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/secret.hpp"
+
 struct pg_conn;
 struct pg_result;
 
@@ -52,7 +54,7 @@ class pg_rows {
 class pg_connection {
  public:
   // Connects within `connect_timeout` seconds. Throws store_unavailable.
-  explicit pg_connection(const std::string& dsn, int connect_timeout = 5);
+  explicit pg_connection(const secret& dsn, int connect_timeout = 5);
   pg_connection(pg_connection&&) noexcept = default;
   pg_connection& operator=(pg_connection&&) noexcept = default;
 

@@ -83,13 +83,13 @@ vault::token_digest digest_of(const opened_store& opened) {
 
 }  // namespace
 
-postgres_backend::postgres_backend(std::string dsn, const vault::key_source& source, postgres_timeouts timeouts)
+postgres_backend::postgres_backend(secret dsn, const vault::key_source& source, postgres_timeouts timeouts)
     : postgres_backend(std::move(dsn), std::make_shared<const vault::master_key>(vault::load_master_key(source)),
                        timeouts) {
   source_ = source;
 }
 
-postgres_backend::postgres_backend(std::string dsn, std::shared_ptr<const vault::master_key> key,
+postgres_backend::postgres_backend(secret dsn, std::shared_ptr<const vault::master_key> key,
                                    postgres_timeouts timeouts)
     : dsn_(std::move(dsn)), key_(std::move(key)), timeouts_(timeouts) {}
 

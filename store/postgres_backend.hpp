@@ -36,8 +36,8 @@ struct postgres_timeouts {
 class postgres_backend final : public vault::store_backend {
  public:
   // Reads the master key from `source` now; connects lazily.
-  postgres_backend(std::string dsn, const vault::key_source& source, postgres_timeouts timeouts = {});
-  postgres_backend(std::string dsn, std::shared_ptr<const vault::master_key> key, postgres_timeouts timeouts = {});
+  postgres_backend(secret dsn, const vault::key_source& source, postgres_timeouts timeouts = {});
+  postgres_backend(secret dsn, std::shared_ptr<const vault::master_key> key, postgres_timeouts timeouts = {});
 
   std::string name() const override { return "postgres store"; }
   vault::loaded_vault load() const override;
@@ -65,7 +65,7 @@ class postgres_backend final : public vault::store_backend {
   std::function<vault::opened_vault(const std::vector<unsigned char>&)> opener() const;
   void write_envelope(const vault::vault_keys& keys) const;
 
-  std::string dsn_;
+  secret dsn_;  // may hold a password
   std::optional<vault::key_source> source_;  // re-read after a rekey elsewhere; none for a key given in memory
   mutable std::mutex key_mutex_;
   mutable std::shared_ptr<const vault::master_key> key_;  // replaced by rekey

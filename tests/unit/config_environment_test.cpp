@@ -53,7 +53,7 @@ TEST(ConfigEnvironment, StoreBackendAndItsDsn) {
   const auto file = load_config_text("store:\n  backend: postgres\n", "t",
                                      {{"CREDPROXY_STORE_POSTGRES_DSN", "host=/run/pg dbname=credproxy"}});
   EXPECT_EQ(file.store, config::store_backend::postgres);
-  EXPECT_EQ(file.postgres_dsn, "host=/run/pg dbname=credproxy");
+  EXPECT_EQ(file.postgres_dsn.view(), "host=/run/pg dbname=credproxy");
   EXPECT_EQ(load_config_text("", "t", {}).store, config::store_backend::file);
   EXPECT_EQ(error_of("store:\n  backend: redis\n", {}), "credproxy.yaml:2: store.backend: must be file or postgres, got \"redis\"");
 }
