@@ -1,7 +1,8 @@
 // Vault durability and master keys through the real binary: writers and
 // rekeys SIGKILLed at random points (seeded; the seed is printed) leave a
 // vault that opens with exactly the old or the new contents and with the
-// old or the new key; concurrent writers lose nothing; wrong keys and
+// old or the new key; concurrent writers lose nothing (both on the vault
+// file and on PostgreSQL); wrong keys and
 // passphrases exit 2 with one line; serve reloads a passphrase vault
 // without re-deriving and follows a rekey.
 #include <gtest/gtest.h>
@@ -25,6 +26,7 @@
 
 #include "tests/support/credproxy_instance.hpp"
 #include "tests/support/fake_upstream.hpp"
+#include "tests/support/postgres_cluster.hpp"
 
 namespace credproxy::test {
 namespace {
@@ -51,6 +53,13 @@ std::vector<std::string> with_env(std::vector<std::string> extra) {
   });
   env.insert(env.end(), extra.begin(), extra.end());
   return env;
+}
+
+// The store section for a vault_env on `pg`'s database (a YAML mapping at
+// the top level, after the vault section).
+std::string postgres_store_yaml(const postgres_cluster& pg) {
+  return "store:\n  backend: postgres\n  postgres:\n    dsn: " + boost::json::serialize(boost::json::value(pg.socket_dsn())) +
+         "\n";
 }
 
 std::string describe(const run_result& r) { return r.status.describe() + "; stdout: " + r.out + "; stderr: " + r.err; }
@@ -150,9 +159,11 @@ double calibrate(int count, F&& run) {
   return median(times);
 }
 
-TEST(VaultDurability, KilledWritersLeaveExactlyTheOldOrTheNewVault) {
-  vault_env env;
-  ASSERT_RUNS(env.cli({"vault", "init"}));
+// SIGKILLs `cred update` writers at random points of their run and checks
+// after each that the store holds exactly the old or the new document.
+// `file_store`: also the file's own guarantees (a whole backup, temp files
+// cleaned up). Runs for about `budget_ms` worth of writes.
+void kill_writers_and_check(const vault_env& env, bool file_store, double budget_ms) {
   ASSERT_RUNS(env.cli({"cred", "add", "--solution", "default", "--key", "counter", "--json", "-"}, counter_doc(0)));
   const std::vector<std::string> update = {"cred", "update", "--solution", "default", "--key", "counter", "--json", "-"};
 
@@ -166,11 +177,11 @@ TEST(VaultDurability, KilledWritersLeaveExactlyTheOldOrTheNewVault) {
   std::uniform_int_distribution<long> delay_us(0, static_cast<long>(write_ms * 1200));
   std::cout << "[ crash    ] seed " << seed << " (CREDPROXY_CRASH_SEED=" << seed << " repeats it); uncontended write "
             << write_ms << " ms\n";
-  RecordProperty("crash_seed", std::to_string(seed));
+  ::testing::Test::RecordProperty("crash_seed", std::to_string(seed));
 
-  // As many kills as fit in about 30 s on this build (sanitizers make each
+  // As many kills as fit in the budget on this build (sanitizers make each
   // process start several times slower), between 60 and 220.
-  const int writes = std::clamp(static_cast<int>(30000.0 / (write_ms * 2.5)), 60, 220);
+  const int writes = std::clamp(static_cast<int>(budget_ms / (write_ms * 2.5)), 60, 220);
   int completed = 0, killed_old = 0, killed_new = 0;
   const auto started = clock::now();
   for (int i = 0; i < writes; ++i) {
@@ -194,7 +205,7 @@ TEST(VaultDurability, KilledWritersLeaveExactlyTheOldOrTheNewVault) {
       ++(seen == n_of(next) ? killed_new : killed_old);
     }
     if (seen == n_of(next)) committed = next;
-    if (i % 20 == 0) {
+    if (file_store && i % 20 == 0) {
       // The backup is always a whole, decryptable version too.
       const auto previous = env.description(std::nullopt, {"--vault", env.backup().string()});
       ASSERT_TRUE(previous == n_of(committed) || previous == n_of(committed - 1)) << previous;
@@ -202,13 +213,32 @@ TEST(VaultDurability, KilledWritersLeaveExactlyTheOldOrTheNewVault) {
   }
   const double elapsed = ms(clock::now() - started).count() / 1000;
   // Killed writers' temp files are removed by the next writer.
-  EXPECT_LE(env.temp_files(), 2u);
+  if (file_store) {
+    EXPECT_LE(env.temp_files(), 2u);
+  }
   std::cout << "[ crash    ] " << writes << " writes in " << elapsed << " s: " << completed << " completed before the kill, "
-            << killed_old << " killed before the rename (old vault), " << killed_new
-            << " killed after the rename (new vault); final " << n_of(committed) << "\n";
-  RecordProperty("killed_before_rename", killed_old);
-  RecordProperty("killed_after_rename", killed_new);
+            << killed_old << " killed before the commit (old contents), " << killed_new
+            << " killed after the commit (new contents); final " << n_of(committed) << "\n";
+  ::testing::Test::RecordProperty("killed_before_commit", killed_old);
+  ::testing::Test::RecordProperty("killed_after_commit", killed_new);
   EXPECT_GT(killed_old + killed_new, writes / 4) << "too few kills landed inside a writer";
+}
+
+TEST(VaultDurability, KilledWritersLeaveExactlyTheOldOrTheNewVault) {
+  vault_env env;
+  ASSERT_RUNS(env.cli({"vault", "init"}));
+  kill_writers_and_check(env, true, 30000.0);
+}
+
+// The same on PostgreSQL: a writer killed mid-transaction is rolled back
+// by the server when its connection drops.
+TEST(VaultDurability, KilledWritersOnPostgresLeaveExactlyTheOldOrTheNewContents) {
+  CREDPROXY_SKIP_WITHOUT_POSTGRES();
+  postgres_cluster pg;
+  vault_env env(postgres_store_yaml(pg));
+  ASSERT_RUNS(env.cli({"store", "migrate"}));
+  ASSERT_RUNS(env.cli({"vault", "init"}));
+  kill_writers_and_check(env, false, 15000.0);
 }
 
 TEST(VaultDurability, KilledRekeysLeaveAVaultTheKeyFileOpens) {
@@ -293,10 +323,9 @@ TEST(VaultDurability, KilledEnvironmentRekeysOpenWithTheOldOrThePrintedKey) {
             << printed_opens << " needed the printed key\n";
 }
 
-TEST(VaultDurability, ConcurrentWritersLoseNothing) {
-  vault_env env;
-  ASSERT_RUNS(env.cli({"vault", "init"}));
-  constexpr int per_writer = 100;
+// Two writers adding credentials at once, `per_writer` each: every one of
+// them is there afterwards.
+void concurrent_writers_lose_nothing(const vault_env& env, int per_writer) {
   std::atomic<int> failures{0};
   std::string first_failure;
   std::mutex failure_mutex;
@@ -331,6 +360,22 @@ TEST(VaultDurability, ConcurrentWritersLoseNothing) {
       EXPECT_TRUE(keys.count("w" + std::to_string(w) + ".k" + std::to_string(i))) << w << "." << i;
   std::cout << "[ concur   ] 2 writers x " << per_writer << " adds in " << elapsed << " s, " << keys.size()
             << " credentials present\n";
+}
+
+TEST(VaultDurability, ConcurrentWritersLoseNothing) {
+  vault_env env;
+  ASSERT_RUNS(env.cli({"vault", "init"}));
+  concurrent_writers_lose_nothing(env, 100);
+}
+
+// On PostgreSQL the writers' transactions serialize on the document row.
+TEST(VaultDurability, ConcurrentWritersOnPostgresLoseNothing) {
+  CREDPROXY_SKIP_WITHOUT_POSTGRES();
+  postgres_cluster pg;
+  vault_env env(postgres_store_yaml(pg));
+  ASSERT_RUNS(env.cli({"store", "migrate"}));
+  ASSERT_RUNS(env.cli({"vault", "init"}));
+  concurrent_writers_lose_nothing(env, 40);
 }
 
 // ---- key sources through the binary -------------------------------------------
