@@ -6,7 +6,9 @@ read the credproxy.yaml inside the rendered ConfigMap and hold the pod spec
 to it: container ports and probes on listen/health_listen, the function's
 proxy and CA variables, the vault Secret mounted read-only where vault.path
 and vault.key_file point, the gateway's Service, NetworkPolicy and required
-proxy auth, and the security context of every container. The pod's UID must
+proxy auth, and the security context of every container. The PostgreSQL
+variants: the DSN from a Secret, the database CA mounted, several gateway
+replicas with a disruption budget and the schema migrated first. The pod's UID must
 be the image's (deploy/Dockerfile USER).
 
 Exit 77 (skipped) when no kubectl is installed or PyYAML is missing.
@@ -151,7 +153,11 @@ class Common:
             self.assertNotIn(host_port(admin)[1], exposed)
 
     def test_vault_comes_read_only_from_a_secret(self):
-        for key in ("path", "key_file"):
+        on_postgres = self.r.config.get("store", {}).get("backend") == "postgres"
+        # On PostgreSQL the vault is in the database: only the key is a file.
+        if on_postgres:
+            self.assertNotIn("path", self.r.config["vault"], "vault.path is unused with store.backend: postgres")
+        for key in ("key_file",) if on_postgres else ("path", "key_file"):
             path = self.r.config["vault"][key]
             self.assertTrue(path.startswith("/"), f"vault.{key} must not depend on the config dir")
             secret = self.r.volume_source(posixpath.dirname(path), "secret")
@@ -236,6 +242,59 @@ class Gateway(Common, unittest.TestCase):
             ports = {self.r.port_number(self.r.proxy, p["port"]) for p in rule["ports"]}
             if proxy_port in ports:
                 self.assertTrue(rule.get("from"), "the proxy port is open only to selected clients")
+
+
+class OnPostgres:
+    """The store in PostgreSQL: the DSN (it may hold a password) comes from a
+    Secret through the environment, never from the ConfigMap, and the
+    server's CA is mounted read-only where the DSN's sslrootcert points."""
+
+    def dsn_source(self, container: dict) -> dict:
+        found = [e for e in container.get("env", []) if e["name"] == "CREDPROXY_STORE_POSTGRES_DSN"]
+        self.assertEqual(len(found), 1, f"{container['name']}: CREDPROXY_STORE_POSTGRES_DSN")
+        return found[0]
+
+    def test_store_is_postgres_with_the_dsn_from_a_secret(self):
+        self.assertEqual(self.r.config["store"]["backend"], "postgres")
+        self.assertNotIn("postgres", self.r.config["store"], "the DSN must not be in the ConfigMap")
+        source = self.dsn_source(self.r.proxy)
+        self.assertNotIn("value", source)
+        self.assertEqual(source["valueFrom"]["secretKeyRef"]["name"], "credproxy-postgres")
+
+    def test_database_ca_is_mounted_read_only(self):
+        secret = self.r.volume_source("/etc/credproxy-postgres/ca.pem", "secret")
+        self.assertEqual(secret["secretName"], "credproxy-postgres")
+        self.assertIn(secret.get("defaultMode", 0o644), (0o440, 0o444, 0o400))
+        self.assertTrue(self.r.mount_of(self.r.proxy, "/etc/credproxy-postgres/ca.pem").get("readOnly"))
+
+
+class GatewayOnPostgres(OnPostgres, Gateway):
+    overlay = "gateway-postgres"
+
+    def test_clients_must_use_proxy_tokens(self):
+        self.assertEqual(self.r.config["default_solution"], "")
+        self.assertEqual(host_port(self.r.config["listen"])[0], "0.0.0.0")
+
+    def test_several_replicas_and_a_disruption_budget(self):
+        self.assertGreaterEqual(self.r.deployment["spec"]["replicas"], 2)
+        budget = self.r.one("PodDisruptionBudget")["spec"]
+        labels = self.r.deployment["spec"]["template"]["metadata"]["labels"]
+        self.assertLessEqual(budget["selector"]["matchLabels"].items(), labels.items())
+        self.assertEqual(budget.get("maxUnavailable"), 1)
+
+    def test_schema_is_migrated_before_the_proxy_starts(self):
+        init = self.r.pod.get("initContainers", [])
+        self.assertEqual([c["name"] for c in init], ["store-migrate"])
+        migrate = init[0]
+        self.assertNotIn("restartPolicy", migrate, "runs to completion first, not as a sidecar")
+        self.assertEqual(migrate["args"][:2], ["store", "migrate"])
+        self.assertEqual(migrate["args"][2:], self.r.proxy["args"][1:], "the same --config as serve")
+        self.assertEqual(migrate["image"], self.r.proxy["image"])
+        self.assertEqual(self.dsn_source(migrate), self.dsn_source(self.r.proxy))
+
+
+class SidecarOnPostgres(OnPostgres, Sidecar):
+    overlay = "sidecar-postgres"
 
 
 def main() -> int:
