@@ -45,6 +45,10 @@
 #   BENCH_CREDPROXY_B_WORKERS   with this many workers (default: BENCH_CREDPROXY_WORKERS): an A/B
 #                             of two builds or two settings within one interleaved run
 #   BENCH_KEEP_TMP=0          1 keeps the temp dir (configs, logs, raw wrk output)
+#   BENCH_SYSCALLS=0          1: after each concurrency's rounds, one more run per proxy under
+#                             `perf stat -e 'syscalls:sys_enter_*'` (tracepoints: root or
+#                             perf_event_paranoid <= 1): syscalls per request by name, and the
+#                             user/kernel split of the proxy's CPU per request
 #   CREDPROXY_BIN             use this binary instead of <repo>/build/credproxy
 #   BENCH_BUILD_DIR=build     build dir (relative to the repo) used when building
 set -euo pipefail
@@ -61,6 +65,7 @@ CREDPROXY_WORKERS=${BENCH_CREDPROXY_WORKERS:-1}
 ORIGIN_WORKERS=${BENCH_ORIGIN_WORKERS:-1}
 CONTENDERS=${BENCH_CONTENDERS:-"direct credproxy nginx haproxy"}
 KEEP_TMP=${BENCH_KEEP_TMP:-0}
+SYSCALLS=${BENCH_SYSCALLS:-0}
 BUILD_DIR=${BENCH_BUILD_DIR:-build}
 ORIGIN_KIND=${BENCH_ORIGIN:-plain}
 MEASURE=${BENCH_MEASURE:-load}
@@ -447,6 +452,51 @@ ratios() {  # concurrency
 
 field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<" $2"; }
 
+user_kernel_ticks() {  # "utime stime" summed over a contender's processes
+  local p s f user=0 kernel=0
+  for p in $(tree_pids "${PID[$1]}"); do
+    s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    s=${s##*) }
+    read -r -a f <<<"$s"
+    user=$((user + f[11])); kernel=$((kernel + f[12]))
+  done
+  echo "$user $kernel"
+}
+
+# One more run per proxy with every syscall tracepoint counted (perf stat
+# on its processes): where a request's CPU goes, next to the peers'.
+syscall_profile() {  # concurrency
+  local c=$1 name pids out res n u0 k0 u1 k1 perf_pid
+  echo "== syscalls per request, c=$c (one ${DURATION}s run each under perf stat) =="
+  for name in $CONTENDERS; do
+    [ "$name" = direct ] && continue
+    pids=$(tree_pids "${PID[$name]}" | paste -sd, -)
+    out=$TMP/perf-$name-c$c.csv
+    read -r u0 k0 <<<"$(user_kernel_ticks "$name")"
+    perf stat -x, -e 'syscalls:sys_enter_*' -p "$pids" -o "$out" &
+    perf_pid=$!
+    sleep 0.5  # perf opens several hundred events per thread first
+    res=$(run_wrk "$name" "$c" "$DURATION" "$TMP/wrk-syscalls-$name-c$c.txt")
+    kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true
+    read -r u1 k1 <<<"$(user_kernel_ticks "$name")"
+    n=$(field requests "$res")
+    awk -F, -v name="$name" -v n="$n" -v ut="$((u1 - u0))" -v kt="$((k1 - k0))" -v hz="$CLK_TCK" '
+      $3 ~ /^syscalls:sys_enter_/ && $1 + 0 > 0 { sub("syscalls:sys_enter_", "", $3); count[$3] = $1; total += $1 }
+      END {
+        if (n == 0) { print name ": no requests"; exit }
+        line = sprintf("%-10s %5.2f syscalls/req (user %.1f us, kernel %.1f us per request, perf attached):",
+                       name, total / n, ut * 1e6 / hz / n, kt * 1e6 / hz / n)
+        while (1) {
+          best = ""; for (k in count) if (best == "" || count[k] > count[best]) best = k
+          if (best == "" || count[best] / n < 0.01) break
+          line = line sprintf(" %s %.2f", best, count[best] / n); delete count[best]
+        }
+        print line
+      }' "$out"
+  done
+  echo
+}
+
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 {
@@ -523,6 +573,10 @@ for c in $CONCURRENCY; do
     echo
     ratios "$c"
   } | tee -a "$TMP/report.txt"
+  if [ "$SYSCALLS" = 1 ]; then
+    command -v perf >/dev/null || die "BENCH_SYSCALLS=1 needs perf (linux-perf)"
+    syscall_profile "$c" | tee -a "$TMP/report.txt"
+  fi
 done
 
 {

@@ -2,8 +2,6 @@
 
 #include <random>
 
-#include <spdlog/fmt/fmt.h>
-
 namespace credproxy::proxy {
 
 bool is_sane_request_id(std::string_view value) noexcept {
@@ -32,6 +30,22 @@ request_id_source::request_id_source() {
   prefix_ = (static_cast<std::uint64_t>(entropy()) << 32) ^ entropy();
 }
 
-std::string request_id_source::next() { return fmt::format("{:016x}{:016x}", prefix_, ++counter_); }
+namespace {
+
+// 16 lower-case hex digits of `value` at `out`, zero-padded.
+void put_hex(std::uint64_t value, char* out) noexcept {
+  constexpr char digits[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; --i, value >>= 4) out[i] = digits[value & 0xf];
+}
+
+}  // namespace
+
+// Runs once per request: filled in place, without a format string.
+std::string request_id_source::next() {
+  std::string id(32, '0');
+  put_hex(prefix_, id.data());
+  put_hex(++counter_, id.data() + 16);
+  return id;
+}
 
 }  // namespace credproxy::proxy
