@@ -464,28 +464,29 @@ user_kernel_ticks() {  # "utime stime" summed over a contender's processes
 }
 
 # One more run per proxy with every syscall tracepoint counted (perf stat
-# on its processes): where a request's CPU goes, next to the peers'.
+# on its processes): where a request's CPU goes, next to the peers'. The
+# user/kernel split comes from the measured rounds: tracepoints inflate
+# the kernel time of the counted run itself.
 syscall_profile() {  # concurrency
-  local c=$1 name pids out res n u0 k0 u1 k1 perf_pid
-  echo "== syscalls per request, c=$c (one ${DURATION}s run each under perf stat) =="
+  local c=$1 name pids out res n perf_pid user_us kernel_us
+  echo "== syscalls per request, c=$c (one ${DURATION}s run each under perf stat; user/kernel: medians of the rounds) =="
   for name in $CONTENDERS; do
     [ "$name" = direct ] && continue
     pids=$(tree_pids "${PID[$name]}" | paste -sd, -)
     out=$TMP/perf-$name-c$c.csv
-    read -r u0 k0 <<<"$(user_kernel_ticks "$name")"
     perf stat -x, -e 'syscalls:sys_enter_*' -p "$pids" -o "$out" &
     perf_pid=$!
     sleep 0.5  # perf opens several hundred events per thread first
     res=$(run_wrk "$name" "$c" "$DURATION" "$TMP/wrk-syscalls-$name-c$c.txt")
     kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true
-    read -r u1 k1 <<<"$(user_kernel_ticks "$name")"
     n=$(field requests "$res")
-    awk -F, -v name="$name" -v n="$n" -v ut="$((u1 - u0))" -v kt="$((k1 - k0))" -v hz="$CLK_TCK" '
+    user_us=$(awk -F'\t' -v c="$c" -v n="$name" '$1 == c && $3 == n { print $9 }' "$RESULTS" | median)
+    kernel_us=$(awk -F'\t' -v c="$c" -v n="$name" '$1 == c && $3 == n { print $10 }' "$RESULTS" | median)
+    awk -F, -v name="$name" -v n="$n" -v user="$user_us" -v kernel="$kernel_us" '
       $3 ~ /^syscalls:sys_enter_/ && $1 + 0 > 0 { sub("syscalls:sys_enter_", "", $3); count[$3] = $1; total += $1 }
       END {
         if (n == 0) { print name ": no requests"; exit }
-        line = sprintf("%-10s %5.2f syscalls/req (user %.1f us, kernel %.1f us per request, perf attached):",
-                       name, total / n, ut * 1e6 / hz / n, kt * 1e6 / hz / n)
+        line = sprintf("%-10s %5.2f syscalls/req (user %s us + kernel %s us per request):", name, total / n, user, kernel)
         while (1) {
           best = ""; for (k in count) if (best == "" || count[k] > count[best]) best = k
           if (best == "" || count[best] / n < 0.01) break
@@ -531,9 +532,10 @@ for c in $CONCURRENCY; do
   for ((r = 1; r <= ROUNDS; r++)); do
     for name in $CONTENDERS; do
       out=$TMP/wrk-$name-c$c-r$r.txt
-      t0=$(cpu_ticks "$name")
+      read -r u0 k0 <<<"$(user_kernel_ticks "$name")"
       res=$(run_wrk "$name" "$c" "$DURATION" "$out")
-      t1=$(cpu_ticks "$name")
+      read -r u1 k1 <<<"$(user_kernel_ticks "$name")"
+      t0=$((u0 + k0)); t1=$((u1 + k1))
       check_alive "$name"
       n=$(field requests "$res"); dur=$(field duration_us "$res")
       p50=$(field p50_us "$res"); p99=$(field p99_us "$res")
@@ -543,7 +545,11 @@ for c in $CONCURRENCY; do
       [ "$n" -gt 0 ] || BAD+=("$name c=$c round $r: no request completed")
       read -r rps cpu_us <<<"$(awk -v n="$n" -v d="$dur" -v dt="$((t1 - t0))" -v hz="$CLK_TCK" -v name="$name" \
         'BEGIN { rps = d > 0 ? n * 1e6 / d : 0; cpu = (name == "direct" || n == 0) ? "-" : sprintf("%.2f", dt * 1e6 / hz / n); printf "%.1f %s\n", rps, cpu }')"
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$r" "$name" "$rps" "$p50" "$p99" "$cpu_us" "$errs" >>"$RESULTS"
+      # Columns 9 and 10: the user and kernel parts of CPU us/req (syscall_profile prints them).
+      read -r user_us kernel_us <<<"$(awk -v n="$n" -v u="$((u1 - u0))" -v k="$((k1 - k0))" -v hz="$CLK_TCK" \
+        'BEGIN { if (n > 0) printf "%.2f %.2f\n", u * 1e6 / hz / n, k * 1e6 / hz / n; else print "- -" }')"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$r" "$name" "$rps" "$p50" "$p99" "$cpu_us" "$errs" \
+        "$user_us" "$kernel_us" >>"$RESULTS"
       log "c=$c round $r/$ROUNDS $(printf '%-9s' "$name") $(printf '%9.0f' "$rps") req/s  p50 ${p50}us  p99 ${p99}us  cpu ${cpu_us}us/req  errors $errs"
     done
   done

@@ -1,5 +1,6 @@
 #include "outbound/proxy_chain.hpp"
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -11,22 +12,16 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/parser.hpp>
+
+#include "outbound/connect_answer.hpp"
 
 namespace credproxy::outbound {
 
 namespace asio = boost::asio;
-namespace http = boost::beast::http;
 
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-// A CONNECT answer is a status line and a few fields; anything larger is
-// not a proxy we can talk to.
-constexpr std::uint32_t max_answer_bytes = 16 * 1024;
 
 std::string authority(const std::string& host, std::uint16_t port) {
   const bool v6 = host.find(':') != std::string::npos;
@@ -91,21 +86,33 @@ asio::awaitable<std::optional<std::string>> open_chained_tunnel(asio::ip::tcp::s
   const auto request = asio::buffer(head.data(), head.size());
   auto [write_ec, written] = co_await asio::async_write(socket, request, use_tuple);
   if (write_ec) co_return "upstream.proxy " + via + " closed before the CONNECT to " + target + ": " + write_ec.message();
-  boost::beast::flat_buffer buffer(max_answer_bytes);
-  http::response_parser<http::empty_body> parser;
-  parser.header_limit(max_answer_bytes);
-  parser.skip(true);  // the answer to CONNECT has no body (RFC 9110 §9.3.6)
-  auto [read_ec, read] = co_await http::async_read_header(socket, buffer, parser, use_tuple);
-  if (read_ec) co_return "upstream.proxy " + via + " gave no valid answer to CONNECT " + target + ": " + read_ec.message();
-  const unsigned status = parser.get().result_int();
-  if (status / 100 != 2) {
-    const std::string why = status == 407 ? " (check upstream.proxy_credentials_file)" : "";
-    co_return "upstream.proxy " + via + " refused CONNECT " + target + " with " + std::to_string(status) + why;
+  // Read until the answer is judged: bounded, since a judgment comes by
+  // max_connect_answer_bytes at the latest.
+  std::string received;
+  std::array<char, 2048> chunk{};
+  for (;;) {
+    auto [read_ec, read] = co_await socket.async_read_some(asio::buffer(chunk), use_tuple);
+    if (read_ec)
+      co_return "upstream.proxy " + via + " gave no valid answer to CONNECT " + target + ": " + read_ec.message();
+    received.append(chunk.data(), read);
+    const connect_answer answer = parse_connect_answer(received);
+    switch (answer.result) {
+      case connect_answer::state::incomplete:
+        continue;
+      case connect_answer::state::malformed:
+        co_return "upstream.proxy " + via + " gave no valid answer to CONNECT " + target + ": " + answer.error;
+      case connect_answer::state::refused: {
+        const std::string why = answer.status == 407 ? " (check upstream.proxy_credentials_file)" : "";
+        co_return "upstream.proxy " + via + " refused CONNECT " + target + " with " + std::to_string(answer.status) + why;
+      }
+      case connect_answer::state::accepted:
+        // The client speaks first inside the tunnel (TLS or HTTP): a proxy
+        // that sent more than its answer is out of step with us.
+        if (received.size() != answer.head_bytes)
+          co_return "upstream.proxy " + via + " sent bytes after its answer to CONNECT " + target;
+        co_return std::nullopt;
+    }
   }
-  // The client speaks first inside the tunnel (TLS or HTTP): a proxy that
-  // sent more than its answer is out of step with us.
-  if (buffer.size() != 0) co_return "upstream.proxy " + via + " sent bytes after its answer to CONNECT " + target;
-  co_return std::nullopt;
 }
 
 }  // namespace credproxy::outbound
