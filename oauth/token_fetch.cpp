@@ -87,6 +87,92 @@ struct presented_token {
   std::optional<time_point> obtained_at;
 };
 
+// The slot's newest set under the lock: the stored one, or a rotated set
+// this process could not write last time (`unsaved_newer` then: it must be
+// written now).
+std::optional<vault::oauth_token_set> newest_set(const vault::vault_contents& contents, const fetch_target& slot,
+                                                 bool& unsaved_newer) {
+  std::optional<vault::oauth_token_set> stored;
+  try {
+    stored = vault::load_oauth_tokens(contents, slot.owner, slot.user);
+  } catch (const vault::vault_error&) {
+    stored.reset();  // malformed: as if absent
+  }
+  if (slot.unsaved && (!stored || stored->obtained_at < slot.unsaved->obtained_at)) stored = slot.unsaved;
+  unsaved_newer = stored && slot.unsaved && stored->obtained_at == slot.unsaved->obtained_at;
+  return stored;
+}
+
+// Inside the slot's transaction: adopt a usable set, or present the newest
+// refresh token and write the answer before anyone uses it. Returns
+// whether `contents` changed (the transaction then commits it).
+bool refresh_under_lock(vault::vault_contents& contents, const fetch_target& slot, const provider_endpoints& endpoints,
+                        const secret& rejected_access, const fetch_context& ctx, fetch_result& r,
+                        presented_token& presented) {
+  if (!document_unchanged(contents, slot, r)) return false;
+  bool unsaved_newer = false;
+  const auto stored = newest_set(contents, slot, unsaved_newer);
+  if (stored && adoptable(*stored, rejected_access, ctx.time.now())) {
+    r.status = token_outcome::status::ready;
+    r.adopted = true;
+    r.tokens = stored;
+    if (unsaved_newer) vault::store_oauth_tokens(contents, slot.owner, slot.user, *stored);
+    return unsaved_newer;
+  }
+  secret refresh_token = stored ? stored->refresh_token : secret{};
+  if (refresh_token.empty() && slot.user.empty()) refresh_token = slot.client->refresh_token;
+  if (stored) r.dead_persisted_at = stored->obtained_at;
+  presented = {refresh_token, stored && !stored->refresh_token.empty() ? std::optional(stored->obtained_at) : std::nullopt};
+  if (refresh_token.empty()) {
+    r.status = token_outcome::status::missing;
+    r.detail = "there is no refresh token; sign in with: " + slot.login_command;
+    return false;
+  }
+  auto response = request_refresh(*slot.client, endpoints.token_endpoint, refresh_token, ctx.time.now(), ctx.client);
+  r.detail = response.detail;
+  r.retry_after = response.retry_after;
+  switch (response.result) {
+    case token_response::status::ok:
+      r.status = token_outcome::status::ready;
+      r.rotated = !same_secret(response.tokens.refresh_token, refresh_token);
+      r.tokens = std::move(response.tokens);
+      vault::store_oauth_tokens(contents, slot.owner, slot.user, *r.tokens);
+      return true;  // written before the caller may use it
+    case token_response::status::invalid_grant:
+      r.status = token_outcome::status::missing;
+      r.invalid_grant = true;
+      return false;
+    default:
+      r.status = token_outcome::status::failed;
+      return false;
+  }
+}
+
+// The transaction failed. Tokens the provider already issued are kept in
+// memory (a rotated refresh token is the only valid one now); otherwise
+// the fetch failed, and a store out of reach is told apart from the provider.
+fetch_result after_failed_write(fetch_result r, const std::exception& e, bool read_only, const fetch_target& slot,
+                                const fetch_context& ctx) {
+  if (r.status == token_outcome::status::ready && r.tokens) {
+    r.persisted = false;
+    if (read_only) {
+      ctx.log.error("oauth: the new tokens of {} live in memory only: {}. After a restart the vault's older refresh "
+                    "token is used, which a provider that rotates refresh tokens may have revoked (then: credproxy "
+                    "oauth login); use a writable vault to keep them",
+                    slot.description, e.what());
+    } else {
+      ctx.log.error("oauth: could not save the rotated token of {} in the vault: {}; kept in memory, saved with the "
+                    "next refresh",
+                    slot.description, e.what());
+    }
+    return r;
+  }
+  r.status = token_outcome::status::failed;
+  r.detail = e.what();
+  r.store_down = dynamic_cast<const vault::store_unavailable*>(&e) != nullptr;
+  return r;
+}
+
 fetch_result fenced_refresh(const fetch_target& slot, const provider_endpoints& endpoints,
                             const secret& rejected_access, const fetch_context& ctx, presented_token& presented) {
   fetch_result r;
@@ -95,78 +181,12 @@ fetch_result fenced_refresh(const fetch_target& slot, const provider_endpoints& 
     // processes or replicas (or two fetches) never present the same refresh
     // token, so a provider with reuse detection never revokes the family.
     ctx.store.modify_token_slot(slot.owner, slot.user, [&](vault::vault_contents& contents) {
-      if (!document_unchanged(contents, slot, r)) return false;
-      std::optional<vault::oauth_token_set> stored;
-      try {
-        stored = vault::load_oauth_tokens(contents, slot.owner, slot.user);
-      } catch (const vault::vault_error&) {
-        stored.reset();  // malformed: as if absent
-      }
-      // A rotated set this process could not write last time is newer.
-      if (slot.unsaved && (!stored || stored->obtained_at < slot.unsaved->obtained_at)) stored = slot.unsaved;
-      const bool unsaved_newer = stored && slot.unsaved && stored->obtained_at == slot.unsaved->obtained_at;
-      if (stored && adoptable(*stored, rejected_access, ctx.time.now())) {
-        r.status = token_outcome::status::ready;
-        r.adopted = true;
-        r.tokens = stored;
-        if (!unsaved_newer) return false;
-        vault::store_oauth_tokens(contents, slot.owner, slot.user, *stored);
-        return true;
-      }
-      secret refresh_token = stored ? stored->refresh_token : secret{};
-      if (refresh_token.empty() && slot.user.empty()) refresh_token = slot.client->refresh_token;
-      if (stored) r.dead_persisted_at = stored->obtained_at;
-      presented = {refresh_token, stored && !stored->refresh_token.empty() ? std::optional(stored->obtained_at) : std::nullopt};
-      if (refresh_token.empty()) {
-        r.status = token_outcome::status::missing;
-        r.detail = "there is no refresh token; sign in with: " + slot.login_command;
-        return false;
-      }
-      auto response = request_refresh(*slot.client, endpoints.token_endpoint, refresh_token, ctx.time.now(), ctx.client);
-      r.detail = response.detail;
-      r.retry_after = response.retry_after;
-      switch (response.result) {
-        case token_response::status::ok:
-          r.status = token_outcome::status::ready;
-          r.rotated = !same_secret(response.tokens.refresh_token, refresh_token);
-          r.tokens = std::move(response.tokens);
-          vault::store_oauth_tokens(contents, slot.owner, slot.user, *r.tokens);
-          return true;  // written before the caller may use it
-        case token_response::status::invalid_grant:
-          r.status = token_outcome::status::missing;
-          r.invalid_grant = true;
-          return false;
-        default:
-          r.status = token_outcome::status::failed;
-          return false;
-      }
+      return refresh_under_lock(contents, slot, endpoints, rejected_access, ctx, r, presented);
     });
   } catch (const vault::read_only_error& e) {
-    if (r.status == token_outcome::status::ready && r.tokens) {
-      // Nothing can be saved: say what a restart will cost.
-      r.persisted = false;
-      ctx.log.error("oauth: the new tokens of {} live in memory only: {}. After a restart the vault's older refresh "
-                    "token is used, which a provider that rotates refresh tokens may have revoked (then: credproxy "
-                    "oauth login); use a writable vault to keep them",
-                    slot.description, e.what());
-      return r;
-    }
-    r.status = token_outcome::status::failed;
-    r.detail = e.what();
-    return r;
+    return after_failed_write(std::move(r), e, true, slot, ctx);
   } catch (const std::exception& e) {
-    if (r.status == token_outcome::status::ready && r.tokens) {
-      // The provider rotated, the vault could not take it (full disk,
-      // busy): keep the new refresh token in memory and retry the write.
-      r.persisted = false;
-      ctx.log.error("oauth: could not save the rotated token of {} in the vault: {}; kept in memory, saved with the next refresh",
-                  slot.description, e.what());
-      return r;
-    }
-    r.status = token_outcome::status::failed;
-    r.detail = e.what();
-    r.store_down = dynamic_cast<const vault::store_unavailable*>(&e) != nullptr;
-    return r;
+    return after_failed_write(std::move(r), e, false, slot, ctx);
   }
   return r;
 }
