@@ -16,17 +16,11 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using testing_support::canned_response;
 using testing_support::seen_request;
+using testing_support::loopback_connector;
 using testing_support::test_server;
 using status = token_response::status;
 
 const std::string secret_canary = "client-secret-canary-42";
-
-// Loopback is where the test servers are; the default egress policy denies it.
-const outbound::connector& loopback_connector() {
-  static const outbound::connector connector(outbound::egress_policy({*config::parse_cidr("127.0.0.0/8")}),
-                                             outbound::make_client_tls_context(""));
-  return connector;
-}
 
 client_options loopback_options() {
   client_options o;

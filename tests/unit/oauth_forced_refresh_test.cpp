@@ -24,6 +24,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing_support::canned_response;
 using testing_support::seen_request;
+using testing_support::loopback_connector;
 using testing_support::test_server;
 
 class manual_clock final : public clock {
@@ -34,12 +35,6 @@ class manual_clock final : public clock {
  private:
   std::atomic<time_point> now_{std::chrono::system_clock::from_time_t(1'800'000'000)};
 };
-
-const outbound::connector& loopback_connector() {
-  static const outbound::connector connector(outbound::egress_policy({*config::parse_cidr("127.0.0.0/8")}),
-                                             outbound::make_client_tls_context(""));
-  return connector;
-}
 
 class ForcedRefresh : public ::testing::Test {
  protected:

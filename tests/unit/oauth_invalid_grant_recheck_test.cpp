@@ -26,13 +26,8 @@ namespace {
 using namespace std::chrono_literals;
 using testing_support::canned_response;
 using testing_support::seen_request;
+using testing_support::loopback_connector;
 using testing_support::test_server;
-
-const outbound::connector& loopback_connector() {
-  static const outbound::connector connector(outbound::egress_policy({*config::parse_cidr("127.0.0.0/8")}),
-                                             outbound::make_client_tls_context(""));
-  return connector;
-}
 
 class fixed_clock final : public clock {
  public:

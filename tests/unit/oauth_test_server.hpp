@@ -17,6 +17,9 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "config/config.hpp"
+#include "outbound/connector.hpp"
+
 namespace credproxy::oauth::testing_support {
 
 namespace http = boost::beast::http;
@@ -105,5 +108,13 @@ class test_server {
   std::vector<seen_request> requests_;
   std::thread thread_;
 };
+
+// The connector the OAuth tests use: loopback is where their servers are,
+// and the default egress policy denies it.
+inline const outbound::connector& loopback_connector() {
+  static const outbound::connector connector(outbound::egress_policy({*config::parse_cidr("127.0.0.0/8")}),
+                                             outbound::make_client_tls_context(""));
+  return connector;
+}
 
 }  // namespace credproxy::oauth::testing_support
