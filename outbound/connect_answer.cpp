@@ -27,7 +27,13 @@ connect_answer parse_connect_answer(std::string_view bytes) {
     answer.error = ec.message();
     return answer;
   }
-  answer.status = parser.get().result_int();
+  const unsigned status = parser.get().result_int();
+  if (status < 100 || status > 599) {  // Beast takes any three digits ("004")
+    answer.result = connect_answer::state::malformed;
+    answer.error = "a status outside 100-599";
+    return answer;
+  }
+  answer.status = status;
   answer.head_bytes = used;
   answer.result = answer.status / 100 == 2 ? connect_answer::state::accepted : connect_answer::state::refused;
   return answer;

@@ -32,6 +32,14 @@ TEST(ConnectAnswer, OtherStatusesRefuse) {
   EXPECT_EQ(bad_gateway.status, 502u);
 }
 
+// Beast parses any three digits; a proxy answering "004" is not one we
+// can talk to (found by the fuzz target).
+TEST(ConnectAnswer, AStatusOutside100To599IsMalformed) {
+  EXPECT_EQ(parse_connect_answer("HTTP/1.1 004 Bad Gateway\r\n\r\n").result, state::malformed);
+  EXPECT_EQ(parse_connect_answer("HTTP/1.1 999 Odd\r\n\r\n").result, state::malformed);
+  EXPECT_EQ(parse_connect_answer("HTTP/1.1 599 Odd\r\n\r\n").result, state::refused);
+}
+
 TEST(ConnectAnswer, AHeadInPiecesIsIncompleteUntilItEnds) {
   EXPECT_EQ(parse_connect_answer("").result, state::incomplete);
   EXPECT_EQ(parse_connect_answer("HTTP/1.1 200").result, state::incomplete);
