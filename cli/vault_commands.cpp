@@ -159,6 +159,75 @@ void print_key_once(std::span<const unsigned char> key) {
     throw vault::errno_error("cannot sync", "stdout", errno);
 }
 
+// What every kind of rekey needs to know and say.
+struct rekey_plan {
+  const config::config& cfg;
+  vault::key_source from;
+  vault::key_source to;
+  bool switching = false;   // another kind of key than the configured one
+  std::string vault_name;   // for the closing message
+  std::string switch_note;  // "; now set vault.key_source: ..." when switching
+};
+
+void rekey_to_key_file(const vault::vault_store& store, const rekey_plan& plan) {
+  const auto& key_file = plan.cfg.key_file;
+  if (plan.switching && std::filesystem::exists(std::filesystem::symlink_status(key_file)))
+    throw command_error("key file " + key_file.string() +
+                        " already exists; refusing to overwrite it (move it away or set vault.key_file to a new path)");
+  const auto key = vault::generate_master_key();
+  store.rekey(vault::master_key::from_key(key, plan.to.describe()), [&] {
+    // Under the vault lock: a temp key file left by a killed rekey holds a
+    // key nobody needs.
+    vault::remove_stale_temp_files(key_file);
+    if (plan.switching) {
+      vault::write_new_key_file(key_file, key);
+    } else {
+      vault::replace_key_file(key_file, key);
+    }
+  });
+  std::cout << "rekeyed vault " << plan.vault_name << ": the new master key is in key file " << key_file.string()
+            << " (mode 0600); the old key no longer opens the vault" << plan.switch_note << '\n';
+}
+
+void rekey_to_environment_key(const vault::vault_store& store, const rekey_plan& plan) {
+  const auto key = vault::generate_master_key();
+  store.rekey(vault::master_key::from_key(key, "the new key"), [&] { print_key_once(key); });
+  std::cerr << "rekeyed vault " << plan.vault_name << ": the new master key was printed on stdout, once; put it in "
+            << "environment variable " << plan.to.key_env << " and restart credproxy serve (the old key no longer "
+            << "opens the vault)" << plan.switch_note << '\n';
+}
+
+void rekey_to_passphrase(const vault::vault_store& store, const rekey_plan& plan, const rekey_options& o) {
+  const std::string origin = o.new_passphrase_file.empty()
+                                 ? std::string("environment variable ") + new_passphrase_env
+                                 : "passphrase file " + o.new_passphrase_file;
+  if (o.new_passphrase_file.empty() && std::getenv(new_passphrase_env) == nullptr)
+    throw command_error(std::string("no new passphrase: give it with --new-passphrase-file FILE or in "
+                                    "environment variable ") +
+                        new_passphrase_env);
+  auto text = o.new_passphrase_file.empty() ? vault::read_passphrase_env(new_passphrase_env)
+                                            : vault::read_passphrase_file(o.new_passphrase_file);
+  vault::check_new_passphrase(text, origin);
+  // With a passphrase file in use it takes the new passphrase in step (b),
+  // like the key file; with a variable the user updates it.
+  const auto& passphrase_file = plan.from.passphrase_file;
+  const bool replace_file = !plan.switching && !passphrase_file.empty();
+  secure_bytes file_text(text.begin(), text.end());
+  file_text.push_back('\n');
+  store.rekey(vault::master_key::from_passphrase(std::move(text), origin), [&] {
+    if (!replace_file) return;
+    vault::remove_stale_temp_files(passphrase_file);
+    vault::atomic_replace(passphrase_file, file_text);
+  });
+  std::cout << "rekeyed vault " << plan.vault_name << ": it now opens only with the new passphrase";
+  if (replace_file) {
+    std::cout << ", which is now in passphrase file " << passphrase_file.string();
+  } else if (!plan.switching) {
+    std::cout << "; set environment variable " << plan.from.passphrase_env << " to it and restart credproxy serve";
+  }
+  std::cout << plan.switch_note << '\n';
+}
+
 void run_rekey(const global_options& options, const rekey_options& o) {
   const auto cfg = effective_config(options);
   const auto from = key_source_of(cfg);
@@ -167,74 +236,26 @@ void run_rekey(const global_options& options, const rekey_options& o) {
   if (!o.new_passphrase_file.empty() && to.kind != kind_t::passphrase)
     throw usage_error("--new-passphrase-file applies only when the new key is a passphrase (--to passphrase)");
   const bool switching = to.kind != from.kind;
-  auto store = open_store(cfg);
-  const std::string vault_name =
-      cfg.store == config::config::store_backend::postgres ? "in the postgres store" : cfg.vault_path.string();
-  const std::string switch_note =
-      switching ? std::string("; now set vault.key_source: ") + kind_name(to.kind) + " in the configuration" : "";
+  const rekey_plan plan{
+      .cfg = cfg,
+      .from = from,
+      .to = to,
+      .switching = switching,
+      .vault_name =
+          cfg.store == config::config::store_backend::postgres ? "in the postgres store" : cfg.vault_path.string(),
+      .switch_note = switching ? std::string("; now set vault.key_source: ") + kind_name(to.kind) +
+                                     " in the configuration"
+                               : std::string(),
+  };
+  const auto store = open_store(cfg);
 
   // A closed stdout must fail the commit step (then the old key stays),
   // not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
-
-  switch (to.kind) {
-    case kind_t::file: {
-      if (switching && std::filesystem::exists(std::filesystem::symlink_status(cfg.key_file)))
-        throw command_error("key file " + cfg.key_file.string() +
-                            " already exists; refusing to overwrite it (move it away or set vault.key_file to a new path)");
-      const auto key = vault::generate_master_key();
-      store.rekey(vault::master_key::from_key(key, to.describe()), [&] {
-        // Under the vault lock: a temp key file left by a killed rekey
-        // holds a key nobody needs.
-        vault::remove_stale_temp_files(cfg.key_file);
-        if (switching) {
-          vault::write_new_key_file(cfg.key_file, key);
-        } else {
-          vault::replace_key_file(cfg.key_file, key);
-        }
-      });
-      std::cout << "rekeyed vault " << vault_name << ": the new master key is in key file " << cfg.key_file.string()
-                << " (mode 0600); the old key no longer opens the vault" << switch_note << '\n';
-      return;
-    }
-    case kind_t::env: {
-      const auto key = vault::generate_master_key();
-      store.rekey(vault::master_key::from_key(key, "the new key"), [&] { print_key_once(key); });
-      std::cerr << "rekeyed vault " << vault_name << ": the new master key was printed on stdout, once; put it in "
-                << "environment variable " << to.key_env << " and restart credproxy serve (the old key no longer "
-                << "opens the vault)" << switch_note << '\n';
-      return;
-    }
-    case kind_t::passphrase: {
-      const std::string origin = o.new_passphrase_file.empty()
-                                     ? std::string("environment variable ") + new_passphrase_env
-                                     : "passphrase file " + o.new_passphrase_file;
-      if (o.new_passphrase_file.empty() && std::getenv(new_passphrase_env) == nullptr)
-        throw command_error(std::string("no new passphrase: give it with --new-passphrase-file FILE or in "
-                                        "environment variable ") +
-                            new_passphrase_env);
-      auto text = o.new_passphrase_file.empty() ? vault::read_passphrase_env(new_passphrase_env)
-                                                : vault::read_passphrase_file(o.new_passphrase_file);
-      vault::check_new_passphrase(text, origin);
-      // With a passphrase file in use it takes the new passphrase in step
-      // (b), like the key file; with a variable the user updates it.
-      const bool replace_file = !switching && !from.passphrase_file.empty();
-      secure_bytes file_text(text.begin(), text.end());
-      file_text.push_back('\n');
-      store.rekey(vault::master_key::from_passphrase(std::move(text), origin), [&] {
-        if (!replace_file) return;
-        vault::remove_stale_temp_files(from.passphrase_file);
-        vault::atomic_replace(from.passphrase_file, file_text);
-      });
-      std::cout << "rekeyed vault " << vault_name << ": it now opens only with the new passphrase";
-      if (replace_file) {
-        std::cout << ", which is now in passphrase file " << from.passphrase_file.string();
-      } else if (!switching) {
-        std::cout << "; set environment variable " << from.passphrase_env << " to it and restart credproxy serve";
-      }
-      std::cout << switch_note << '\n';
-      return;
-    }
+  switch (plan.to.kind) {
+    case kind_t::file: return rekey_to_key_file(store, plan);
+    case kind_t::env: return rekey_to_environment_key(store, plan);
+    case kind_t::passphrase: return rekey_to_passphrase(store, plan, o);
   }
 }
 

@@ -490,6 +490,32 @@ TEST(VaultKeys, EnvironmentKeyAndRekeyToIt) {
   EXPECT_FALSE(fs::exists(fresh.vault()));
 }
 
+// What a rekey refuses, and how it says so: nothing is changed.
+TEST(VaultKeys, RekeyRefusalsSayWhatToDo) {
+  vault_env env;
+  ASSERT_RUNS(env.cli({"vault", "init"}));
+  ASSERT_RUNS(env.cli({"cred", "add", "--solution", "default", "--key", "counter", "--json", "-"}, counter_doc(3)));
+  const std::string key_before = read_file(env.key());
+
+  const auto wrong_flag = env.cli({"vault", "rekey", "--new-passphrase-file", "x"});
+  EXPECT_EQ(wrong_flag.status.code, 1) << describe(wrong_flag);  // a usage error
+  EXPECT_NE(wrong_flag.err.find("applies only when the new key is a passphrase"), std::string::npos);
+  expect_one_line_error(env.cli({"vault", "rekey", "--to", "passphrase"}, {}, with_env({})),
+                        "no new passphrase: give it with --new-passphrase-file FILE or in environment variable "
+                        "CREDPROXY_NEW_PASSPHRASE");
+
+  // Switching to a key file where one already exists would lose that file.
+  const auto env_key = env.cli({"vault", "rekey", "--to", "env"});
+  ASSERT_RUNS(env_key);
+  write_file(env.config(), "vault:\n  path: " + quoted(env.vault()) + "\n  key_file: " + quoted(env.key()) +
+                               "\n  key_source: env\n");
+  const auto key_env = with_env({"CREDPROXY_MASTER_KEY=" + env_key.out.substr(0, 64)});
+  expect_one_line_error(env.cli({"vault", "rekey", "--to", "file"}, {}, key_env),
+                        "key file " + env.key().string() + " already exists; refusing to overwrite it");
+  EXPECT_EQ(read_file(env.key()), key_before);
+  EXPECT_EQ(env.description(key_env), n_of(3));
+}
+
 // `serve` with a passphrase keeps one store: reloads do not run scrypt
 // again (timings printed), and a rekey of the passphrase file is picked up.
 TEST(VaultKeys, ServeReloadsAPassphraseVaultAndFollowsARekey) {
