@@ -1,5 +1,6 @@
 // `credproxy serve`: the one place that builds concrete objects from the
 // configuration (vault snapshot, logger, server) and wires them together.
+#include <atomic>
 #include <iostream>
 #include <optional>
 
@@ -22,6 +23,7 @@
 #include "proxy/server.hpp"
 #include "vault/store.hpp"
 #include "vault/timestamp.hpp"
+#include "vault/write_counter.hpp"
 
 namespace credproxy::cli {
 
@@ -211,6 +213,64 @@ void fit_connections_to_descriptors(config::config& cfg, spdlog::logger& log) {
   cfg.limits.max_idle_upstream = fit.max_idle;
 }
 
+// Read your writes on a vault file: the writers' counter in the lock file
+// (vault/write_counter.hpp) tells a request with one memory load whether a
+// write finished since the snapshot was last checked. Every check reads
+// the counter first and records it once the watcher has polled. All but
+// change_pending() run on the server's control thread.
+class checked_writes {
+ public:
+  checked_writes(const vault::vault_store& store, admin::vault_watcher& watcher)
+      : watcher_(watcher),
+        counter_(vault::write_counter_view::open(vault::lock_path_for(store.watched_file()), store.read_only())) {}
+  bool available() const noexcept { return counter_ != nullptr; }
+  void poll() {
+    const std::uint64_t seen = counter_ ? counter_->value() : 0;
+    watcher_.poll();
+    checked_.store(seen, std::memory_order_release);
+  }
+  bool change_pending() const noexcept { return counter_->value() != checked_.load(std::memory_order_acquire); }
+
+ private:
+  admin::vault_watcher& watcher_;
+  std::unique_ptr<vault::write_counter_view> counter_;
+  // Unlike any counter at first: the first request that injects has the
+  // snapshot checked once.
+  std::atomic<std::uint64_t> checked_{~std::uint64_t{0}};
+};
+
+// Where serve learns of vault changes, for as long as the server runs.
+struct vault_change_sources {
+  std::optional<store::change_listener> notifications;  // a database store
+  std::optional<checked_writes> writes;                  // a vault file
+};
+
+// Reloads: inotify (a file) or NOTIFY (a database) at once, a refusal
+// checks the store first, and a poll is the fallback. Read your writes for
+// a request that injects: the writers' counter, or the listener's
+// notification in flight.
+void wire_change_sources(proxy::server& server, const config::config& cfg, const vault::vault_store& store,
+                         admin::vault_watcher& watcher, spdlog::logger& log, vault_change_sources& changes) {
+  if (cfg.store == config::config::store_backend::postgres) {
+    changes.notifications.emplace(cfg.postgres_dsn, [&watcher] { watcher.poll(); }, log);
+    server.on_change_hint([&changes] { return changes.notifications->change_pending(); });
+  }
+  if (const auto file = store.watched_file(); !file.empty()) {
+    auto& writes = changes.writes.emplace(store, watcher);
+    server.on_file_change(file, [&writes] { writes.poll(); });
+    if (writes.available()) server.on_change_hint([&writes] { return writes.change_pending(); });
+  }
+  const auto check = [&changes, &watcher] {
+    if (changes.writes) {
+      changes.writes->poll();
+    } else {
+      watcher.poll();
+    }
+  };
+  server.on_poll(admin::vault_poll_interval, check);
+  server.on_freshness_check(check);
+}
+
 // Builds everything that serves (token service, watcher, admin API, proxy)
 // in the order their lifetimes need, and runs until a stop signal.
 void run_server(const global_options& options, const config::config& cfg, vault::vault_store& store,
@@ -256,19 +316,8 @@ void run_server(const global_options& options, const config::config& cfg, vault:
   });
   server.add_metrics([&watcher, &tokens] { return watcher.metrics_text() + tokens.metrics_text(); });
   server.on_store_state([&watcher] { return std::string(watcher.store_state()); });
-  // Read your writes: inotify reloads at once, a refusal checks the file
-  // first, and the poll is the fallback where inotify does not work.
-  server.on_poll(admin::vault_poll_interval, [&watcher] { watcher.poll(); });
-  // A database store: writers NOTIFY, so other replicas' writes show at
-  // once; the poll above stays as the fallback.
-  std::optional<store::change_listener> notifications;
-  if (cfg.store == config::config::store_backend::postgres) {
-    notifications.emplace(cfg.postgres_dsn, [&watcher] { watcher.poll(); }, *log);
-    server.on_change_hint([&notifications] { return notifications->change_pending(); });
-  }
-  if (const auto file = store.watched_file(); !file.empty())
-    server.on_file_change(file, [&watcher] { watcher.poll(); });
-  server.on_freshness_check([&watcher] { watcher.poll(); });
+  vault_change_sources changes;
+  wire_change_sources(server, cfg, store, watcher, *log, changes);
   server.set_admin_api([&admin_api](const proxy::admin_request& r) { return admin_api.handle(r); },
                        [&admin_api](const proxy::admin_request& r) { return admin_api.authenticate(r); });
   server.bind();

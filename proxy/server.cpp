@@ -290,10 +290,12 @@ void server::run() {
   if (change_hint_) freshness_.set_change_hint(change_hint_);
   if (file_changed_) {
     file_watch_ = std::make_unique<file_watch>(control_.get_executor(), watched_file_, file_changed_, *log_);
-    if (file_watch_->start())
-      freshness_.set_change_hint([watch = file_watch_.get()] { return watch->change_pending(); });
-    else
+    // The inotify descriptor is the hint only when the store gave none
+    // (a poll(2) per request that injects, where its hint is a memory load).
+    if (!file_watch_->start())
       file_watch_.reset();
+    else if (!change_hint_)
+      freshness_.set_change_hint([watch = file_watch_.get()] { return watch->change_pending(); });
   }
   start_worker_threads();
 

@@ -119,12 +119,14 @@ store_fingerprint file_backend::fingerprint() const noexcept {
          std::to_string(stamp.size) + ":" + std::to_string(stamp.mtime_ns) + ":" + std::to_string(stamp.ctime_ns)};
 }
 
-std::vector<unsigned char> file_backend::write_locked(const vault_contents& contents, const vault_keys& keys,
+std::vector<unsigned char> file_backend::write_locked(const exclusive_file_lock& lock, const vault_contents& contents,
+                                                     const vault_keys& keys,
                                                      std::span<const unsigned char> previous) const {
   remove_stale_temp_files(vault_path_);  // the vault's and the backup's
   auto bytes = seal_vault(contents.serialize(), keys, contents.revision());
   keep_backup(vault_path_, backup_path_for(vault_path_), previous);
   atomic_replace(vault_path_, bytes);
+  lock.count_write();  // before this writer returns: read your writes
   return bytes;
 }
 
@@ -150,7 +152,7 @@ bool file_backend::modify_if(const std::function<bool(vault_contents&)>& change)
   auto contents = parse_checked(current.opened, vault_path_);
   if (!change(contents)) return false;
   contents.bump_revision();
-  write_locked(contents, current.opened.keys, current.bytes);
+  write_locked(lock, contents, current.opened.keys, current.bytes);
   return true;
 }
 
@@ -167,7 +169,7 @@ void file_backend::rekey(master_key new_key, const std::function<void()>& commit
   add_key_slot(both, *current.key, &old_keys.slots[current.opened.slot]);
   add_key_slot(both, new_key);
   contents.bump_revision();
-  const auto two_slot_bytes = write_locked(contents, both, current.bytes);
+  const auto two_slot_bytes = write_locked(lock, contents, both, current.bytes);
 
   // (b) Store the new key. If that fails, nothing but this process knows
   // it: drop its slot again.
@@ -178,7 +180,7 @@ void file_backend::rekey(master_key new_key, const std::function<void()>& commit
     try {
       vault_keys old_only{both.vault_id, both.data_key, {both.slots[0]}};
       contents.bump_revision();
-      write_locked(contents, old_only, two_slot_bytes);
+      write_locked(lock, contents, old_only, two_slot_bytes);
     } catch (const std::exception&) {
       outcome += " (and, until the next rekey, with a key slot nobody holds the key for)";
     }
@@ -191,7 +193,7 @@ void file_backend::rekey(master_key new_key, const std::function<void()>& commit
   contents.bump_revision();
   std::vector<unsigned char> final_bytes;
   try {
-    final_bytes = write_locked(contents, new_only, two_slot_bytes);
+    final_bytes = write_locked(lock, contents, new_only, two_slot_bytes);
   } catch (const std::exception& e) {
     throw vault_error(std::string(e.what()) +
                       "; rekey incomplete: the vault opens with the old and the new key until you run "

@@ -15,6 +15,7 @@
 namespace credproxy::vault {
 
 struct vault_keys;  // vault_file.hpp
+class exclusive_file_lock;  // posix_file.hpp
 
 class file_backend final : public store_backend {
  public:
@@ -38,7 +39,8 @@ class file_backend final : public store_backend {
   struct key_state;
   struct opened_file;
   opened_file open_file() const;
-  std::vector<unsigned char> write_locked(const vault_contents& contents, const vault_keys& keys,
+  std::vector<unsigned char> write_locked(const exclusive_file_lock& lock, const vault_contents& contents,
+                                          const vault_keys& keys,
                                           std::span<const unsigned char> previous) const;
 
   std::filesystem::path vault_path_;

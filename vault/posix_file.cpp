@@ -1,5 +1,7 @@
 #include "vault/posix_file.hpp"
 
+#include "vault/write_counter.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -227,5 +229,7 @@ exclusive_file_lock::exclusive_file_lock(const std::filesystem::path& lock_path,
     pause = std::min(pause * 2, std::chrono::microseconds(20000));
   }
 }
+
+void exclusive_file_lock::count_write() const noexcept { bump_write_counter(fd_.get()); }
 
 }  // namespace credproxy::vault

@@ -104,6 +104,10 @@ class exclusive_file_lock {
   explicit exclusive_file_lock(const std::filesystem::path& lock_path,
                                std::chrono::milliseconds wait = vault_lock_wait);
 
+  // After a write under this lock has replaced the vault: tells readers
+  // mapping the lock file (write_counter.hpp).
+  void count_write() const noexcept;
+
  private:
   unique_fd fd_;
 };
