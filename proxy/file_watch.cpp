@@ -1,5 +1,7 @@
 #include "proxy/file_watch.hpp"
 
+#include "common/fd_ready.hpp"
+
 #include <poll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -56,10 +58,7 @@ void file_watch::stop() {
 
 bool file_watch::change_pending() const noexcept {
   if (handling_.load(std::memory_order_acquire)) return true;
-  const int fd = fd_.load(std::memory_order_acquire);
-  if (fd < 0) return false;
-  pollfd ready{fd, POLLIN, 0};
-  return ::poll(&ready, 1, 0) > 0 && (ready.revents & POLLIN) != 0;
+  return readable_now(fd_.load(std::memory_order_acquire));
 }
 
 void file_watch::wait_more() {

@@ -1,5 +1,7 @@
 #include "store/change_listener.hpp"
 
+#include "common/fd_ready.hpp"
+
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -48,10 +50,7 @@ void change_listener::run() {
 
 bool change_listener::change_pending() const noexcept {
   if (handling_.load(std::memory_order_acquire)) return true;
-  const int socket = socket_.load(std::memory_order_acquire);
-  if (socket < 0) return false;
-  pollfd ready{socket, POLLIN, 0};
-  return ::poll(&ready, 1, 0) > 0 && (ready.revents & POLLIN) != 0;
+  return readable_now(socket_.load(std::memory_order_acquire));
 }
 
 void change_listener::listen_until_lost() {

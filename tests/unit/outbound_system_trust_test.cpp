@@ -57,6 +57,13 @@ struct store_files {
   std::filesystem::path no_dir = dir / "certs";  // missing: adds nothing
   store_files() { std::filesystem::create_directories(dir); }
   ~store_files() { std::filesystem::remove_all(dir); }
+  // The bundle file with one self-signed certificate.
+  void write_one_certificate() const {
+    FILE* f = std::fopen(file.c_str(), "w");
+    const auto pem = self_signed_pem();
+    std::fwrite(pem.data(), 1, pem.size(), f);
+    std::fclose(f);
+  }
 };
 
 std::size_t certificates_in(asio::ssl::context& context) {
@@ -72,12 +79,7 @@ asio::awaitable<void> wait_and_note(system_trust* trust, std::atomic<bool>* othe
 
 TEST(SystemTrust, LoadsOnFirstUseOnce) {
   store_files files;
-  {
-    FILE* f = std::fopen(files.file.c_str(), "w");
-    const auto pem = self_signed_pem();
-    std::fwrite(pem.data(), 1, pem.size(), f);
-    std::fclose(f);
-  }
+  files.write_one_certificate();
   auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
   system_trust trust(context, files.file, files.no_dir);
   EXPECT_FALSE(trust.loaded());
@@ -100,12 +102,7 @@ TEST(SystemTrust, LoadsOnFirstUseOnce) {
 
 TEST(SystemTrust, ABlockingLoadReturnsWithTheStoreInPlace) {
   store_files files;
-  {
-    FILE* f = std::fopen(files.file.c_str(), "w");
-    const auto pem = self_signed_pem();
-    std::fwrite(pem.data(), 1, pem.size(), f);
-    std::fclose(f);
-  }
+  files.write_one_certificate();
   auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
   system_trust trust(context, files.file, files.no_dir);
   trust.load_blocking();
