@@ -377,9 +377,9 @@ void token_service::publish_locked(std::shared_ptr<token_table> next) {
   generation_.fetch_add(1, std::memory_order_acq_rel);
 }
 
-void token_service::adopt(const vault::snapshot& snap) {
-  std::lock_guard lock(mutex_);
-  auto next = std::make_shared<token_table>(*current());
+// Stored sets newer than the cached ones (another process refreshed, a
+// login stored one) replace them in `next`. Returns whether any did.
+bool token_service::adopt_stored_sets_locked(const vault::snapshot& snap, token_table& next) {
   bool changed = false;
   for (const auto& [id, set] : snap.oauth_tokens) {
     vault::token_owner owner;
@@ -391,54 +391,48 @@ void token_service::adopt(const vault::snapshot& snap) {
       entry->owner = owner;
       entry->user = user;
     }
-    const auto it = next->by_slot.find(id);
-    const bool newer = it == next->by_slot.end() ||
+    const auto it = next.by_slot.find(id);
+    const bool newer = it == next.by_slot.end() ||
                        (!same_secret(it->second->access_token, set.access_token) &&
                         set.obtained_at >= it->second->obtained_at);
-    if (newer) {
-      auto token = std::make_shared<cached_token>();
-      token->access_token = set.access_token;
-      token->expires_at = set.expires_at;
-      token->obtained_at = set.obtained_at;
-      token->serial = next_serial_++;
-      token->no_forced_refresh_until = entry->no_forced_refresh_until();
-      next->by_slot[id] = std::move(token);
-      unpersisted_.erase(id);
-      ++counters_.adopted;
-      changed = true;
-    }
+    if (!newer) continue;
+    auto token = std::make_shared<cached_token>();
+    token->access_token = set.access_token;
+    token->expires_at = set.expires_at;
+    token->obtained_at = set.obtained_at;
+    token->serial = next_serial_++;
+    token->no_forced_refresh_until = entry->no_forced_refresh_until();
+    next.by_slot[id] = std::move(token);
+    unpersisted_.erase(id);
+    ++counters_.adopted;
+    changed = true;
   }
   // Gone from the vault (the credential was updated or removed, or its
   // tokens dropped): gone from the cache, unless only this process has it.
-  for (auto it = next->by_slot.begin(); it != next->by_slot.end();) {
+  for (auto it = next.by_slot.begin(); it != next.by_slot.end();) {
     if (!snap.oauth_tokens.contains(it->first) && !unpersisted_.contains(it->first)) {
-      it = next->by_slot.erase(it);
+      it = next.by_slot.erase(it);
       changed = true;
     } else {
       ++it;
     }
   }
-  // Current client settings for every slot; a login or a new document
-  // lets a slot that needed one try again.
+  return changed;
+}
+
+// Current client settings for every slot; a login or a new document lets
+// a slot that needed one try again. Returns whether `next` changed.
+bool token_service::adopt_settings_locked(const vault::snapshot& snap, token_table& next) {
+  bool changed = false;
   for (auto& [id, slot] : slots_) {
     auto client = client_in(snap, slot->owner);
     // A new document (or none): nothing obtained with the old settings may
     // be used again, not even a set only this process holds.
     const bool new_document = !client || !slot->client || client->document_digest != slot->client->document_digest;
     if (new_document && (slot->client || !client)) {
-      if (next->by_slot.erase(id) != 0) changed = true;
+      if (next.by_slot.erase(id) != 0) changed = true;
       unpersisted_.erase(id);
-      // A set only this process held (the vault could not take it) was not
-      // handed over by the removal or update: revoke it here, best effort.
-      if (slot->unsaved && slot->client && !stopping_) {
-        start_threads_locked();
-        boost::asio::post(*pool_, [this, old = slot->client, sets = std::vector{*slot->unsaved},
-                                  what = slot->describe()] {
-          const auto summary = revoke_all(*old, sets, settings_.client);
-          if (!summary.empty()) log_->info("oauth: {}: tokens held only in memory: {}", what, summary);
-        });
-      }
-      slot->unsaved.reset();
+      revoke_unsaved_locked(*slot);
       slot->failures = 0;
       slot->retry_at = {};
       slot->needs_login = false;
@@ -451,7 +445,29 @@ void token_service::adopt(const vault::snapshot& snap) {
         persisted == snap.oauth_tokens.end() ? std::nullopt : std::optional(persisted->second.obtained_at);
     if (persisted_at != slot->dead_persisted_at) slot->needs_login = false;
   }
-  if (changed) publish_locked(std::move(next));
+  return changed;
+}
+
+// A set only this process held (the vault could not take it) is not
+// handed over by a removal or update of its document: revoke it here,
+// best effort, on the service's pool.
+void token_service::revoke_unsaved_locked(slot_state& slot) {
+  if (slot.unsaved && slot.client && !stopping_) {
+    start_threads_locked();
+    boost::asio::post(*pool_, [this, old = slot.client, sets = std::vector{*slot.unsaved}, what = slot.describe()] {
+      const auto summary = revoke_all(*old, sets, settings_.client);
+      if (!summary.empty()) log_->info("oauth: {}: tokens held only in memory: {}", what, summary);
+    });
+  }
+  slot.unsaved.reset();
+}
+
+void token_service::adopt(const vault::snapshot& snap) {
+  std::lock_guard lock(mutex_);
+  auto next = std::make_shared<token_table>(*current());
+  const bool stored = adopt_stored_sets_locked(snap, *next);
+  const bool settings = adopt_settings_locked(snap, *next);
+  if (stored || settings) publish_locked(std::move(next));
 }
 
 std::chrono::milliseconds token_service::backoff_locked(unsigned failures, std::optional<seconds> retry_after) {

@@ -92,6 +92,9 @@ class token_service final : public token_source {
   void install_locked(const std::string& id, vault::oauth_token_set tokens, bool persisted,
                       time_point no_forced_refresh_until);
   void publish_locked(std::shared_ptr<token_table> next);
+  bool adopt_stored_sets_locked(const vault::snapshot& snap, token_table& next);
+  bool adopt_settings_locked(const vault::snapshot& snap, token_table& next);
+  void revoke_unsaved_locked(slot_state& slot);
   std::chrono::milliseconds backoff_locked(unsigned failures, std::optional<std::chrono::seconds> retry_after);
   void scheduler_loop();
   void start_threads_locked();
