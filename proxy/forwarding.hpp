@@ -243,6 +243,43 @@ void send_failed(attempt<Connection>& out, connection_context<Upstreams>& conn, 
                "sending the request to " + flow.plan.upstream.host + " failed", {}};
 }
 
+// A new connection for the attempt; false (and out.error) when none opened.
+// A coroutine of its own, so the hot path (a pooled connection) carries
+// none of its values in attempt_exchange's frame.
+template <class Connection, class Upstreams>
+awaitable<bool> open_for_attempt(connection_context<Upstreams>& conn, const request_flow& flow,
+                                 attempt<Connection>& out) {
+  auto opened = co_await open_upstream(conn, flow.plan.upstream);
+  if (auto* error = std::get_if<proxy_error>(&opened)) {
+    out.error = std::move(*error);
+    explain_tls_upgrade(out.error, flow.plan);
+    co_return false;
+  }
+  out.upstream = std::move(std::get<0>(opened));
+  co_return true;
+}
+
+// The rest of the body streams from the client while the response is
+// awaited (after a 100 Continue when asked for); false (and out.error)
+// when the client went away.
+template <class Client, class Connection, class Upstreams>
+awaitable<bool> start_body_pump(Client& client, Connection& upstream, connection_context<Upstreams>& conn,
+                                const request_head& head, request_flow& flow, attempt<Connection>& out) {
+  if (head.expect_continue && head.version >= 11 && !flow.continue_sent) {
+    flow.continue_sent = true;
+    auto [ec, n] = co_await asio::async_write(client, asio::buffer(continue_response), use_tuple);
+    if (ec) {
+      out.error = {error_code::bad_request, "the client went away", {}};
+      co_return false;
+    }
+  }
+  const auto executor = co_await asio::this_coro::executor;
+  flow.body_pump = child_task::spawn(executor, pump_request_rest(client, upstream, conn, head, flow));
+  co_return true;
+}
+
+// One attempt. Its frame is allocated per request: rare paths live in
+// coroutines of their own so it stays within what Asio recycles (1 KiB).
 template <class Client, class Upstreams>
 awaitable<attempt<typename Upstreams::connection>> attempt_exchange(Client& client, connection_context<Upstreams>& conn,
                                                                     const request_head& head, request_flow& flow,
@@ -251,13 +288,8 @@ awaitable<attempt<typename Upstreams::connection>> attempt_exchange(Client& clie
   attempt<connection> out;
   begin_attempt(out, conn, flow, key, may_reuse);
   if (!out.upstream) {
-    auto opened = co_await open_upstream(conn, flow.plan.upstream);
-    if (auto* error = std::get_if<proxy_error>(&opened)) {
-      out.error = std::move(*error);
-      explain_tls_upgrade(out.error, flow.plan);
-      co_return out;
-    }
-    out.upstream = std::move(std::get<0>(opened));
+    const bool opened = co_await open_for_attempt(conn, flow, out);
+    if (!opened) co_return out;
   }
   connection* upstream = out.upstream.get();
   conn.watch->watch_upstream([upstream] { upstream->abort(); });
@@ -275,16 +307,8 @@ awaitable<attempt<typename Upstreams::connection>> attempt_exchange(Client& clie
   }
   conn.watch->expect(watchdog::phase::awaiting_response, conn.worker.settings->timeouts.upstream_response);
   if (!flow.client_body_done) {
-    if (head.expect_continue && head.version >= 11 && !flow.continue_sent) {
-      flow.continue_sent = true;
-      auto [ec, n] = co_await asio::async_write(client, asio::buffer(continue_response), use_tuple);
-      if (ec) {
-        out.error = {error_code::bad_request, "the client went away", {}};
-        co_return out;
-      }
-    }
-    const auto executor = co_await asio::this_coro::executor;
-    flow.body_pump = child_task::spawn(executor, pump_request_rest(client, *upstream, conn, head, flow));
+    const bool pumping = co_await start_body_pump(client, *upstream, conn, head, flow, out);
+    if (!pumping) co_return out;
   }
   co_await await_response(client, *upstream, conn, head, flow, out);
   out.report.request_body_complete = flow.client_body_done;
@@ -382,6 +406,25 @@ void drop_attempt(connection_context<Upstreams>& conn, request_flow& flow, attem
   if (flow.body_pump.running()) flow.retired_upstream = std::shared_ptr<void>(std::move(failed.upstream));
 }
 
+// A 401 to a request with an OAuth token: a new token, then everything
+// decided again: the head, a body with placeholders (its tokens, the
+// upstream it may move the request to), the framing. A coroutine of its
+// own, so forward()'s frame stays within what Asio recycles (1 KiB).
+template <class Upstreams>
+awaitable<std::optional<proxy_error>> replan_with_new_token(connection_context<Upstreams>& conn,
+                                                            const request_head& head, const request_origin& origin,
+                                                            const vault::snapshot& snap, std::string_view solution,
+                                                            request_flow& flow) {
+  conn.worker.log.debug("upstream {} answered 401; replaying with a new token ({} replays left)",
+                        flow.plan.upstream.host, flow.replays_left);
+  auto failure = co_await refresh_and_wait(conn.worker, *conn.watch, flow.plan);
+  if (failure) co_return failure;
+  auto replanned = co_await plan_forwarding(conn.worker, *conn.watch, head, origin, snap, solution);
+  if (auto* error = std::get_if<proxy_error>(&replanned)) co_return std::move(*error);
+  flow.plan = std::move(std::get<forward_plan>(replanned));
+  co_return co_await finish_plan(conn.worker, *conn.watch, head, snap, solution, flow);
+}
+
 }  // namespace forwarding_detail
 
 // Attempts until the retry rule says relay or fail; bounded by the retry
@@ -413,17 +456,8 @@ awaitable<forward_result> forward(Client& client, connection_context<Upstreams>&
         drop_attempt(conn, flow, result);
         co_await flow.body_pump.join();
         --flow.replays_left;
-        conn.worker.log.debug("upstream {} answered 401; replaying with a new token ({} replays left)",
-                              flow.plan.upstream.host, flow.replays_left);
-        auto failure = co_await refresh_and_wait(conn.worker, *conn.watch, flow.plan);
+        auto failure = co_await replan_with_new_token(conn, head, origin, snap, solution, flow);
         if (failure) co_return failed_request{std::move(*failure), false};
-        // Everything is decided again: the head, a body with placeholders
-        // (its tokens, the upstream it may move the request to), the framing.
-        auto replanned = co_await plan_forwarding(conn.worker, *conn.watch, head, origin, snap, solution);
-        if (auto* error = std::get_if<proxy_error>(&replanned)) co_return failed_request{std::move(*error), false};
-        flow.plan = std::move(std::get<forward_plan>(replanned));
-        auto unfinished = co_await finish_plan(conn.worker, *conn.watch, head, snap, solution, flow);
-        if (unfinished) co_return failed_request{std::move(*unfinished), false};
         may_reuse = true;
         continue;
       }

@@ -111,6 +111,12 @@ awaitable<bool> vault_moved_on(worker_context& worker, const request_decision& d
   co_return worker.snapshots.get() != decided_with;
 }
 
+bool decision_stands(worker_context& worker, const request_decision& decided, const vault::snapshot_ptr& decided_with) {
+  if (std::holds_alternative<token_needed>(decided)) return false;
+  if (worker.freshness == nullptr) return true;
+  return !worth_a_check(worker, decided) && worker.snapshots.get() == decided_with;
+}
+
 awaitable<bool> vault_moved_on(worker_context& worker, const proxy_error& refusal,
                                const vault::snapshot_ptr& decided_with) {
   const request_decision decided = refusal;

@@ -33,6 +33,10 @@ awaitable<bool> vault_moved_on(worker_context& worker, const proxy_error& refusa
                                const vault::snapshot_ptr& decided_with);
 awaitable<bool> vault_moved_on(worker_context& worker, const request_decision& decided,
                                const vault::snapshot_ptr& decided_with);
+// The decision stands without waiting: no token to wait for, no check of
+// the vault worth making, and the snapshot it used is still the newest.
+// The hot path's test; when false, the caller waits (vault_moved_on).
+bool decision_stands(worker_context& worker, const request_decision& decided, const vault::snapshot_ptr& decided_with);
 // The same for a CONNECT about to go opaque for want of a bound credential:
 // it waits for the check only while a change is announced.
 awaitable<bool> vault_moved_on_connect(worker_context& worker, const vault::snapshot_ptr& decided_with);

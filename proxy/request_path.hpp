@@ -69,6 +69,40 @@ request_decision decide_with(connection_context<Upstreams>& conn, const request_
   return decide_now(conn.worker, head, where, snap, who);
 }
 
+// The decision when it has to wait: for a token, or for the vault to catch
+// up with a write (read your writes). A second round only with a newer
+// snapshot. Kept out of proxy_request so its frame stays within what Asio
+// recycles (1 KiB).
+template <class Upstreams>
+awaitable<void> decide_patiently(connection_context<Upstreams>& conn, const request_scope& scope,
+                                 const request_head& head, const request_origin& where, vault::snapshot_ptr& snap,
+                                 std::string_view& who, request_decision& decided) {
+  for (unsigned round = 0;; ++round) {
+    if (std::holds_alternative<token_needed>(decided)) {  // wait for a token, decide again
+      auto waited = co_await plan_forwarding(conn.worker, *conn.watch, head, where, *snap, who);
+      decided = as_decision(std::move(waited));
+    }
+    if (round > 0) co_return;
+    const bool moved = co_await vault_moved_on(conn.worker, decided, snap);
+    if (!moved) co_return;
+    snap = conn.worker.snapshots.get();
+    decided = decide_with(conn, scope, head, where, *snap, who);
+  }
+}
+
+// A body with placeholders: read whole, then the plan finished with it.
+template <class Client, class Upstreams>
+awaitable<std::optional<failed_request>> rewrite_body(Client& client, connection_context<Upstreams>& conn,
+                                                      const request_head& head, const vault::snapshot& snap,
+                                                      std::string_view who, request_flow& flow, request_record& record) {
+  auto unread = co_await read_body_for_rewrite(client, conn, head, flow);
+  if (unread) co_return failed_request{std::move(*unread), true};
+  auto refused = co_await finish_plan(conn.worker, *conn.watch, head, snap, who, flow);
+  if (!refused) co_return std::nullopt;
+  if (!refused->key.empty()) record.keys.assign(1, refused->key);
+  co_return failed_request{std::move(*refused), head.has_body()};
+}
+
 template <class Client, class Upstreams>
 awaitable<forward_result> proxy_request(Client& client, connection_context<Upstreams>& conn, const request_scope& scope,
                                         const request_head& head, request_record& record, request_flow& flow) {
@@ -83,18 +117,9 @@ awaitable<forward_result> proxy_request(Client& client, connection_context<Upstr
   // because the worker's cache may move on meanwhile.
   vault::snapshot_ptr snap = conn.worker.snapshots.get();
   std::string_view who;
-  request_decision decided;
-  for (unsigned attempt = 0;; ++attempt) {  // a second time only with a newer snapshot
-    decided = decide_with(conn, scope, head, where, *snap, who);
-    if (std::holds_alternative<token_needed>(decided)) {  // the slow path: wait for a token, decide again
-      auto waited = co_await plan_forwarding(conn.worker, *conn.watch, head, where, *snap, who);
-      decided = as_decision(std::move(waited));
-    }
-    if (attempt > 0) break;
-    const bool moved = co_await vault_moved_on(conn.worker, decided, snap);
-    if (!moved) break;
-    snap = conn.worker.snapshots.get();
-  }
+  request_decision decided = decide_with(conn, scope, head, where, *snap, who);
+  if (!decision_stands(conn.worker, decided, snap))
+    co_await decide_patiently(conn, scope, head, where, snap, who, decided);
   record.solution.assign(who);
   if (auto* error = std::get_if<proxy_error>(&decided)) {
     if (!error->key.empty()) record.keys.assign(1, error->key);
@@ -106,13 +131,8 @@ awaitable<forward_result> proxy_request(Client& client, connection_context<Upstr
   flow.kept.limit = conn.worker.settings->replay_buffer_bytes;
   flow.guard_body = head.has_body() && !flow.plan.rewrite_body;
   if (flow.plan.rewrite_body) {
-    auto unread = co_await read_body_for_rewrite(client, conn, head, flow);
-    if (unread) co_return failed_request{std::move(*unread), true};
-    auto refused = co_await finish_plan(conn.worker, *conn.watch, head, *snap, who, flow);
-    if (refused) {
-      if (!refused->key.empty()) record.keys.assign(1, refused->key);
-      co_return failed_request{std::move(*refused), close};
-    }
+    auto failure = co_await rewrite_body(client, conn, head, *snap, who, flow, record);
+    if (failure) co_return std::move(*failure);
   } else {
     finish_head(flow, head);
   }
