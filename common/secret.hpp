@@ -39,6 +39,8 @@ class secret {
  public:
   secret() = default;
   explicit secret(std::string_view value) : bytes_(value.begin(), value.end()) {}
+  // Takes the bytes over: a value rendered in place is not copied.
+  explicit secret(secure_chars&& bytes) noexcept : bytes_(std::move(bytes)) {}
   secret(const secret&) = default;
   secret& operator=(const secret&) = default;
   secret(secret&& other) noexcept : bytes_(std::move(other.bytes_)) {}

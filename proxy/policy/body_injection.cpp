@@ -81,7 +81,7 @@ proxy_error value_error(std::string_view key, std::string_view media_type) {
 // Form bodies are scanned like the target (form encoders write the braces
 // and the colon as %7B, %7D and %3A); other bodies like header values.
 std::optional<proxy_error> scan_body(std::string_view body, body_syntax syntax, std::vector<body_use>& uses) {
-  std::vector<placeholder_match> found;
+  placeholder_matches found;
   std::string why;
   const scan_scope scope = syntax == body_syntax::form ? scan_scope::target : scan_scope::header_value;
   if (!scan_placeholders(body, scope, found, why))

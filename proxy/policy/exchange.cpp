@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <charconv>
 #include <numeric>
+#include <span>
+
+#include <boost/container/small_vector.hpp>
 
 #include "proxy/policy/body_injection.hpp"
 #include "proxy/policy/target.hpp"
@@ -62,19 +65,23 @@ std::variant<request_origin, proxy_error> origin_in_tunnel(const request_head& h
   return origin;
 }
 
-bool placeholders_possible(std::string_view target, const std::vector<field_view>& fields) noexcept {
+bool placeholders_possible(std::string_view target, std::span<const field_view> fields) noexcept {
   return may_contain_placeholder(target) ||
          std::any_of(fields.begin(), fields.end(), [](const field_view& f) { return may_contain_placeholder(f.value); });
 }
 
+// A request's fields, inline up to a count most requests stay under: the
+// list lives only while the plan is made.
+using field_list = boost::container::small_vector<field_view, 24>;
+
 // End-to-end fields only: hop-by-hop ones, those named in Connection, and
 // Expect (100-continue is answered by the proxy) never travel on.
-std::vector<field_view> end_to_end_fields(const request_head& head) {
-  std::vector<std::string_view> connection_tokens;
+field_list end_to_end_fields(const request_head& head) {
+  std::vector<std::string_view> connection_tokens;  // allocates only when Connection names fields
   for (const auto& f : head.fields)
     if (f.id == http::field::connection || f.id == http::field::proxy_connection)
       split_connection_tokens(f.value, connection_tokens);
-  std::vector<field_view> out;
+  field_list out;
   out.reserve(head.fields.size());
   for (const auto& f : head.fields) {
     if (is_hop_by_hop(f.id, f.name) || f.id == http::field::expect) continue;
@@ -96,7 +103,7 @@ bool is_idempotent(http::verb verb) noexcept {
   }
 }
 
-void render_head(const request_head& head, const request_origin& origin, const std::vector<field_view>& fields,
+void render_head(const request_head& head, const request_origin& origin, std::span<const field_view> fields,
                  const injection_plan& plan, wiping_string& out) {
   // One allocation: the client's head plus room for rendered values and framing.
   out.reserve(head.raw.size() + (plan.target_changed ? plan.target.size() : 0) + 128 +

@@ -11,6 +11,8 @@
 #include <limits>
 #include <optional>
 
+#include <boost/container/small_vector.hpp>
+
 #include "proxy/policy/credential_render.hpp"
 #include "proxy/policy/placeholder.hpp"
 
@@ -24,10 +26,12 @@ struct use : credential_use {
   std::size_t location = target_location;  // index into request_view::fields, or the target
   placeholder_match match;
 };
+// The uses of one request: a handful, kept inline (no allocation).
+using use_list = boost::container::small_vector<use, 4>;
 
 // SPEC §6: injecting a credential without allowPlaintext into an http:// URL
 // moves the request to TLS (or is refused when upgrading is disabled).
-std::variant<upstream_target, proxy_error> choose_upstream(const request_view& r, const std::vector<use>& uses,
+std::variant<upstream_target, proxy_error> choose_upstream(const request_view& r, const use_list& uses,
                                                            const inject_options& options) {
   upstream_target up{std::string(r.scheme), std::string(r.host), r.port};
   if (r.scheme != "http") return up;
@@ -60,8 +64,8 @@ namespace {
 
 // Field values are sent raw, so anything that could end or fold the header
 // line (CR, LF, NUL, other controls, DEL) is refused; HTAB is legal.
-bool header_safe(const secure_chars& value) noexcept {
-  return std::none_of(value.begin(), value.end(), [](char ch) {
+bool header_safe(secure_chars::const_iterator begin, secure_chars::const_iterator end) noexcept {
+  return std::none_of(begin, end, [](char ch) {
     const auto c = static_cast<unsigned char>(ch);
     return (c < 0x20 && c != '\t') || c == 0x7f;
   });
@@ -85,26 +89,37 @@ void append_percent_encoded(secure_chars& out, const secure_chars& value) {
   }
 }
 
+proxy_error not_header_safe(std::string_view key) {
+  return proxy_error{error_code::credential_value_invalid,
+                     "the value of credential " + quoted(key) +
+                         " contains a control character (such as CR, LF or NUL) and cannot be sent in a header",
+                     std::string(key)};
+}
+
+// Renders one use into `out`: escaped in the target (through a scratch
+// value), checked where it landed in a header value.
+std::optional<proxy_error> render_use(const use& u, bool in_target, secure_chars& out) {
+  if (in_target) {
+    secure_chars value;
+    if (auto err = render_credential(u, value)) return err;
+    append_percent_encoded(out, value);
+    return std::nullopt;
+  }
+  const std::size_t start = out.size();
+  if (auto err = render_credential(u, out)) return err;
+  if (!header_safe(out.begin() + static_cast<std::ptrdiff_t>(start), out.end())) return not_header_safe(u.key);
+  return std::nullopt;
+}
+
 // Rewrites `text`, replacing the uses [first, last), which all lie in it in
 // offset order.
 std::optional<proxy_error> rewrite(std::string_view text, bool in_target, const use* first, const use* last,
                                    secure_chars& out) {
-  secure_chars value;
+  out.reserve(text.size() + 64);  // typically the one allocation of the rendered value
   std::size_t copied = 0;
   for (const use* u = first; u != last; ++u) {
     append_text(out, text.substr(copied, u->match.offset - copied));
-    value.clear();
-    if (auto err = render_credential(*u, value)) return err;
-    if (in_target) {
-      append_percent_encoded(out, value);
-    } else {
-      if (!header_safe(value))
-        return proxy_error{error_code::credential_value_invalid,
-                           "the value of credential " + quoted(u->key) +
-                               " contains a control character (such as CR, LF or NUL) and cannot be sent in a header",
-                           std::string(u->key)};
-      out.insert(out.end(), value.begin(), value.end());
-    }
+    if (auto err = render_use(*u, in_target, out)) return err;
     copied = u->match.offset + u->match.length;
   }
   append_text(out, text.substr(copied));
@@ -116,8 +131,8 @@ bool any_placeholder(const request_view& r) noexcept {
          std::any_of(r.fields.begin(), r.fields.end(), [](const field_view& f) { return may_contain_placeholder(f.value); });
 }
 
-std::optional<proxy_error> scan_request(const request_view& r, std::vector<use>& uses) {
-  std::vector<placeholder_match> found;
+std::optional<proxy_error> scan_request(const request_view& r, use_list& uses) {
+  placeholder_matches found;
   std::string why;
   auto scan = [&](std::string_view text, scan_scope scope, std::size_t location) {
     found.clear();
@@ -150,7 +165,7 @@ injection_result plan_injection(const request_view& request, const vault::snapsh
 
   // Uses come out grouped by location (target first, then fields in order)
   // and in offset order within each: that is also "order of first use".
-  std::vector<use> uses;
+  use_list uses;
   if (auto err = scan_request(request, uses)) return *std::move(err);
   for (use& u : uses)
     if (auto err = resolve_credential(vault, solution, u.match.name, u)) return *std::move(err);
@@ -179,7 +194,7 @@ injection_result plan_injection(const request_view& request, const vault::snapsh
     const std::string_view text = in_target ? request.target : request.fields[group->location].value;
     secure_chars out;
     if (auto err = rewrite(text, in_target, group, group_end, out)) return *std::move(err);
-    secret value(std::string_view(out.data(), out.size()));
+    secret value(std::move(out));
     if (in_target) {
       plan.target_changed = true;
       plan.target = std::move(value);

@@ -66,8 +66,7 @@ bool is_key_char(char c) noexcept {
          c == '-';
 }
 
-bool scan_placeholders(std::string_view text, scan_scope scope, std::vector<placeholder_match>& out,
-                       std::string& error) {
+bool scan_placeholders(std::string_view text, scan_scope scope, placeholder_matches& out, std::string& error) {
   std::size_t pos = 0;
   while (pos < text.size()) {
     std::size_t open = find_raw(text, pos, raw_open);

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 namespace credproxy::proxy {
 
 inline constexpr std::size_t max_key_length = 128;
@@ -36,8 +38,9 @@ struct placeholder_match {
 // sets `error` to a reason that quotes nothing from `text`. Other "{{...}}"
 // is not a placeholder and is left alone. Does not allocate when `text`
 // contains no opener.
-bool scan_placeholders(std::string_view text, scan_scope scope, std::vector<placeholder_match>& out,
-                       std::string& error);
+// Found placeholders: a handful per request, kept inline (no allocation).
+using placeholder_matches = boost::container::small_vector<placeholder_match, 4>;
+bool scan_placeholders(std::string_view text, scan_scope scope, placeholder_matches& out, std::string& error);
 
 bool is_key_char(char c) noexcept;
 

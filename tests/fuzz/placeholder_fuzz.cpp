@@ -38,7 +38,7 @@ std::size_t first_opener(std::string_view text) {
 }
 
 void check_scan(std::string_view text, proxy::scan_scope scope) {
-  std::vector<proxy::placeholder_match> found;
+  proxy::placeholder_matches found;
   std::string error;
   const bool ok = proxy::scan_placeholders(text, scope, found, error);
   check(ok == error.empty(), "an error is reported exactly on failure");

@@ -9,15 +9,15 @@
 namespace credproxy::proxy {
 namespace {
 
-std::vector<placeholder_match> scan_ok(std::string_view text, scan_scope scope = scan_scope::target) {
-  std::vector<placeholder_match> out;
+placeholder_matches scan_ok(std::string_view text, scan_scope scope = scan_scope::target) {
+  placeholder_matches out;
   std::string error;
   EXPECT_TRUE(scan_placeholders(text, scope, out, error)) << text << ": " << error;
   return out;
 }
 
 std::string scan_error(std::string_view text, scan_scope scope = scan_scope::target) {
-  std::vector<placeholder_match> out;
+  placeholder_matches out;
   std::string error;
   EXPECT_FALSE(scan_placeholders(text, scope, out, error)) << text;
   return error;
