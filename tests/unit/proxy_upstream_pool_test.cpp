@@ -132,6 +132,17 @@ TEST(PoolKey, EverySpellingOfAnIpv4AddressIsOneKey) {
     pool_key("http", spelling, 80, "s", key);
     EXPECT_EQ(key, canonical) << spelling;
   }
+  // Dotted quads taken as they are must read as the resolver reads them.
+  const std::pair<const char*, const char*> readings[] = {
+      {"0.0.0.0", "0.0.0.0"},         {"255.255.255.255", "255.255.255.255"}, {"10.20.30.40.", "10.20.30.40"},
+      {"01.2.3.4", "1.2.3.4"},        {"1.2.3", "1.2.0.3"},                   {"256.0.0.1", "256.0.0.1"},
+      {"1.2.3.4.5", "1.2.3.4.5"},     {"1.2.3.0400", "1.2.3.0400"},           {"1.2.3.", "1.2.0.3"},
+      {"1..2.3", "1..2.3"},           {"1.2.3.4a", "1.2.3.4a"},               {"9.99.199.249", "9.99.199.249"}};
+  for (const auto& [spelling, reading] : readings) {
+    std::string key;
+    pool_key("http", spelling, 80, "s", key);
+    EXPECT_EQ(key, std::string("s|http://") + reading + ":80") << spelling;
+  }
   std::string named;
   pool_key("https", "api.example.com.", 443, "s", named);
   EXPECT_EQ(named, "s|https://api.example.com:443");
