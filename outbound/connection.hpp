@@ -72,6 +72,10 @@ class connection {
   }
   // For a pooled connection: true when the peer has neither closed it nor
   // sent anything while idle (one non-blocking peek).
+  // Why a syscall per reuse and not a peek left queued while idle: Asio's
+  // edge-triggered reactor does not register EPOLLRDHUP, so a FIN that
+  // arrived with the response's last bytes raises no further edge, and a
+  // queued peek would wait forever on a connection the origin closed.
   bool still_usable() noexcept;
   // Bytes already read from the socket but not consumed: TLS records held
   // by OpenSSL or its BIO, invisible to a socket peek. Such a connection is
