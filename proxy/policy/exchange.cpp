@@ -77,7 +77,7 @@ using field_list = boost::container::small_vector<field_view, 24>;
 // End-to-end fields only: hop-by-hop ones, those named in Connection, and
 // Expect (100-continue is answered by the proxy) never travel on.
 field_list end_to_end_fields(const request_head& head) {
-  std::vector<std::string_view> connection_tokens;  // allocates only when Connection names fields
+  connection_token_list connection_tokens;
   for (const auto& f : head.fields)
     if (f.id == http::field::connection || f.id == http::field::proxy_connection)
       split_connection_tokens(f.value, connection_tokens);

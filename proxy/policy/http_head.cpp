@@ -174,7 +174,7 @@ bool is_hop_by_hop(http::field id, std::string_view name) noexcept {
   }
 }
 
-void split_connection_tokens(std::string_view value, std::vector<std::string_view>& out) {
+void split_connection_tokens(std::string_view value, connection_token_list& out) {
   while (!value.empty()) {
     const auto comma = value.find(',');
     const auto token = trim(value.substr(0, comma));
@@ -184,7 +184,7 @@ void split_connection_tokens(std::string_view value, std::vector<std::string_vie
   }
 }
 
-bool named_in_connection(std::string_view name, const std::vector<std::string_view>& tokens) noexcept {
+bool named_in_connection(std::string_view name, std::span<const std::string_view> tokens) noexcept {
   for (auto t : tokens) {
     if (iequals(t, name)) return true;
   }

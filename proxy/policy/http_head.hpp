@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,7 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include "common/secret.hpp"
 
@@ -107,11 +109,15 @@ std::string_view find_line_ending_error(std::string_view head) noexcept;
 // consumes itself: never copied from one side to the other.
 bool is_hop_by_hop(http::field id, std::string_view name) noexcept;
 
+// The tokens of a message's Connection fields: a few at most (keep-alive,
+// close), kept inline so no message allocates for them.
+using connection_token_list = boost::container::small_vector<std::string_view, 4>;
+
 // Is `name` listed among the comma-separated tokens of the Connection values?
-bool named_in_connection(std::string_view name, const std::vector<std::string_view>& connection_tokens) noexcept;
+bool named_in_connection(std::string_view name, std::span<const std::string_view> connection_tokens) noexcept;
 
 // Splits a Connection header value into tokens (appends to `out`).
-void split_connection_tokens(std::string_view value, std::vector<std::string_view>& out);
+void split_connection_tokens(std::string_view value, connection_token_list& out);
 
 bool iequals(std::string_view a, std::string_view b) noexcept;
 

@@ -10,6 +10,8 @@
 #include <variant>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include "common/secret.hpp"
 #include "oauth/token_source.hpp"
 #include "proxy/policy/errors.hpp"
@@ -70,8 +72,9 @@ struct injection_plan {
   std::string tls_upgrade_key;
   bool target_changed = false;
   secret target;  // rewritten origin-form target when target_changed
-  // Rewritten values, by index into request_view::fields, ascending.
-  std::vector<std::pair<std::size_t, secret>> field_values;
+  // Rewritten values, by index into request_view::fields, ascending;
+  // inline for the usual one or two (the plan lives only while deciding).
+  boost::container::small_vector<std::pair<std::size_t, secret>, 2> field_values;
   std::vector<std::string> keys_used;  // distinct, in order of first use
   std::vector<oauth_use> oauth_uses;   // distinct slots
 };

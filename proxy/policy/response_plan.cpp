@@ -12,14 +12,14 @@ void append_status_line(std::string& out, const response_head& head) {
   out.append(head.reason).append("\r\n");
 }
 
-bool forwarded(const parsed_field& f, const std::vector<std::string_view>& connection_tokens) noexcept {
+bool forwarded(const parsed_field& f, std::span<const std::string_view> connection_tokens) noexcept {
   if (is_hop_by_hop(f.id, f.name)) return false;
   if (f.id == http::field::unknown && iequals(f.name, "credproxy-error")) return false;
   return connection_tokens.empty() || !named_in_connection(f.name, connection_tokens);
 }
 
 void append_end_to_end(std::string& out, const response_head& head) {
-  std::vector<std::string_view> connection_tokens;
+  connection_token_list connection_tokens;
   for (const auto& f : head.fields)
     if (f.id == http::field::connection) split_connection_tokens(f.value, connection_tokens);
   for (const auto& f : head.fields)

@@ -71,7 +71,7 @@ TEST(HeadParser, ReChunksTheBodyWithoutTrailersOrExtensions) {
 }
 
 TEST(HopByHop, ConnectionTokensAndFixedNames) {
-  std::vector<std::string_view> tokens;
+  connection_token_list tokens;
   split_connection_tokens(" keep-alive, X-Secret-Hop ,close", tokens);
   EXPECT_EQ(tokens.size(), 3u);
   EXPECT_TRUE(named_in_connection("x-secret-hop", tokens));
