@@ -59,10 +59,12 @@ inline void count_injections(worker_metrics& metrics, const vault::snapshot& sna
 
 // Whom the request acts for (`who`, a view into `snap` or the settings)
 // and what becomes of it, with one snapshot; token_needed when only an
-// OAuth token is missing.
+// OAuth token is missing. `who` is emptied first: deciding again with a
+// newer snapshot must not leave it pointing into the one let go of.
 template <class Upstreams>
 request_decision decide_with(connection_context<Upstreams>& conn, const request_scope& scope, const request_head& head,
                              const request_origin& where, const vault::snapshot& snap, std::string_view& who) {
+  who = {};
   auto solution = solution_for(conn, scope, head, snap);
   if (auto* error = std::get_if<proxy_error>(&solution)) return std::move(*error);
   who = std::get<std::string_view>(solution);
