@@ -17,7 +17,18 @@ std::atomic<bool> counting{false};
 std::atomic<std::size_t> allocations{0};
 // Asio recycles coroutine frames and handlers of up to 1,020 bytes per
 // thread; a larger one is allocated every time, and evicts a cached block.
+// It asks aligned_alloc for 4-byte chunks plus one, rounded up to 16: a
+// block it can recycle arrives here as at most 1,024 bytes.
 constexpr std::size_t asio_recycling_limit = 1020;
+constexpr std::size_t largest_recyclable_request = 1024;
+// The counts are those of the optimized build that ships; Debug and
+// sanitizer builds keep far more in every frame, so there the test only
+// runs the path.
+#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+constexpr bool shipped_build = true;
+#else
+constexpr bool shipped_build = false;
+#endif
 std::atomic<std::size_t> unrecyclable{0};
 }  // namespace
 
@@ -37,7 +48,7 @@ void* operator new(std::size_t size, std::align_val_t align) {
 extern "C" void* aligned_alloc(std::size_t align, std::size_t size) {
   if (counting.load(std::memory_order_relaxed)) {
     allocations.fetch_add(1, std::memory_order_relaxed);
-    if (size > asio_recycling_limit + 1) unrecyclable.fetch_add(1, std::memory_order_relaxed);
+    if (size > largest_recyclable_request) unrecyclable.fetch_add(1, std::memory_order_relaxed);
   }
   void* p = nullptr;
   return posix_memalign(&p, align < sizeof(void*) ? sizeof(void*) : align, size) == 0 ? p : nullptr;
@@ -80,6 +91,7 @@ TEST(HotPath, HeapAllocationsPerInjectedKeepAliveRequest) {
   const double per_request = static_cast<double>(allocations.load()) / measured;
   std::cout << "[          ] heap allocations per request: " << per_request << "\n";
   EXPECT_EQ(proxy.upstreams.connections.size(), 1u) << "every request on the pooled connection";
+  if (!shipped_build) return;
   EXPECT_LE(per_request, 26.0);
   // A frame above the limit costs a malloc outside glibc's per-thread cache
   // and, by evicting a cached block, another one (4% of CPU per request).
