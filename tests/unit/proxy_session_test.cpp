@@ -6,9 +6,12 @@
 #include <iostream>
 
 #include <boost/asio/write.hpp>
+#include <openssl/evp.h>
 
 #include "ca/authority.hpp"
+#include "proxy/vault_freshness.hpp"
 #include "tests/unit/proxy_memory_harness.hpp"
+#include "vault/access_token.hpp"
 
 namespace credproxy::proxy {
 namespace {
@@ -176,6 +179,41 @@ TEST(InMemorySession, UnknownKeyIsRefusedAndNothingIsForwarded) {
   ASSERT_TRUE(proxy.run_until_done());
   EXPECT_NE(proxy.client_output().find("Credproxy-Error: credential_not_found"), std::string::npos);
   EXPECT_TRUE(proxy.upstreams.connections.empty());
+}
+
+// Read your writes, second round: the request was decided with a proxy
+// token that a write revoked meanwhile. Deciding again with the newer
+// snapshot refuses it, and nothing of the snapshot let go of is read
+// afterwards (the solution's name once was: under ASan, a use after free).
+TEST(InMemorySession, AProxyTokenRevokedWhileTheVaultCatchesUpIsRefused) {
+  const auto token = vault::generate_access_token(vault::token_kind::proxy);
+  vault::snapshot before;
+  auto key = make_api_key("k", secret_value, {"api.example.com"});
+  key.allow_plaintext = true;
+  add_credential(before, "acme-solution-with-a-long-name", std::move(key));
+  vault::snapshot after = before;  // the same, without the token
+  before.solutions["acme-solution-with-a-long-name"].proxy_tokens[token.id] = token.digest;
+  memory_proxy proxy(std::move(before));
+  vault_freshness freshness(proxy.ioc.get_executor(), std::chrono::milliseconds(0));
+  bool written = true;  // the revocation is announced, not yet loaded
+  freshness.set_change_hint([&] { return written; });
+  freshness.set_check([&] {
+    proxy.vault.publish(std::make_shared<const vault::snapshot>(after));
+    written = false;
+  });
+  proxy.worker.freshness = &freshness;
+  const std::string credentials = "acme-solution-with-a-long-name:" + std::string(token.text.view());
+  std::string encoded(4 * ((credentials.size() + 2) / 3) + 1, '\0');
+  encoded.resize(static_cast<std::size_t>(
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                      reinterpret_cast<const unsigned char*>(credentials.data()), static_cast<int>(credentials.size()))));
+  proxy.proxy_end.append("GET http://api.example.com/x HTTP/1.1\r\nHost: api.example.com\r\nX-Key: {{cred:k}}\r\n"
+                         "Proxy-Authorization: Basic " + encoded + "\r\nConnection: close\r\n\r\n");
+  proxy.start();
+  ASSERT_TRUE(proxy.run_until_done());
+  EXPECT_EQ(status_lines(proxy.client_output()), std::vector<std::string>{"HTTP/1.1 407 Proxy Authentication Required"});
+  EXPECT_FALSE(written) << "the request waited for the check";
+  EXPECT_TRUE(proxy.upstreams.connections.empty()) << "nothing went upstream with the revoked token";
 }
 
 // A replay after an upstream 401 renders everything again: the token in a
