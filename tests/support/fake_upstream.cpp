@@ -12,6 +12,9 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -185,8 +188,10 @@ struct fake_upstream::impl {
         if (!fed) co_return false;
         continue;
       }
+      if (spec.drop) cork(lowest(stream));
       const bool written = co_await write_response(stream, spec, close);
       if (!written) co_return false;
+      if (spec.drop) send_fin_with_last_segment(lowest(stream));
       if (close || spec.drop) co_return true;
     }
   }
@@ -247,6 +252,22 @@ struct fake_upstream::impl {
       if (write_ec) co_return false;
     }
     co_return false;
+  }
+
+  // A dropping origin's FIN must reach the proxy with the response's last
+  // byte, as when an origin's idle timeout fired long before the next
+  // request. Closing after the write completes instead races the proxy's
+  // reuse of the connection against this thread's scheduling: on a loaded
+  // machine the next request went out before the FIN. With TCP_CORK the
+  // response waits in the send queue, and Linux tacks the FIN onto its
+  // last unsent segment when the write side shuts down.
+  static void cork(beast::tcp_stream& stream) {
+    const int on = 1;
+    ::setsockopt(stream.socket().native_handle(), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+  }
+  static void send_fin_with_last_segment(beast::tcp_stream& stream) {
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
   template <typename Stream>
