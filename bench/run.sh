@@ -49,6 +49,10 @@
 #                             `perf stat -e 'syscalls:sys_enter_*'` (tracepoints: root or
 #                             perf_event_paranoid <= 1): syscalls per request by name, and the
 #                             user/kernel split of the proxy's CPU per request
+#   BENCH_PROFILE=0           1: after each concurrency's rounds, one more run per proxy under
+#                             `perf record` (same permissions as BENCH_SYSCALLS): each proxy's
+#                             CPU samples by object (kernel, its binary, libc, libcrypto) and
+#                             its busiest symbols
 #   CREDPROXY_BIN             use this binary instead of <repo>/build/credproxy
 #   BENCH_BUILD_DIR=build     build dir (relative to the repo) used when building
 set -euo pipefail
@@ -66,6 +70,7 @@ ORIGIN_WORKERS=${BENCH_ORIGIN_WORKERS:-1}
 CONTENDERS=${BENCH_CONTENDERS:-"direct credproxy nginx haproxy"}
 KEEP_TMP=${BENCH_KEEP_TMP:-0}
 SYSCALLS=${BENCH_SYSCALLS:-0}
+PROFILE=${BENCH_PROFILE:-0}
 BUILD_DIR=${BENCH_BUILD_DIR:-build}
 ORIGIN_KIND=${BENCH_ORIGIN:-plain}
 MEASURE=${BENCH_MEASURE:-load}
@@ -498,6 +503,31 @@ syscall_profile() {  # concurrency
   echo
 }
 
+# One more run per proxy sampled by perf record: which objects and
+# symbols a request's CPU goes to, next to the peers'. Sampling at 2 kHz
+# costs the proxies little, and only shares are printed.
+cpu_profile() {  # concurrency
+  local c=$1 name pids data perf_pid
+  echo "== where the CPU goes, c=$c (one ${DURATION}s run each under perf record; shares of the proxy's samples) =="
+  for name in $CONTENDERS; do
+    [ "$name" = direct ] && continue
+    pids=$(tree_pids "${PID[$name]}" | paste -sd, -)
+    data=$TMP/perf-$name-c$c.data
+    perf record -q -F 2000 -g -p "$pids" -o "$data" >/dev/null 2>&1 &
+    perf_pid=$!
+    sleep 0.5
+    run_wrk "$name" "$c" "$DURATION" "$TMP/wrk-profile-$name-c$c.txt" >/dev/null
+    kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true
+    printf '%-10s by object:' "$name"
+    perf report -i "$data" --stdio --no-children -g none --sort dso -q 2>/dev/null |
+      awk '$1 ~ /%$/ && n < 5 { printf " %s %s", $2, $1; n++ } END { print "" }'
+    perf report -i "$data" --stdio --no-children -g none --sort sym -q 2>/dev/null |
+      awk '$1 ~ /%$/ && n < 10 { pct = $1; kind = $2; $1 = ""; $2 = ""; sym = substr($0, 3);
+                                 printf "  %7s %s %.90s\n", pct, kind, sym; n++ }'
+  done
+  echo
+}
+
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 {
@@ -582,6 +612,10 @@ for c in $CONCURRENCY; do
   if [ "$SYSCALLS" = 1 ]; then
     command -v perf >/dev/null || die "BENCH_SYSCALLS=1 needs perf (linux-perf)"
     syscall_profile "$c" | tee -a "$TMP/report.txt"
+  fi
+  if [ "$PROFILE" = 1 ]; then
+    command -v perf >/dev/null || die "BENCH_PROFILE=1 needs perf (linux-perf)"
+    cpu_profile "$c" | tee -a "$TMP/report.txt"
   fi
 done
 
