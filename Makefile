@@ -61,7 +61,7 @@ tsan: deps
 # libFuzzer targets (tests/fuzz) built with clang in build-fuzz/, each run
 # for FUZZ_SECONDS on a working copy of its committed corpus; stops by itself.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= request_head response_head placeholder target vault_file credential_document oauth_wire config store_rows connect_answer
+FUZZ_TARGETS ?= request_head response_head placeholder target vault_file credential_document oauth_wire config store_rows connect_answer pool_key
 fuzz:
 	@bash deploy/install-deps.sh --fuzz
 	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 -DCREDPROXY_FUZZ=ON >/dev/null
