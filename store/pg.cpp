@@ -1,12 +1,12 @@
 #include "store/pg.hpp"
 
-#include <libpq-fe.h>
 #include <poll.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "common/secret.hpp"
+#include "store/libpq.hpp"
 #include "vault/errors.hpp"
 
 namespace credproxy::store {
@@ -37,43 +37,43 @@ bool transient(const char* state) {
 
 }  // namespace
 
-void pg_rows::clear::operator()(pg_result* r) const noexcept { PQclear(r); }
+void pg_rows::clear::operator()(pg_result* r) const noexcept { libpq().clear(r); }
 
-std::size_t pg_rows::size() const { return static_cast<std::size_t>(PQntuples(result_.get())); }
+std::size_t pg_rows::size() const { return static_cast<std::size_t>(libpq().ntuples(result_.get())); }
 
 std::size_t pg_rows::affected() const {
-  const char* n = PQcmdTuples(result_.get());
+  const char* n = libpq().cmd_tuples(result_.get());
   return n == nullptr || *n == '\0' ? 0 : static_cast<std::size_t>(std::stoull(n));
 }
 
 bool pg_rows::is_null(std::size_t row, int column) const {
-  return PQgetisnull(result_.get(), static_cast<int>(row), column) != 0;
+  return libpq().getisnull(result_.get(), static_cast<int>(row), column) != 0;
 }
 
 std::string pg_rows::text(std::size_t row, int column) const {
   const auto r = static_cast<int>(row);
-  return {PQgetvalue(result_.get(), r, column), static_cast<std::size_t>(PQgetlength(result_.get(), r, column))};
+  return {libpq().getvalue(result_.get(), r, column), static_cast<std::size_t>(libpq().getlength(result_.get(), r, column))};
 }
 
 std::vector<unsigned char> pg_rows::bytes(std::size_t row, int column) const {
   const auto r = static_cast<int>(row);
-  const auto* data = reinterpret_cast<const unsigned char*>(PQgetvalue(result_.get(), r, column));
-  return {data, data + PQgetlength(result_.get(), r, column)};
+  const auto* data = reinterpret_cast<const unsigned char*>(libpq().getvalue(result_.get(), r, column));
+  return {data, data + libpq().getlength(result_.get(), r, column)};
 }
 
 std::int64_t pg_rows::int64(std::size_t row, int column) const {
   const auto r = static_cast<int>(row);
-  if (PQgetlength(result_.get(), r, column) != 8) throw vault::vault_error("postgres: unexpected column size");
-  return static_cast<std::int64_t>(big_endian(PQgetvalue(result_.get(), r, column), 8));
+  if (libpq().getlength(result_.get(), r, column) != 8) throw vault::vault_error("postgres: unexpected column size");
+  return static_cast<std::int64_t>(big_endian(libpq().getvalue(result_.get(), r, column), 8));
 }
 
 std::int32_t pg_rows::int32(std::size_t row, int column) const {
   const auto r = static_cast<int>(row);
-  if (PQgetlength(result_.get(), r, column) != 4) throw vault::vault_error("postgres: unexpected column size");
-  return static_cast<std::int32_t>(big_endian(PQgetvalue(result_.get(), r, column), 4));
+  if (libpq().getlength(result_.get(), r, column) != 4) throw vault::vault_error("postgres: unexpected column size");
+  return static_cast<std::int32_t>(big_endian(libpq().getvalue(result_.get(), r, column), 4));
 }
 
-void pg_connection::finish::operator()(pg_conn* c) const noexcept { PQfinish(c); }
+void pg_connection::finish::operator()(pg_conn* c) const noexcept { libpq().finish(c); }
 
 namespace {
 
@@ -81,12 +81,12 @@ namespace {
 // be the password: check the syntax first and say only that it is wrong.
 void check_dsn_syntax(const wiping_string& dsn) {
   char* error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
+  PQconninfoOption* options = libpq().conninfo_parse(dsn.c_str(), &error);
   const bool valid = options != nullptr;
-  if (options != nullptr) PQconninfoFree(options);
+  if (options != nullptr) libpq().conninfo_free(options);
   if (error != nullptr) {
     secure_wipe(error, std::strlen(error));
-    PQfreemem(error);
+    libpq().freemem(error);
   }
   if (!valid)
     throw vault::vault_error("store.postgres.dsn is not a valid libpq connection string or URI (not shown: it may "
@@ -103,39 +103,39 @@ pg_connection::pg_connection(const secret& given_dsn, int connect_timeout) {
   // no password prompt: expand_dbname lets the DSN be a URI or key=value.
   const char* keys[] = {"connect_timeout", "dbname", nullptr};
   const char* values[] = {timeout.c_str(), dsn.c_str(), nullptr};
-  conn_.reset(PQconnectdbParams(keys, values, 1));
+  conn_.reset(libpq().connectdb_params(keys, values, 1));
   if (!conn_) throw vault::store_unavailable("postgres: out of memory while connecting");
-  if (PQstatus(conn_.get()) != CONNECTION_OK)
-    throw vault::store_unavailable("cannot connect to " + where() + ": " + first_line(PQerrorMessage(conn_.get())));
+  if (libpq().status(conn_.get()) != CONNECTION_OK)
+    throw vault::store_unavailable("cannot connect to " + where() + ": " + first_line(libpq().error_message(conn_.get())));
 }
 
 std::string pg_connection::where() const {
-  const char* host = PQhost(conn_.get());
-  const char* port = PQport(conn_.get());
+  const char* host = libpq().host(conn_.get());
+  const char* port = libpq().port(conn_.get());
   std::string text = "postgres at ";
   text += host == nullptr || *host == '\0' ? "(default socket)" : host;
   if (port != nullptr && *port != '\0') text.append(":").append(port);
   return text;
 }
 
-bool pg_connection::healthy() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
+bool pg_connection::healthy() const { return conn_ && libpq().status(conn_.get()) == CONNECTION_OK; }
 
 bool pg_connection::quiet() const {
   if (!healthy()) return false;
-  pollfd readable{PQsocket(conn_.get()), POLLIN, 0};
+  pollfd readable{libpq().socket(conn_.get()), POLLIN, 0};
   return ::poll(&readable, 1, 0) == 0;  // a zero timeout: never waits
 }
 
 void pg_connection::fail(pg_result* result, const std::string& what) const {
-  const char* state = result == nullptr ? nullptr : PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  const char* state = result == nullptr ? nullptr : libpq().result_error_field(result, PG_DIAG_SQLSTATE);
   std::string message = what + " on " + where() + ": " +
-                        first_line(result == nullptr ? PQerrorMessage(conn_.get()) : PQresultErrorMessage(result));
+                        first_line(result == nullptr ? libpq().error_message(conn_.get()) : libpq().result_error_message(result));
   // The server's words ("canceling statement due to lock timeout") do not
   // say what to do about it.
   if (state != nullptr && std::string_view(state) == "55P03")
     message += " (another writer, such as a token refresh on a replica, held the rows longer than lock_timeout; retry)";
   const bool retry_later = transient(state) || !healthy();
-  PQclear(result);
+  libpq().clear(result);
   if (retry_later) throw vault::store_unavailable(message);
   throw vault::vault_error(message);
 }
@@ -160,32 +160,32 @@ pg_rows pg_connection::run(const std::string& sql, std::initializer_list<pg_para
     }
     ++i;
   }
-  pg_result* result = PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+  pg_result* result = libpq().exec_params(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
                                    lengths.data(), formats.data(), 1);
-  const auto status = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);
+  const auto status = result == nullptr ? PGRES_FATAL_ERROR : libpq().result_status(result);
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) fail(result, "statement failed");
   return pg_rows(result);
 }
 
 void pg_connection::script(const std::string& sql) {
-  pg_result* result = PQexec(conn_.get(), sql.c_str());
-  const auto status = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);
+  pg_result* result = libpq().exec(conn_.get(), sql.c_str());
+  const auto status = result == nullptr ? PGRES_FATAL_ERROR : libpq().result_status(result);
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) fail(result, "statement failed");
-  PQclear(result);
+  libpq().clear(result);
 }
 
-int pg_connection::socket() const { return PQsocket(conn_.get()); }
+int pg_connection::socket() const { return libpq().socket(conn_.get()); }
 
 std::vector<std::string> pg_connection::notifications() {
   std::vector<std::string> payloads;
-  if (PQconsumeInput(conn_.get()) != 1)
+  if (libpq().consume_input(conn_.get()) != 1)
     throw vault::store_unavailable("lost the connection to " + where() + ": " +
-                                   first_line(PQerrorMessage(conn_.get())));
+                                   first_line(libpq().error_message(conn_.get())));
   for (int bounded = 0; bounded < 1024; ++bounded) {  // drained in bounded batches
-    PGnotify* note = PQnotifies(conn_.get());
+    PGnotify* note = libpq().notifies(conn_.get());
     if (note == nullptr) break;
     payloads.emplace_back(note->extra == nullptr ? "" : note->extra);
-    PQfreemem(note);
+    libpq().freemem(note);
   }
   return payloads;
 }
