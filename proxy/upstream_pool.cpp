@@ -4,7 +4,6 @@
 #include <netinet/in.h>
 
 #include <charconv>
-#include <cstring>
 
 namespace credproxy::proxy {
 
@@ -88,6 +87,13 @@ bool is_canonical_ipv4(std::string_view host) noexcept {
   return false;
 }
 
+// Only what an IPv4 literal in any legacy form can hold (0x7f.1, 0177.1,
+// 2130706433). inet_aton also takes trailing whitespace and whatever
+// follows it, and stops at a NUL, where getaddrinfo refuses the host.
+bool could_be_ipv4_literal(std::string_view host) noexcept {
+  return !host.empty() && host.find_first_not_of("0123456789abcdefABCDEFxX.") == std::string_view::npos;
+}
+
 // The resolver's reading of an IPv4 literal (inet_aton takes the legacy
 // forms getaddrinfo does), dotted; `host` itself otherwise, minus a
 // trailing dot.
@@ -97,13 +103,13 @@ void append_canonical_host(std::string& out, std::string_view host) {
     out.append(host);
     return;
   }
-  char text[64];
-  if (host.size() < sizeof text && host.find(':') == std::string_view::npos) {
-    std::memcpy(text, host.data(), host.size());
-    text[host.size()] = '\0';
+  if (could_be_ipv4_literal(host)) {
+    // No length limit: leading zeros make a literal as long as it likes.
+    const std::string literal(host);
     in_addr address{};
-    if (inet_aton(text, &address) != 0 && inet_ntop(AF_INET, &address, text, sizeof text) != nullptr) {
-      out.append(text);
+    char dotted[INET_ADDRSTRLEN];
+    if (inet_aton(literal.c_str(), &address) != 0 && inet_ntop(AF_INET, &address, dotted, sizeof dotted) != nullptr) {
+      out.append(dotted);
       return;
     }
   }
