@@ -41,6 +41,10 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 missing=$("${podman[@]}" run --rm --network=none --entrypoint /usr/bin/ldd "$image" /usr/local/bin/credproxy | grep 'not found' || true)
 [ -z "$missing" ] || fail "libraries missing in the image: $missing"
 pass "every shared library of credproxy resolves in the image"
+# libpq is loaded only when store.backend is postgres, so ldd does not list it.
+"${podman[@]}" run --rm --network=none --entrypoint /sbin/ldconfig "$image" -p | grep -q 'libpq\.so\.5 ' ||
+  fail "libpq.so.5 (loaded for store.backend: postgres) is not in the image"
+pass "libpq.so.5 for the PostgreSQL store is in the image"
 if "${podman[@]}" run --rm --network=none --entrypoint /usr/bin/test "$image" -e /usr/bin/g++ -o -e /usr/bin/cmake; then
   fail "the final stage contains build tools"
 fi
