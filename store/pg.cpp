@@ -52,7 +52,8 @@ bool pg_rows::is_null(std::size_t row, int column) const {
 
 std::string pg_rows::text(std::size_t row, int column) const {
   const auto r = static_cast<int>(row);
-  return {libpq().getvalue(result_.get(), r, column), static_cast<std::size_t>(libpq().getlength(result_.get(), r, column))};
+  const auto& pq = libpq();
+  return {pq.getvalue(result_.get(), r, column), static_cast<std::size_t>(pq.getlength(result_.get(), r, column))};
 }
 
 std::vector<unsigned char> pg_rows::bytes(std::size_t row, int column) const {
@@ -106,7 +107,8 @@ pg_connection::pg_connection(const secret& given_dsn, int connect_timeout) {
   conn_.reset(libpq().connectdb_params(keys, values, 1));
   if (!conn_) throw vault::store_unavailable("postgres: out of memory while connecting");
   if (libpq().status(conn_.get()) != CONNECTION_OK)
-    throw vault::store_unavailable("cannot connect to " + where() + ": " + first_line(libpq().error_message(conn_.get())));
+    throw vault::store_unavailable("cannot connect to " + where() + ": " +
+                                   first_line(libpq().error_message(conn_.get())));
 }
 
 std::string pg_connection::where() const {
@@ -127,15 +129,16 @@ bool pg_connection::quiet() const {
 }
 
 void pg_connection::fail(pg_result* result, const std::string& what) const {
-  const char* state = result == nullptr ? nullptr : libpq().result_error_field(result, PG_DIAG_SQLSTATE);
+  const auto& pq = libpq();
+  const char* state = result == nullptr ? nullptr : pq.result_error_field(result, PG_DIAG_SQLSTATE);
   std::string message = what + " on " + where() + ": " +
-                        first_line(result == nullptr ? libpq().error_message(conn_.get()) : libpq().result_error_message(result));
+                        first_line(result == nullptr ? pq.error_message(conn_.get()) : pq.result_error_message(result));
   // The server's words ("canceling statement due to lock timeout") do not
   // say what to do about it.
   if (state != nullptr && std::string_view(state) == "55P03")
     message += " (another writer, such as a token refresh on a replica, held the rows longer than lock_timeout; retry)";
   const bool retry_later = transient(state) || !healthy();
-  libpq().clear(result);
+  pq.clear(result);
   if (retry_later) throw vault::store_unavailable(message);
   throw vault::vault_error(message);
 }
@@ -160,8 +163,8 @@ pg_rows pg_connection::run(const std::string& sql, std::initializer_list<pg_para
     }
     ++i;
   }
-  pg_result* result = libpq().exec_params(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                                   lengths.data(), formats.data(), 1);
+  pg_result* result = libpq().exec_params(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                          values.data(), lengths.data(), formats.data(), 1);
   const auto status = result == nullptr ? PGRES_FATAL_ERROR : libpq().result_status(result);
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) fail(result, "statement failed");
   return pg_rows(result);
