@@ -177,8 +177,15 @@ struct fake_upstream::impl {
         }
       }
       if (!spec.raw.empty()) {
+        // A pair leaves in one segment: the unsolicited bytes are then with
+        // the proxy when it has the response, where its pool must find them.
+        // Written apart, they could arrive after the proxy had handed the
+        // connection to the next request, a race no HTTP/1.1 client can win.
+        const bool pair = !spec.raw_then.empty();
+        if (pair) set_cork(lowest(stream), true);
         co_await asio::async_write(stream, asio::buffer(spec.raw), nothrow);
-        if (!spec.raw_then.empty()) co_await asio::async_write(stream, asio::buffer(spec.raw_then), nothrow);
+        if (pair) co_await asio::async_write(stream, asio::buffer(spec.raw_then), nothrow);
+        if (pair) set_cork(lowest(stream), false);
         if (spec.raw_keep_open) continue;
         co_return true;
       }
@@ -261,10 +268,11 @@ struct fake_upstream::impl {
   // machine the next request went out before the FIN. With TCP_CORK the
   // response waits in the send queue, and Linux tacks the FIN onto its
   // last unsent segment when the write side shuts down.
-  static void cork(beast::tcp_stream& stream) {
-    const int on = 1;
-    ::setsockopt(stream.socket().native_handle(), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+  static void set_cork(beast::tcp_stream& stream, bool on) {
+    const int value = on ? 1 : 0;
+    ::setsockopt(stream.socket().native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
   }
+  static void cork(beast::tcp_stream& stream) { set_cork(stream, true); }
   static void send_fin_with_last_segment(beast::tcp_stream& stream) {
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);

@@ -90,7 +90,8 @@ struct response_spec {
   response_spec& dropping() { drop = true; return *this; }
   response_spec& with_raw(std::string bytes) { raw = std::move(bytes); return *this; }
   response_spec& with_feed(std::shared_ptr<chunk_feed> f) { feed = std::move(f); return *this; }
-  // Two writes, connection kept open: a response followed by unsolicited bytes.
+  // Two writes sent as one TCP segment, connection kept open: a response
+  // followed by unsolicited bytes.
   response_spec& with_raw_pair(std::string first, std::string then) {
     raw = std::move(first);
     raw_then = std::move(then);
