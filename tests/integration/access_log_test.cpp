@@ -202,10 +202,11 @@ TEST_F(AccessLog, RepeatedErrorsAreRateLimitedWithCounts) {
       << proxy.log();
   const auto lines = access_lines(proxy, {"error=bad_request"});
   // Per worker (2): error_burst (5) lines per second, plus one per
-  // window that carries the count.
+  // window that carries the count. Scaled by the time taken, not a fixed
+  // share of the burst: a sanitized build on a loaded machine is slow.
   const auto bound = static_cast<std::size_t>(2 * 6 * (took + 2));
   EXPECT_LE(lines.size(), bound) << lines.size() << " lines for " << burst << " requests in " << took << " s";
-  EXPECT_LT(lines.size(), static_cast<std::size_t>(burst / 4));
+  EXPECT_LT(lines.size(), static_cast<std::size_t>(burst)) << "a line per request";
   EXPECT_GT(proxy.metric("credproxy_log_lines_suppressed_total"), 0u);
   // Every request is still counted.
   const std::string metrics = proxy.metrics_text();

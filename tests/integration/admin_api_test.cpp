@@ -57,21 +57,22 @@ class AdminApiEndToEnd : public ::testing::Test {
     EXPECT_EQ(r.status.code, 0) << r.err;
     std::string token = trimmed(r.out);
     EXPECT_TRUE(wait_until([&] { return send("GET", "/v1/org/oauth", {}, token).status == 200; },
-                           std::chrono::seconds(1)))
-        << "a token made by the CLI was not accepted within 1 s";
+                           std::chrono::seconds(5)))
+        << "a token made by the CLI was not accepted within 5 s";
     return token;
   }
 
   // One request on a fresh connection. Status 0: no response at all.
   http_response send(std::string_view method, std::string_view path, std::string_view body = {},
-                     std::optional<std::string> token = std::nullopt, std::string_view extra_headers = {}) {
+                     std::optional<std::string> token = std::nullopt, std::string_view extra_headers = {},
+                     std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     std::string request = std::string(method) + " " + std::string(path) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
     const auto bearer = token.value_or(token_);
     if (!bearer.empty()) request += "Authorization: Bearer " + bearer + "\r\n";
     if (!body.empty()) request += "Content-Type: application/json\r\n";
     request += "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n";
     request += std::string(extra_headers) + "\r\n" + std::string(body);
-    auto response = raw_exchange(proxy_->admin_port(), request).value_or(http_response{});
+    auto response = raw_exchange(proxy_->admin_port(), request, timeout).value_or(http_response{});
     EXPECT_EQ(response.body.find(canary), std::string::npos) << path;
     return response;
   }
@@ -189,8 +190,8 @@ TEST_F(AdminApiEndToEnd, AHeldVaultLockNeverDelaysTheTokenCheck) {
   for (std::size_t i = 0; i < statuses.size(); ++i) {  // more writers than the pool has threads
     writers.emplace_back([this, i, &statuses] {
       statuses[i] = send("PUT", "/v1/solutions/default/credentials/w" + std::to_string(i),
-                         api_key_doc(canary, "a.example"), std::nullopt, {})
-                        .status;
+                         api_key_doc(canary, "a.example"), std::nullopt, {}, std::chrono::seconds(30))
+                        .status;  // queued behind the lock, then written one by one: slow under sanitizers
     });
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the writers reach the pool
@@ -241,20 +242,13 @@ TEST_F(AdminApiEndToEnd, PercentEncodedNamesAndBadNames) {
 
 TEST_F(AdminApiEndToEnd, CredentialPutOverTheApiIsInjectedAtOnce) {
   fake_upstream upstream;
-  const auto started = clock::now();
   ASSERT_EQ(send("PUT", "/v1/solutions/default/credentials/live", api_key_doc(canary, upstream.authority())).status,
             201u);
-  auto curl = proxy_->curl();
-  unsigned last_status = 0;
-  const bool injected = wait_until(
-      [&] {
-        const auto r = curl.get(upstream.url("/q"), {"-H", "X-Api-Key: {{cred:live}}"});
-        last_status = r.responses.empty() ? 0 : r.responses[0].status;
-        return last_status == 200;
-      },
-      std::chrono::seconds(1));
-  EXPECT_TRUE(injected) << "last status " << last_status;
-  EXPECT_LT(clock::now() - started, std::chrono::milliseconds(1500));
+  // The API answers after the change is published: the very next request
+  // injects it, on a machine of any speed (no wall-clock bound needed).
+  const auto r = proxy_->curl().get(upstream.url("/q"), {"-H", "X-Api-Key: {{cred:live}}"});
+  ASSERT_EQ(r.responses.size(), 1u) << r.err;
+  EXPECT_EQ(r.responses[0].status, 200u) << r.responses[0].body;
   ASSERT_TRUE(upstream.wait_for_requests(1));
   EXPECT_EQ(upstream.requests().back().header("X-Api-Key"), canary);
 }
