@@ -444,7 +444,9 @@ TEST(OAuth, RetryAfterIsHonoured) {
 }
 
 TEST(OAuth, HangingAndMalformedTokenEndpointsFailCleanly) {
-  oauth_setup s("oauth:\n  token_timeout_ms: 1000\n");
+  // Long enough for the malformed exchange's fresh TLS connection on a slow
+  // (sanitized, loaded) machine: that one must fail as malformed, not timed out.
+  oauth_setup s("oauth:\n  token_timeout_ms: 3000\n");
   s.add("svc.OAuth", oauth_doc(s.idp, s.api, "client_credentials"));
   s.idp.fail_next(1, {idp_failure::kind::hang, 0});
   const auto hung = s.get("svc.OAuth");
