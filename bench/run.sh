@@ -459,6 +459,7 @@ field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<" $2"; }
 
 user_kernel_ticks() {  # "utime stime" summed over a contender's processes
   local p s f user=0 kernel=0
+  [ "$1" = direct ] && { echo "0 0"; return; }  # wrk straight to the origin: no proxy process
   for p in $(tree_pids "${PID[$1]}"); do
     s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
     s=${s##*) }
