@@ -128,8 +128,12 @@ TEST(TlsUpstream, UnsolicitedBytesAfterAResponseNeverReachTheNextClient) {
     }
     return response_spec().with_body("clean");
   });
-  credproxy_instance proxy(instance_options().with_ca(ca.ca_cert_pem).with_credential(
-      "tls.api", api_key_doc("tls-secret", upstream.authority(), false)));
+  // One worker: every client connection below draws on the one pool that
+  // holds the poisoned connection (with two, a request could miss it).
+  auto options = instance_options().with_ca(ca.ca_cert_pem).with_credential(
+      "tls.api", api_key_doc("tls-secret", upstream.authority(), false));
+  options.workers = 1;
+  credproxy_instance proxy(options);
   const auto first = raw_exchange(proxy.proxy_port(), absolute_get(upstream, upstream.url("/first", "https"),
                                                                    "X-Api-Key: {{cred:tls.api}}\r\n"));
   ASSERT_TRUE(first);

@@ -177,15 +177,11 @@ struct fake_upstream::impl {
         }
       }
       if (!spec.raw.empty()) {
-        // A pair leaves in one segment: the unsolicited bytes are then with
-        // the proxy when it has the response, where its pool must find them.
-        // Written apart, they could arrive after the proxy had handed the
-        // connection to the next request, a race no HTTP/1.1 client can win.
-        const bool pair = !spec.raw_then.empty();
-        if (pair) set_cork(lowest(stream), true);
-        co_await asio::async_write(stream, asio::buffer(spec.raw), nothrow);
-        if (pair) co_await asio::async_write(stream, asio::buffer(spec.raw_then), nothrow);
-        if (pair) set_cork(lowest(stream), false);
+        if (spec.raw_then.empty()) {
+          co_await asio::async_write(stream, asio::buffer(spec.raw), nothrow);
+        } else {
+          co_await write_pair(stream, spec.raw, spec.raw_then);
+        }
         if (spec.raw_keep_open) continue;
         co_return true;
       }
@@ -268,11 +264,26 @@ struct fake_upstream::impl {
   // machine the next request went out before the FIN. With TCP_CORK the
   // response waits in the send queue, and Linux tacks the FIN onto its
   // last unsent segment when the write side shuts down.
-  static void set_cork(beast::tcp_stream& stream, bool on) {
-    const int value = on ? 1 : 0;
-    ::setsockopt(stream.socket().native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
+  static void cork(beast::tcp_stream& stream) {
+    const int on = 1;
+    ::setsockopt(stream.socket().native_handle(), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
   }
-  static void cork(beast::tcp_stream& stream) { set_cork(stream, true); }
+
+  // A response and unsolicited bytes, in one socket write: they are with the
+  // proxy when it has the response, where its pool must find them. Written
+  // apart, the second could arrive after the proxy had handed the connection
+  // to the next request, a race no HTTP/1.1 client can win. Over TLS they
+  // stay two records: the first goes into the engine's output buffer, and
+  // the write of the second sends both.
+  static awaitable<void> write_pair(beast::tcp_stream& stream, const std::string& first, const std::string& then) {
+    const std::string both = first + then;
+    co_await asio::async_write(stream, asio::buffer(both), nothrow);
+  }
+  static awaitable<void> write_pair(asio::ssl::stream<beast::tcp_stream>& stream, const std::string& first,
+                                    const std::string& then) {
+    if (SSL_write(stream.native_handle(), first.data(), static_cast<int>(first.size())) <= 0) co_return;
+    co_await asio::async_write(stream, asio::buffer(then), nothrow);
+  }
   static void send_fin_with_last_segment(beast::tcp_stream& stream) {
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
